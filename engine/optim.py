@@ -1,0 +1,145 @@
+"""Optimizers update parameters in place; per-parameter state is keyed by the dotted name.
+
+L2 penalty (`l2`, added to the gradient before the update) and decoupled weight decay
+(`weight_decay`, shrinking the weights before each update, AdamW-style, for every optimizer) are
+distinct knobs. Both skip biases and normalisation scales/shifts (see `decays`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+Named = Iterable[tuple[str, np.ndarray]]
+
+NO_DECAY_SUFFIXES = (".b", ".gamma", ".beta", "bias")
+
+
+def decays(name: str) -> bool:
+    """True for weights that regularisation applies to (not biases or norm parameters)."""
+    return not (name.endswith(NO_DECAY_SUFFIXES) or name in ("b", "gamma", "beta"))
+
+
+def clip_global_norm(grads: list[np.ndarray], max_norm: float) -> float:
+    """Scale every gradient in place so their joint L2 norm is at most `max_norm`; return the norm."""
+    total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+    if max_norm > 0 and total > max_norm:
+        scale = max_norm / (total + 1e-12)
+        for g in grads:
+            g *= scale
+    return total
+
+
+class Optimizer:
+    """Base: subclasses implement `_update(name, p, g, lr)`; `step` handles l2 and weight decay."""
+
+    def __init__(self, lr: float, *, l2: float = 0.0, weight_decay: float = 0.0) -> None:
+        self.lr = lr
+        self.l2 = l2
+        self.weight_decay = weight_decay
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+
+    def step(self, named_params: Named, named_grads: Named) -> None:
+        lr = self.lr
+        for (name, p), (gname, g) in zip(named_params, named_grads, strict=True):
+            assert name == gname, (name, gname)
+            if self.l2 and decays(name):
+                g = g + self.l2 * p
+            if self.weight_decay and decays(name):
+                p *= 1.0 - lr * self.weight_decay
+            self._update(name, p, g, lr)
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        raise NotImplementedError
+
+    def _slot(self, name: str, key: str, like: np.ndarray) -> np.ndarray:
+        st = self.state.setdefault(name, {})
+        if key not in st:
+            st[key] = np.zeros_like(like)
+        return st[key]
+
+
+class SGD(Optimizer):
+    def _update(self, name, p, g, lr):
+        p -= lr * g
+
+
+class Momentum(Optimizer):
+    """Heavy-ball momentum v = mu v + g; p -= lr v. With `nesterov`, p -= lr (g + mu v)."""
+
+    def __init__(self, lr, *, momentum: float = 0.9, nesterov: bool = False, **kw) -> None:
+        super().__init__(lr, **kw)
+        self.momentum, self.nesterov = momentum, nesterov
+
+    def _update(self, name, p, g, lr):
+        v = self._slot(name, "v", p)
+        v *= self.momentum
+        v += g
+        if self.nesterov:
+            p -= lr * (g + self.momentum * v)
+        else:
+            p -= lr * v
+
+
+class AdaGrad(Optimizer):
+    def __init__(self, lr, *, eps: float = 1e-10, **kw) -> None:
+        super().__init__(lr, **kw)
+        self.eps = eps
+
+    def _update(self, name, p, g, lr):
+        s = self._slot(name, "sum_sq", p)
+        s += g * g
+        p -= lr * g / (np.sqrt(s) + self.eps)
+
+
+class RMSProp(Optimizer):
+    def __init__(self, lr, *, alpha: float = 0.99, eps: float = 1e-8, **kw) -> None:
+        super().__init__(lr, **kw)
+        self.alpha, self.eps = alpha, eps
+
+    def _update(self, name, p, g, lr):
+        s = self._slot(name, "sq", p)
+        s *= self.alpha
+        s += (1 - self.alpha) * g * g
+        p -= lr * g / (np.sqrt(s) + self.eps)
+
+
+class Adam(Optimizer):
+    """Adam with bias correction (Kingma & Ba); AdamW is Adam with decoupled `weight_decay`."""
+
+    def __init__(self, lr, *, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, **kw) -> None:
+        super().__init__(lr, **kw)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.t: dict[str, int] = {}
+
+    def _update(self, name, p, g, lr):
+        m = self._slot(name, "m", p)
+        v = self._slot(name, "v", p)
+        t = self.t[name] = self.t.get(name, 0) + 1
+        b1, b2 = self.beta1, self.beta2
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
+        step = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        denom = np.sqrt(v)
+        denom += self.eps * np.sqrt(1 - b2**t)
+        p -= step * (m / denom)
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Momentum, "adagrad": AdaGrad,
+              "rmsprop": RMSProp, "adam": Adam, "adamw": Adam}
+
+
+def make_optimizer(name: str, lr: float, *, momentum: float = 0.9, l2: float = 0.0,
+                   weight_decay: float = 0.0) -> Optimizer:
+    """Build an optimizer by name. 'adamw' is Adam whose weight decay is decoupled (the default here)."""
+    kw = {"l2": l2, "weight_decay": weight_decay}
+    if name == "momentum":
+        return Momentum(lr, momentum=momentum, **kw)
+    if name == "nesterov":
+        return Momentum(lr, momentum=momentum, nesterov=True, **kw)
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name](lr, **kw)

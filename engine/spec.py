@@ -1,0 +1,294 @@
+"""An experiment spec: every knob of a run, validated before anything starts.
+
+The CLI, the launch form, sweeps and the job runner all build an `ExperimentSpec` through
+`parse_spec`, so one set of rules refuses bad input everywhere. A refused value raises
+`SpecError` naming the field and the allowed range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+MODELS = ("perceptron", "mlp", "cnn", "resnet", "rnn", "lstm", "gru", "seq2seq", "transformer")
+FAMILIES = {
+    "perceptron": ("perceptron",),
+    "mlp": ("mlp",),
+    "cnn": ("cnn",),
+    "resnet": ("resnet",),
+    "recurrent": ("rnn", "lstm", "gru"),
+    "attention": ("seq2seq", "transformer"),
+}
+LOGIC_DATASETS = ("and", "or", "nand", "xor")
+PLANE_DATASETS = ("moons", "circles", "spiral", "blobs")
+IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
+SEQUENCE_CLASSIFY = ("memory", "sentiment", "kv")
+SEQUENCE_TO_SEQUENCE = ("reverse", "copy", "sort")
+DATASETS = LOGIC_DATASETS + PLANE_DATASETS + IMAGE_DATASETS + SEQUENCE_CLASSIFY + SEQUENCE_TO_SEQUENCE
+ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
+INITS = ("he", "xavier", "normal")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+SCHEDULES = ("constant", "step", "cosine", "warmup")
+LOSSES = ("auto", "softmax_ce", "bce", "mse")
+POOLS = ("max", "avg")
+NORMS = ("pre", "post")
+ATTENTIONS = ("none", "additive", "dot")
+POSITIONALS = ("sinusoidal", "learned")
+
+
+class SpecError(ValueError):
+    """A refused spec value; `field` names the knob."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """Every knob of a run. Fields a model family does not use are ignored by it."""
+
+    model: str = "mlp"
+    dataset: str = "digits"
+    # optimisation
+    optimizer: str = "adam"
+    lr: float = 0.001
+    momentum: float = 0.9
+    batch_size: int = 32
+    epochs: int = 20
+    seed: int = 0
+    schedule: str = "constant"
+    clip: float = 0.0
+    early_stopping: int = 0
+    # regularisation
+    dropout: float = 0.0
+    weight_decay: float = 0.0
+    l2: float = 0.0
+    # feedforward shape
+    hidden: tuple[int, ...] = (64,)
+    activation: str = "relu"
+    init: str = "he"
+    loss: str = "auto"
+    # CNN / deep nets
+    channels: tuple[int, ...] = (8, 16)
+    kernel: int = 3
+    stride: int = 1
+    padding: int = 1
+    pool: str = "max"
+    depth: int = 8
+    batchnorm: bool = False
+    residual: bool = True
+    # sequences and attention
+    seq_len: int = 20
+    vocab: int = 10
+    layers: int = 1
+    heads: int = 4
+    d_model: int = 32
+    norm: str = "pre"
+    attention: str = "none"
+    positional: str = "sinusoidal"
+    # data
+    noise: float = 0.1
+    n_samples: int = 1000
+    subset: int = 0
+    val_fraction: float = 0.2
+    data_dir: str = ""
+    # bookkeeping
+    name: str = ""
+    experiment: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    snapshots: bool = True
+    snapshot_budget_mb: float = 4.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        return d
+
+    @property
+    def family(self) -> str:
+        return family_of(self.model)
+
+    def params(self) -> dict[str, Any]:
+        """The hyperparameters that matter for this run's family (what storage records as params)."""
+        keys = list(COMMON_PARAMS) + list(FAMILY_PARAMS[self.family])
+        d = self.to_dict()
+        out = {k: d[k] for k in keys}
+        for k, v in out.items():
+            if isinstance(v, list):
+                out[k] = ",".join(str(i) for i in v)
+        return out
+
+
+COMMON_PARAMS = ("model", "dataset", "optimizer", "lr", "batch_size", "epochs", "seed", "schedule",
+                 "clip", "early_stopping", "weight_decay", "l2", "momentum", "subset")
+FAMILY_PARAMS = {
+    "perceptron": (),
+    "mlp": ("hidden", "activation", "init", "dropout", "loss", "noise"),
+    "cnn": ("channels", "kernel", "stride", "padding", "pool", "hidden", "activation", "init", "dropout",
+            "batchnorm"),
+    "resnet": ("depth", "hidden", "residual", "batchnorm", "activation", "init", "channels"),
+    "recurrent": ("hidden", "layers", "seq_len", "vocab", "dropout"),
+    "attention": ("heads", "d_model", "layers", "norm", "attention", "positional", "hidden", "seq_len",
+                  "vocab", "dropout"),
+}
+
+
+def family_of(model: str) -> str:
+    for fam, models in FAMILIES.items():
+        if model in models:
+            return fam
+    raise SpecError("model", f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+
+
+def parse_int_list(field_name: str, value: Any) -> tuple[int, ...]:
+    """'64,32' or [64, 32] -> (64, 32); refuses empty, non-integer or non-positive entries."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = [value]
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.replace(" ", ",").split(",") if p.strip()]
+    else:
+        parts = list(value or [])
+    if not parts:
+        raise SpecError(field_name, "must list at least one positive integer, e.g. 64 or 128,64")
+    out = []
+    for p in parts:
+        try:
+            f = float(p)
+        except (TypeError, ValueError):
+            raise SpecError(field_name, f"{p!r} is not an integer; give sizes like 128,64") from None
+        if f != int(f) or f < 1:
+            raise SpecError(field_name, f"{p!r} must be a whole number >= 1; give sizes like 128,64")
+        out.append(int(f))
+    return tuple(out)
+
+
+def _check(cond: bool, name: str, message: str) -> None:
+    if not cond:
+        raise SpecError(name, message)
+
+
+def _coerce(name: str, value: Any, typ: type) -> Any:
+    if value is None or (isinstance(value, str) and value.strip() == "" and typ is not str):
+        raise SpecError(name, "is required")
+    try:
+        if typ is bool:
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError
+            return bool(value)
+        if typ is int:
+            f = float(value)
+            if f != int(f):
+                raise ValueError
+            return int(f)
+        if typ is float:
+            return float(value)
+        return str(value).strip()
+    except (TypeError, ValueError, OverflowError):
+        raise SpecError(name, f"{value!r} is not a valid {typ.__name__}") from None
+
+
+def parse_spec(values: dict[str, Any] | ExperimentSpec) -> ExperimentSpec:
+    """Build and validate a spec from plain values; unknown keys and bad values raise SpecError."""
+    if isinstance(values, ExperimentSpec):
+        values = values.to_dict()
+    fields = {f.name: f for f in dataclasses.fields(ExperimentSpec)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        key = key.replace("-", "_")
+        if key not in fields:
+            raise SpecError(key, f"unknown setting; known settings are {', '.join(sorted(fields))}")
+        default = getattr(ExperimentSpec(), key)
+        if key in ("hidden", "channels"):
+            kwargs[key] = parse_int_list(key, value)
+        elif key == "tags":
+            tags = value.split(",") if isinstance(value, str) else list(value or [])
+            kwargs[key] = tuple(t.strip() for t in tags if str(t).strip())
+        else:
+            kwargs[key] = _coerce(key, value, type(default))
+    spec = ExperimentSpec(**kwargs)
+    validate(spec)
+    return spec
+
+
+def validate(s: ExperimentSpec) -> None:
+    """Raise SpecError for the first value out of its allowed range."""
+    _check(s.model in MODELS, "model", f"unknown model {s.model!r}; choose one of {', '.join(MODELS)}")
+    _check(s.dataset in DATASETS, "dataset", f"unknown dataset {s.dataset!r}; choose one of {', '.join(DATASETS)}")
+    _check(s.optimizer in OPTIMIZERS, "optimizer", f"unknown optimizer {s.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    _check(s.lr > 0 and s.lr <= 10, "lr", f"learning rate must be > 0 and <= 10, got {s.lr}")
+    _check(0 <= s.momentum < 1, "momentum", f"momentum must be in [0, 1), got {s.momentum}")
+    _check(s.batch_size >= 1, "batch_size", f"batch size must be >= 1, got {s.batch_size}")
+    _check(1 <= s.epochs <= 100_000, "epochs", f"epochs must be between 1 and 100000, got {s.epochs}")
+    _check(0 <= s.seed < 2**32, "seed", f"seed must be in [0, 2^32), got {s.seed}")
+    _check(s.schedule in SCHEDULES, "schedule", f"unknown schedule {s.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    _check(s.clip >= 0, "clip", f"clip (max global gradient norm) must be >= 0 (0 = off), got {s.clip}")
+    _check(s.early_stopping >= 0, "early_stopping", f"patience must be >= 0 (0 = off), got {s.early_stopping}")
+    _check(0 <= s.dropout < 1, "dropout", f"dropout must be in [0, 1), got {s.dropout}")
+    _check(0 <= s.weight_decay < 1, "weight_decay", f"weight decay must be in [0, 1), got {s.weight_decay}")
+    _check(0 <= s.l2 < 10, "l2", f"L2 penalty must be in [0, 10), got {s.l2}")
+    _check(len(s.hidden) >= 1 and all(h >= 1 for h in s.hidden), "hidden", "must list at least one positive integer")
+    _check(all(h <= 65536 for h in s.hidden), "hidden", "layer sizes must be <= 65536")
+    _check(s.activation in ACTIVATIONS, "activation", f"unknown activation {s.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    _check(s.init in INITS, "init", f"unknown init {s.init!r}; choose one of {', '.join(INITS)}")
+    _check(s.loss in LOSSES, "loss", f"unknown loss {s.loss!r}; choose one of {', '.join(LOSSES)}")
+    _check(len(s.channels) >= 1 and all(c >= 1 for c in s.channels), "channels", "must list at least one positive integer")
+    _check(1 <= s.kernel <= 28, "kernel", f"kernel must be between 1 and 28, got {s.kernel}")
+    _check(s.stride >= 1, "stride", f"stride must be >= 1, got {s.stride}")
+    _check(0 <= s.padding < s.kernel, "padding", f"padding must be in [0, kernel), got {s.padding}")
+    _check(s.pool in POOLS, "pool", f"unknown pool {s.pool!r}; choose max or avg")
+    _check(2 <= s.depth <= 200, "depth", f"depth must be between 2 and 200, got {s.depth}")
+    _check(2 <= s.seq_len <= 500, "seq_len", f"sequence length must be between 2 and 500, got {s.seq_len}")
+    _check(2 <= s.vocab <= 10_000, "vocab", f"vocabulary must be between 2 and 10000, got {s.vocab}")
+    _check(1 <= s.layers <= 12, "layers", f"layers must be between 1 and 12, got {s.layers}")
+    _check(1 <= s.heads <= 64, "heads", f"heads must be between 1 and 64, got {s.heads}")
+    _check(1 <= s.d_model <= 4096, "d_model", f"model width must be between 1 and 4096, got {s.d_model}")
+    _check(s.d_model % s.heads == 0, "heads", f"heads ({s.heads}) must divide the model width d_model ({s.d_model})")
+    _check(s.norm in NORMS, "norm", f"norm must be pre or post, got {s.norm!r}")
+    _check(s.attention in ATTENTIONS, "attention", f"attention must be none, additive or dot, got {s.attention!r}")
+    _check(s.positional in POSITIONALS, "positional", f"positional must be sinusoidal or learned, got {s.positional!r}")
+    _check(0 <= s.noise <= 5, "noise", f"noise must be in [0, 5], got {s.noise}")
+    _check(8 <= s.n_samples <= 1_000_000, "n_samples", f"n_samples must be between 8 and 1000000, got {s.n_samples}")
+    _check(s.subset == 0 or s.subset >= 2, "subset", f"subset must be 0 (all) or >= 2 samples, got {s.subset}")
+    _check(0 < s.val_fraction < 0.9, "val_fraction", f"validation fraction must be in (0, 0.9), got {s.val_fraction}")
+    _check(s.snapshot_budget_mb > 0, "snapshot_budget_mb", "snapshot budget must be > 0 MB")
+    _check_compatible(s)
+
+
+def _check_compatible(s: ExperimentSpec) -> None:
+    fam = family_of(s.model)
+    seq = s.dataset in SEQUENCE_CLASSIFY + SEQUENCE_TO_SEQUENCE
+    if fam in ("recurrent", "attention"):
+        _check(seq, "dataset", f"{s.model} trains on sequence tasks: choose one of "
+               f"{', '.join(SEQUENCE_CLASSIFY + SEQUENCE_TO_SEQUENCE)}")
+        if s.model == "seq2seq":
+            _check(s.dataset in SEQUENCE_TO_SEQUENCE, "dataset",
+                   f"seq2seq maps a sequence to a sequence: choose one of {', '.join(SEQUENCE_TO_SEQUENCE)}")
+        elif fam == "recurrent":
+            _check(s.dataset in SEQUENCE_CLASSIFY + SEQUENCE_TO_SEQUENCE, "dataset", "unsupported task")
+    else:
+        _check(not seq, "dataset", f"{s.dataset} is a sequence task: use rnn, lstm, gru, seq2seq or transformer")
+    if s.model == "perceptron":
+        _check(s.dataset in LOGIC_DATASETS + PLANE_DATASETS, "dataset",
+               "the perceptron is a binary classifier of 2-D points: choose and, or, nand, xor, moons, circles, "
+               "spiral or blobs")
+    if fam in ("cnn", "resnet") and s.model == "cnn":
+        _check(s.dataset in IMAGE_DATASETS, "dataset",
+               f"a CNN needs images: choose one of {', '.join(IMAGE_DATASETS)}")
+        side = 8 if s.dataset == "digits" else 28
+        for i, _c in enumerate(s.channels):
+            out = (side + 2 * s.padding - s.kernel) // s.stride + 1
+            _check(s.kernel <= side + 2 * s.padding and out >= 1, "kernel",
+                   f"kernel {s.kernel} is larger than the {side}x{side} input (with padding {s.padding}) "
+                   f"at conv layer {i + 1}")
+            side = out // 2 if out >= 2 else out
+    if s.dataset == "kv":
+        _check(s.seq_len >= 4, "seq_len", "key-value retrieval needs seq_len >= 4")

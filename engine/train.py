@@ -1,0 +1,144 @@
+"""The training loop. It emits records to callbacks; it never stores anything itself."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .optim import Optimizer, clip_global_norm
+
+# Train metrics are measured in evaluation mode on at most this many training samples.
+TRAIN_EVAL_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch produced. `metrics` holds every logged key, losses and accuracies included."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    metrics: dict[str, float]
+    lr: float
+    seconds: float
+
+
+@dataclass
+class TrainSummary:
+    """How training ended: 'completed', 'stopped' (a callback asked) or 'diverged'."""
+
+    epochs_run: int
+    outcome: str
+    stopped_by: str = ""
+    best_epoch: int = 0
+    final: dict[str, float] = field(default_factory=dict)
+
+
+class Callback(Protocol):
+    """Hooks the trainer calls. `on_epoch_end` returning True asks training to stop."""
+
+    def on_train_start(self, context: dict[str, Any]) -> None: ...
+    def on_epoch_end(self, record: EpochRecord) -> bool | None: ...
+    def on_train_end(self, summary: TrainSummary) -> None: ...
+
+
+def iterate_minibatches(n: int, batch_size: int, rng: np.random.Generator, shuffle: bool = True):
+    """Yield index arrays covering 0..n-1 once, reshuffled from `rng` each call."""
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+class Trainer:
+    """Mini-batch training of any model that meets the layer interface (or has `train_batch`)."""
+
+    def __init__(self, model, loss, optimizer: Optimizer, *, batch_size: int, rng: np.random.Generator,
+                 lr_schedule: Callable[[int], float] | None = None, clip: float = 0.0) -> None:
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.batch_size, self.rng, self.clip = batch_size, rng, clip
+        self.lr_schedule = lr_schedule or (lambda epoch: optimizer.lr)
+        self.last_grad_norm = 0.0
+
+    def train_batch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """One forward, backward and update; returns the batch loss."""
+        model = self.model
+        if hasattr(model, "train_batch"):  # rule-based learners (the perceptron)
+            return model.train_batch(xb, yb, self.optimizer.lr)
+        out = model.forward(xb, training=True)
+        loss = self.loss.value(out, yb)
+        model.backward(self.loss.grad(out, yb))
+        if self.clip > 0:
+            self.last_grad_norm = clip_global_norm([g for _, g in model.named_grads()], self.clip)
+        self.optimizer.step(model.named_params(), model.named_grads())
+        return loss
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> tuple[float, float]:
+        """(mean loss, accuracy) in evaluation mode."""
+        total_loss, correct, count = 0.0, 0, 0
+        for start in range(0, len(x), batch_size):
+            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+            out = self.model.forward(xb, training=False)
+            total_loss += self.loss.value(out, yb) * len(xb)
+            correct += int((self.loss.predict(out) == yb).sum())
+            count += yb.size
+        return total_loss / max(len(x), 1), correct / max(count, 1)
+
+    def fit(self, data, *, epochs: int, callbacks: Sequence[Callback] = (),
+            interrupt: Callable[[], bool] | None = None, context: dict | None = None) -> TrainSummary:
+        """Train for `epochs`; stop early on a callback's request, on `interrupt()`, or on divergence."""
+        ctx = {"model": self.model, "trainer": self, "data": data, "epochs": epochs, **(context or {})}
+        for cb in callbacks:
+            cb.on_train_start(ctx)
+        n = len(data.x_train)
+        eval_idx = np.arange(min(n, TRAIN_EVAL_CAP))
+        summary = TrainSummary(epochs_run=0, outcome="completed")
+        last_poll = time.monotonic()
+        for epoch in range(epochs):
+            lr = float(self.lr_schedule(epoch))
+            self.optimizer.lr = lr
+            t0 = time.perf_counter()
+            diverged = False
+            for idx in iterate_minibatches(n, self.batch_size, self.rng):
+                batch_loss = self.train_batch(data.x_train[idx], data.y_train[idx])
+                if not math.isfinite(batch_loss):
+                    diverged = True
+                    break
+                if interrupt is not None and time.monotonic() - last_poll > 1.0:
+                    last_poll = time.monotonic()
+                    if interrupt():
+                        summary.outcome, summary.stopped_by = "stopped", "interrupt"
+                        break
+            train_seconds = time.perf_counter() - t0
+            if summary.outcome == "stopped":
+                break
+            train_loss, train_acc = self.evaluate(data.x_train[eval_idx], data.y_train[eval_idx])
+            val_loss, val_acc = self.evaluate(data.x_val, data.y_val)
+            if diverged or not math.isfinite(train_loss):
+                train_loss = float("nan") if diverged else train_loss
+            metrics = {"train_loss": train_loss, "val_loss": val_loss, "train_accuracy": train_acc,
+                       "val_accuracy": val_acc, "lr": lr, "epoch_seconds": train_seconds}
+            if self.clip > 0:
+                metrics["grad_norm"] = self.last_grad_norm
+            record = EpochRecord(epoch + 1, train_loss, val_loss, metrics, lr, train_seconds)
+            summary.epochs_run = epoch + 1
+            summary.final = metrics
+            stop = False
+            for cb in callbacks:
+                if cb.on_epoch_end(record):
+                    stop = True
+                    summary.stopped_by = summary.stopped_by or type(cb).__name__
+            if diverged or not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+                summary.outcome = "diverged"
+                break
+            if stop or (interrupt is not None and interrupt()):
+                summary.outcome = "stopped"
+                summary.stopped_by = summary.stopped_by or "interrupt"
+                break
+        for cb in callbacks:
+            cb.on_train_end(summary)
+        return summary
