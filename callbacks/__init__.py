@@ -1,0 +1,10 @@
+"""Dash callbacks, one module per page; each module has `register(app, config)`."""
+
+from __future__ import annotations
+
+
+def register_all(app, config) -> None:
+    from . import compare, jobs, launch, query, run, runs
+
+    for module in (jobs, launch, runs, compare, run, query):
+        module.register(app, config)

@@ -1,0 +1,117 @@
+"""Compare page: curves (overlaid or grouped mean ± std), parallel coordinates, scatter, config diff."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash_bootstrap_components as dbc
+from dash import Input, Output, html
+
+from dashboard import ids
+from dashboard.figures.common import differing_keys, run_label
+from dashboard.figures.curves import compare_curves_figure, grouped_band_figure
+from dashboard.figures.hparams import param_scatter_figure, parallel_coordinates_figure
+
+RUN_OPTIONS_LIMIT = 5_000
+HIDDEN_DIFF_KEYS = {"name", "experiment", "tags"}
+DIFF_MAX_RUNS = 12
+
+
+def diff_table(runs, keys: list[str]):
+    """A table with one column per run and one row per hyperparameter that differs."""
+    if len(runs) < 2:
+        return html.Div("Select two or more runs to see what differs.", className="text-muted small")
+    if not keys:
+        return html.Div("The selected runs share every setting.", className="text-muted small")
+    header = html.Thead(html.Tr([html.Th("setting")] + [html.Th(f"#{r.id}") for r in runs]))
+    body = html.Tbody([html.Tr([html.Td(html.Code(k))] + [html.Td(str(r.spec.get(k, r.params.get(k))))
+                                                          for r in runs]) for k in keys])
+    return dbc.Table([header, body], size="sm", bordered=True, striped=True, className="small",
+                     id="compare-diff-table")
+
+
+def compare_query(runs, metric, splits, smooth, x, log, group, param, final) -> str:
+    """The URL query string that reproduces this comparison."""
+    q = {"runs": ",".join(map(str, runs or [])), "metric": metric, "splits": ",".join(splits or []),
+         "smooth": smooth, "x": x, "log": "1" if log else "0", "group": group or "", "param": param or "",
+         "final": final}
+    return "?" + urlencode({k: v for k, v in q.items() if v not in ("", None)})
+
+
+def register(app, config) -> None:
+    def db():
+        from storage.db import open_db
+
+        return open_db(config.db_url)
+
+    @app.callback(
+        Output(ids.CMP_RUNS, "options"),
+        Output(ids.CMP_GROUP, "options"),
+        Output(ids.CMP_SCATTER_PARAM, "options"),
+        Output(ids.CMP_FINAL, "options"),
+        Input(ids.CMP_RUNS, "id"),
+    )
+    def load_options(_):
+        from storage import reads
+
+        engine = db()
+        runs = reads.list_runs(engine, limit=RUN_OPTIONS_LIMIT)
+        run_opts = [{"label": f"#{r.id} {r.name or ''} {r.model}/{r.dataset} {r.params.get('optimizer', '')} "
+                              f"[{r.status}]", "value": r.id} for r in runs]
+        params = [{"label": p, "value": p} for p in reads.list_param_names(engine)]
+        metrics = [{"label": k, "value": k} for k in reads.list_metric_keys(engine)]
+        return run_opts, params, params, metrics
+
+    @app.callback(
+        Output(ids.CMP_CURVES, "figure"),
+        Output(ids.CMP_PARCOORDS, "figure"),
+        Output(ids.CMP_SCATTER, "figure"),
+        Output(ids.CMP_DIFF, "children"),
+        Output("compare-query", "data"),
+        Input(ids.CMP_RUNS, "value"),
+        Input(ids.CMP_METRIC, "value"),
+        Input(ids.CMP_SPLITS, "value"),
+        Input(ids.CMP_SMOOTH, "value"),
+        Input(ids.CMP_X, "value"),
+        Input(ids.CMP_LOG, "value"),
+        Input(ids.CMP_GROUP, "value"),
+        Input(ids.CMP_SCATTER_PARAM, "value"),
+        Input(ids.CMP_FINAL, "value"),
+    )
+    def update(run_ids, metric, splits, smooth, x, log, group, param, final):
+        from storage import reads
+
+        engine = db()
+        run_ids = list(run_ids or [])
+        runs = reads.list_runs(engine, run_ids=run_ids, limit=len(run_ids)) if run_ids else []
+        params = {r.id: r.params for r in runs}
+        keys = [k for k in differing_keys(params) if k not in HIDDEN_DIFF_KEYS]
+        labels = {r.id: run_label(r.id, r.params, keys, r.name) for r in runs}
+        if group and runs:
+            stats = reads.grouped_metric_stats(engine, f"{(splits or ['val'])[-1]}_{metric}", [group],
+                                               run_ids=run_ids)
+            curves = grouped_band_figure(stats, f"{(splits or ['val'])[-1]}_{metric}", log_y=bool(log))
+        else:
+            wanted = [f"{s}_{metric}" for s in splits or []] + ["epoch_seconds"]
+            histories = reads.get_metric_histories(engine, run_ids, wanted) if runs else {}
+            ordered = {r.id: histories.get(r.id, {}) for r in runs}
+            curves = compare_curves_figure(ordered, labels, metric, splits=splits or [], smoothing=smooth or 0,
+                                           x=x, log_y=bool(log))
+        final = final or "val_accuracy"
+        finals = {r.id: r.summary.get(final, {}).get("last") for r in runs}
+        par = parallel_coordinates_figure(params, finals, keys, final)
+        scatter = param_scatter_figure(params, finals, param or (keys[0] if keys else ""), final, labels=labels)
+        detailed = [reads.get_run(engine, r.id) for r in runs[:DIFF_MAX_RUNS]]
+        diff_keys = [k for k in differing_keys({r.id: r.spec for r in detailed}) if k not in HIDDEN_DIFF_KEYS]
+        diff = diff_table(detailed, diff_keys)
+        return curves, par, scatter, diff, compare_query(run_ids, metric, splits, smooth, x, log, group, param,
+                                                          final)
+
+    # Keep the address bar in step without a page reload (dcc.Location would re-render the page).
+    app.clientside_callback(
+        """function(q) { if (q && window.location.search !== q) {
+               window.history.replaceState(null, '', window.location.pathname + q); }
+           return window.dash_clientside.no_update; }""",
+        Output("compare-query", "id"),
+        Input("compare-query", "data"),
+    )

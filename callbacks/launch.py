@@ -1,0 +1,163 @@
+"""Launch page: family switch, validation, Start (single run or sweep), live progress and Cancel."""
+
+from __future__ import annotations
+
+import time
+
+from dash import ALL, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard import ids
+from dashboard.components.launch_form import (FAMILY_DATASETS, FAMILY_MODELS, FIELD_NAMES, FIELDS, field_style,
+                                              field_value)
+from dashboard.components.progress import run_progress_card, seconds_since
+from dashboard.figures.curves import training_curves_figure
+from engine.spec import SpecError, parse_spec
+
+from .jobs import kick_values
+
+WATCH_LIMIT = 6
+AUTO_KICK_AFTER_S = 5.0
+
+
+def form_values(family: str, names: list[str], values: list) -> dict:
+    """The spec values the form holds for `family` (hidden fields keep the family's defaults)."""
+    fields = {f.name: f for f in FIELDS}
+    out = {}
+    for name, value in zip(names, values):
+        f = fields[name]
+        if family not in f.families and name != "model":
+            continue
+        out[name] = value
+    if family not in FAMILY_MODELS:
+        out["model"] = family
+    return out
+
+
+def _message(text: str, ok: bool):
+    from dash import html
+
+    return html.Span(text, className="text-success" if ok else "text-danger fw-semibold",
+                     id="launch-message-text")
+
+
+def register(app, config) -> None:
+    n_slots = config.max_running
+
+    @app.callback(
+        Output({"type": ids.LAUNCH_FIELD, "name": ALL}, "value"),
+        Output({"type": "launch-wrap", "name": ALL}, "style"),
+        Output({"type": ids.LAUNCH_FIELD, "name": "dataset"}, "options"),
+        Output({"type": ids.LAUNCH_FIELD, "name": "model"}, "options"),
+        Input(ids.FAMILY, "value"),
+        prevent_initial_call=True,
+    )
+    def switch_family(family):
+        values = [field_value(f.name, family) for f in FIELDS]
+        styles = [field_style(f, family) for f in FIELDS]
+        datasets = [{"label": d, "value": d} for d in FAMILY_DATASETS[family]]
+        models = [{"label": m, "value": m} for m in FAMILY_MODELS.get(family, (family,))]
+        return values, styles, datasets, models
+
+    @app.callback(Output("launch-sweep-collapse", "is_open"), Input(ids.SWEEP_ON, "value"))
+    def toggle_sweep(on):
+        return bool(on)
+
+    @app.callback(
+        Output(ids.LAUNCH_MESSAGE, "children"),
+        Output({"type": "launch-wrap", "name": ALL}, "className"),
+        Output(ids.WATCHED_RUNS, "data"),
+        [Output(ids.SLOT_KICK.format(i), "data") for i in range(n_slots)],
+        Input(ids.START, "n_clicks"),
+        Input({"type": ids.LAUNCH_FIELD, "name": ALL}, "value"),
+        State(ids.FAMILY, "value"),
+        State(ids.SWEEP_ON, "value"),
+        State(ids.SWEEP_TEXT, "value"),
+        State(ids.EXPERIMENT_NAME, "value"),
+        State(ids.WATCHED_RUNS, "data"),
+        [State(ids.SLOT_BUSY.format(i), "data") for i in range(n_slots)],
+        prevent_initial_call=True,
+    )
+    def validate_or_start(n_clicks, values, family, sweep_on, sweep_text, experiment, watched, *busy):
+        names = [o["id"]["name"] for o in ctx.inputs_list[1]]
+        spec_values = form_values(family, names, values)
+        starting = ctx.triggered_id == ids.START
+        no_kicks = [no_update] * n_slots
+        try:
+            if sweep_on:
+                from jobs.sweep import expand_sweep
+
+                specs = expand_sweep(spec_values, sweep_text or "")
+            else:
+                specs = [parse_spec(spec_values)]
+        except SpecError as e:
+            classes = ["mb-2 field-invalid" if n == e.field else "mb-2" for n in FIELD_NAMES]
+            return _message(f"Refused — {e.field}: {e.message}. Nothing was started.", False), classes, \
+                no_update, *no_kicks
+        classes = ["mb-2"] * len(FIELD_NAMES)
+        if not starting:
+            note = f"Ready: {len(specs)} runs in the sweep" if sweep_on else ""
+            return _message(note, True), classes, no_update, *no_kicks
+        from jobs.queue import default_experiment_name, enqueue
+
+        name = (experiment or "").strip() or (default_experiment_name() if sweep_on else "")
+        run_ids = enqueue(specs, config.db_url, experiment=name)
+        kicks = kick_values(list(busy), len(run_ids), f"{time.time():.6f}")
+        watched = [*run_ids, *(watched or [])][:WATCH_LIMIT]
+        text = (f"Queued sweep '{name}': {len(run_ids)} runs (#{run_ids[0]}–#{run_ids[-1]})" if sweep_on
+                else f"Started run #{run_ids[0]}")
+        return _message(text, True), classes, watched, *[k if k else no_update for k in kicks]
+
+    @app.callback(
+        Output(ids.ACTIVE_RUNS, "children"),
+        Output(ids.LIVE_CURVES, "figure"),
+        Output(ids.LIVE_TITLE, "children"),
+        [Output(ids.SLOT_KICK.format(i), "data", allow_duplicate=True) for i in range(n_slots)],
+        Input(ids.ACTIVE_INTERVAL, "n_intervals"),
+        State(ids.WATCHED_RUNS, "data"),
+        [State(ids.SLOT_BUSY.format(i), "data") for i in range(n_slots)],
+        prevent_initial_call="initial_duplicate",
+    )
+    def refresh_active(_n, watched, *busy):
+        from dash import html
+        from storage import reads, writes
+        from storage.db import open_db
+
+        db = open_db(config.db_url)
+        writes.mark_crashed_runs(db)
+        active = reads.list_runs(db, status=["running", "queued"], sort="created_at", descending=False,
+                                 limit=50)
+        shown_ids = {r.id for r in active}
+        extra = [i for i in (watched or []) if i not in shown_ids]
+        recent = reads.list_runs(db, run_ids=extra, limit=len(extra)) if extra else []
+        runs = active + recent
+        cards = [run_progress_card(r) for r in runs] or [html.Div("No runs in progress.", className="text-muted")]
+        focus = next((r for r in runs if r.id in (watched or [])), None) or (active[0] if active else None)
+        if focus is None:
+            fig, title = training_curves_figure({}), "Live curves"
+        else:
+            hist = reads.get_metric_history(db, focus.id, ["train_loss", "val_loss", "train_accuracy",
+                                                          "val_accuracy"])
+            fig, title = training_curves_figure(hist), f"Live curves: run #{focus.id} ({focus.status})"
+        # Only runs queued a while ago: a fresh Start kicks its own slots, and kicking a slot whose job
+        # is starting would make Dash kill that job.
+        queued = sum(1 for r in active if r.status == "queued" and seconds_since(r.created_at) > AUTO_KICK_AFTER_S)
+        kicks = kick_values(list(busy), queued, f"auto-{time.time():.6f}") if queued else [None] * n_slots
+        return cards, fig, title, *[k if k else no_update for k in kicks]
+
+    @app.callback(
+        Output(ids.LAUNCH_MESSAGE, "children", allow_duplicate=True),
+        Input({"type": ids.CANCEL_RUN, "run": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def cancel_run(clicks):
+        if not ctx.triggered_id or not any(c for c in clicks if c):
+            raise PreventUpdate
+        if not ctx.triggered[0]["value"]:
+            raise PreventUpdate
+        from storage import writes
+        from storage.db import open_db
+
+        run_id = ctx.triggered_id["run"]
+        status = writes.request_cancel(open_db(config.db_url), run_id)
+        return _message(f"Cancel requested for run #{run_id} ({status})", True)

@@ -1,0 +1,1 @@
+"""The `nnlab` command line."""

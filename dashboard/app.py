@@ -1,0 +1,68 @@
+"""`create_app(db_url)`: the Dash app with its pages, callbacks and background-job slots."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Dash, dcc, html
+
+from . import ids
+from .components.navbar import navbar
+from .pages import compare, launch, query, run, runs
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """What callbacks need to know about this server: the database and the job slots."""
+
+    db_url: str
+    max_running: int
+
+
+def _register_pages() -> None:
+    for module in (launch, runs, compare, query):
+        dash.register_page(module.__name__, path=module.PATH, title=f"NN Lab · {module.TITLE}",
+                           name=module.TITLE, layout=module.layout)
+    dash.register_page(run.__name__, path_template=run.PATH_TEMPLATE, title="NN Lab · Run", name="Run",
+                       layout=run.layout)
+
+
+def default_manager(cache_dir: str):
+    """DiskcacheManager on a cache folder: the embedded default for background jobs."""
+    import diskcache
+    from dash import DiskcacheManager
+
+    os.makedirs(cache_dir, exist_ok=True)
+    return DiskcacheManager(diskcache.Cache(cache_dir))
+
+
+def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = None,
+               max_running: int | None = None) -> Dash:
+    """Build the dashboard for the results database at `db_url`.
+
+    Training runs execute in background callbacks (DiskcacheManager on `cache_dir` unless a
+    manager, e.g. a CeleryManager, is given); at most `max_running` train at once, others queue.
+    """
+    from callbacks import register_all
+    from jobs.threads import default_max_running
+    from storage.db import open_db
+
+    open_db(db_url)  # create or migrate the schema before serving
+    if background_manager is None:
+        background_manager = default_manager(cache_dir or ".nnlab-cache")
+    config = AppConfig(db_url=db_url, max_running=max_running or default_max_running())
+    app = Dash(__name__, use_pages=True, pages_folder="", suppress_callback_exceptions=True,
+               background_callback_manager=background_manager, title="NN Lab",
+               external_stylesheets=[dbc.themes.BOOTSTRAP])
+    _register_pages()
+    slots = []
+    for i in range(config.max_running):
+        slots += [dcc.Store(id=ids.SLOT_KICK.format(i)), dcc.Store(id=ids.SLOT_BUSY.format(i), data=False),
+                  dcc.Store(id=ids.SLOT_RESULT.format(i)), dcc.Store(id=ids.SLOT_PROGRESS.format(i))]
+    app.layout = html.Div([dcc.Location(id=ids.URL), navbar(), dash.page_container, html.Div(slots)])
+    app.server.config["NNLAB"] = config
+    register_all(app, config)
+    return app

@@ -1,0 +1,1 @@
+"""Reusable layout pieces: the navbar, the launch form, run progress cards, grids."""

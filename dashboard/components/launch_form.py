@@ -1,0 +1,170 @@
+"""The launch form: one input per spec field, shown only for the families that use it.
+
+Every input has the pattern id {"type": LAUNCH_FIELD, "name": <spec field>}, so one callback
+reads them all with ALL and one set of validation rules (engine.spec) judges them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from engine import spec as S
+
+from .. import ids
+
+FAMILY_LABELS = {
+    "perceptron": "Perceptron",
+    "mlp": "MLP",
+    "cnn": "CNN",
+    "resnet": "Deep plain / residual",
+    "recurrent": "RNN / LSTM / GRU",
+    "attention": "Attention / Transformer",
+}
+ALL = tuple(FAMILY_LABELS)
+FF = ("mlp", "cnn", "resnet")
+
+FAMILY_DATASETS = {
+    "perceptron": S.LOGIC_DATASETS + S.PLANE_DATASETS,
+    "mlp": S.LOGIC_DATASETS + S.PLANE_DATASETS + S.IMAGE_DATASETS,
+    "cnn": S.IMAGE_DATASETS,
+    "resnet": S.PLANE_DATASETS + S.IMAGE_DATASETS,
+    "recurrent": S.SEQUENCE_CLASSIFY + S.SEQUENCE_TO_SEQUENCE,
+    "attention": S.SEQUENCE_TO_SEQUENCE + S.SEQUENCE_CLASSIFY,
+}
+FAMILY_MODELS = {"recurrent": ("lstm", "gru", "rnn"), "attention": ("transformer", "seq2seq")}
+
+# The series' defaults for each family (anything not listed keeps ExperimentSpec's default).
+FAMILY_DEFAULTS = {
+    "perceptron": {"model": "perceptron", "dataset": "and", "optimizer": "sgd", "lr": 0.1, "batch_size": 1,
+                   "epochs": 20},
+    "mlp": {"model": "mlp", "dataset": "digits", "hidden": "64", "activation": "relu", "optimizer": "adam",
+            "lr": 0.001, "batch_size": 32, "epochs": 20},
+    "cnn": {"model": "cnn", "dataset": "digits", "channels": "8,16", "kernel": 3, "padding": 1, "hidden": "64",
+            "optimizer": "adam", "lr": 0.001, "batch_size": 32, "epochs": 10},
+    "resnet": {"model": "resnet", "dataset": "digits", "depth": 20, "hidden": "64", "residual": True,
+               "batchnorm": False, "optimizer": "adam", "lr": 0.001, "batch_size": 64, "epochs": 10},
+    "recurrent": {"model": "lstm", "dataset": "memory", "seq_len": 20, "hidden": "64", "vocab": 10,
+                  "optimizer": "adam", "lr": 0.005, "batch_size": 32, "epochs": 20, "clip": 5.0},
+    "attention": {"model": "transformer", "dataset": "reverse", "seq_len": 10, "vocab": 10, "heads": 4,
+                  "d_model": 32, "layers": 2, "optimizer": "adam", "lr": 0.003, "batch_size": 32,
+                  "epochs": 30, "clip": 1.0},
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str  # 'select', 'number', 'text', 'switch'
+    families: tuple[str, ...]
+    options: tuple[str, ...] = ()
+    help: str = ""
+    step: float | str = "any"
+
+
+FIELDS = (
+    Field("model", "Model", "select", ("recurrent", "attention"), S.MODELS),
+    Field("dataset", "Data set", "select", ALL, S.DATASETS),
+    Field("hidden", "Hidden sizes", "text", ("mlp", "cnn", "resnet", "recurrent", "attention"),
+          help="comma-separated, e.g. 128,64 (RNN: hidden size; deep nets: width; Transformer: FFN width)"),
+    Field("activation", "Activation", "select", FF, S.ACTIVATIONS),
+    Field("init", "Initialisation", "select", FF, S.INITS),
+    Field("loss", "Loss", "select", ("mlp",), S.LOSSES),
+    Field("channels", "Conv channels", "text", ("cnn",), help="per conv layer, e.g. 16,32"),
+    Field("kernel", "Kernel", "number", ("cnn",), step=1),
+    Field("stride", "Stride", "number", ("cnn",), step=1),
+    Field("padding", "Padding", "number", ("cnn",), step=1),
+    Field("pool", "Pooling", "select", ("cnn",), S.POOLS),
+    Field("depth", "Depth (layers)", "number", ("resnet",), step=1),
+    Field("residual", "Residual connections", "switch", ("resnet",)),
+    Field("batchnorm", "BatchNorm", "switch", ("cnn", "resnet")),
+    Field("seq_len", "Sequence length", "number", ("recurrent", "attention"), step=1),
+    Field("vocab", "Vocabulary", "number", ("recurrent", "attention"), step=1),
+    Field("layers", "Layers", "number", ("recurrent", "attention"), step=1),
+    Field("heads", "Heads", "number", ("attention",), step=1),
+    Field("d_model", "Model width", "number", ("attention",), step=1),
+    Field("norm", "LayerNorm position", "select", ("attention",), S.NORMS),
+    Field("attention", "seq2seq attention", "select", ("attention",), S.ATTENTIONS),
+    Field("positional", "Positional encoding", "select", ("attention",), S.POSITIONALS),
+    Field("optimizer", "Optimizer", "select", ALL, S.OPTIMIZERS),
+    Field("lr", "Learning rate", "number", ALL),
+    Field("momentum", "Momentum", "number", FF + ("recurrent", "attention")),
+    Field("schedule", "LR schedule", "select", FF + ("recurrent", "attention"), S.SCHEDULES),
+    Field("batch_size", "Batch size", "number", ALL, step=1),
+    Field("epochs", "Epochs", "number", ALL, step=1),
+    Field("seed", "Seed", "number", ALL, step=1),
+    Field("dropout", "Dropout", "number", ("mlp", "cnn", "recurrent", "attention")),
+    Field("weight_decay", "Weight decay (decoupled)", "number", FF + ("recurrent", "attention")),
+    Field("l2", "L2 penalty", "number", FF),
+    Field("clip", "Clip grad norm (0 = off)", "number", FF + ("recurrent", "attention")),
+    Field("early_stopping", "Early-stopping patience (0 = off)", "number", FF + ("recurrent", "attention"),
+          step=1),
+    Field("noise", "Noise (2-D data)", "number", ("perceptron", "mlp", "resnet")),
+    Field("n_samples", "Samples (generated data)", "number", ("perceptron", "mlp", "resnet", "recurrent",
+                                                                "attention"), step=1),
+    Field("subset", "Training subset (0 = all)", "number", FF, step=1),
+    Field("data_dir", "MNIST folder", "text", ("mlp", "cnn", "resnet"), help="else $NNLAB_DATA_DIR"),
+    Field("name", "Run name", "text", ALL),
+)
+FIELD_NAMES = tuple(f.name for f in FIELDS)
+
+
+def field_value(name: str, family: str):
+    """The value a field shows for `family`: the family's default, else the spec's default."""
+    value = FAMILY_DEFAULTS[family].get(name, getattr(S.ExperimentSpec(), name))
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return value
+
+
+def _input(f: Field, family: str):
+    fid = {"type": ids.LAUNCH_FIELD, "name": f.name}
+    value = field_value(f.name, family)
+    if f.kind == "select":
+        opts = FAMILY_MODELS.get(family, f.options) if f.name == "model" else f.options
+        if f.name == "dataset":
+            opts = FAMILY_DATASETS[family]
+        return dbc.Select(id=fid, options=[{"label": o, "value": o} for o in opts], value=value, size="sm")
+    if f.kind == "switch":
+        return dbc.Switch(id=fid, value=bool(value), label="")
+    if f.kind == "number":
+        return dbc.Input(id=fid, type="number", value=value, step=f.step, size="sm", debounce=True)
+    return dbc.Input(id=fid, type="text", value=value, size="sm", debounce=True)
+
+
+def field_style(f: Field, family: str) -> dict:
+    return {} if family in f.families else {"display": "none"}
+
+
+def launch_form(family: str = "mlp"):
+    """The whole form for `family` (other families' fields are present but hidden)."""
+    rows = []
+    for f in FIELDS:
+        rows.append(dbc.Col(html.Div([
+            dbc.Label(f.label, html_for=f"{ids.LAUNCH_FIELD}-{f.name}", className="small mb-0"),
+            _input(f, family),
+            dbc.FormText(f.help) if f.help else None,
+        ], id={"type": "launch-wrap", "name": f.name}, style=field_style(f, family), className="mb-2"),
+            md=3, sm=6))
+    return html.Div([
+        dbc.RadioItems(id=ids.FAMILY, options=[{"label": v, "value": k} for k, v in FAMILY_LABELS.items()],
+                       value=family, inline=True, className="mb-3"),
+        dbc.Row(rows, className="g-2"),
+        dbc.Row([
+            dbc.Col(dbc.Switch(id=ids.SWEEP_ON, label="Sweep: launch the grid of the values below", value=False),
+                    md=6),
+            dbc.Col(dbc.Input(id=ids.EXPERIMENT_NAME, placeholder="experiment name (sweeps)", size="sm"), md=6),
+        ], className="mt-2"),
+        dbc.Collapse(dbc.Textarea(
+            id=ids.SWEEP_TEXT, rows=4, className="mt-2 font-monospace",
+            placeholder="optimizer = sgd, momentum, adam\ndropout = 0, 0.2, 0.5\nseed = 0..4\n"
+                        "hidden = 64 | 128,64   (list settings: alternatives separated by |)"),
+            id="launch-sweep-collapse", is_open=False),
+        html.Div(className="d-flex align-items-center gap-3 mt-3", children=[
+            dbc.Button("Start", id=ids.START, color="primary", n_clicks=0),
+            html.Div(id=ids.LAUNCH_MESSAGE, className="small"),
+        ]),
+    ])

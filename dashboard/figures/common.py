@@ -1,0 +1,57 @@
+"""Shared figure helpers: the empty-figure note, smoothing, run labels and the colour cycle."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+COLORS = qualitative.Plotly + qualitative.D3 + qualitative.Set2
+
+
+def color_for(i: int) -> str:
+    return COLORS[i % len(COLORS)]
+
+
+def empty_figure(note: str, *, height: int = 320) -> go.Figure:
+    """A blank figure that says why it is blank."""
+    fig = go.Figure()
+    fig.add_annotation(text=note, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font={"size": 14, "color": "#666"})
+    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=height,
+                      margin={"l": 30, "r": 10, "t": 30, "b": 30}, template="plotly_white")
+    return fig
+
+
+def smooth(values: Sequence[float], weight: float) -> list[float]:
+    """TensorBoard-style exponential moving average with debiasing; NaN passes through."""
+    if weight <= 0:
+        return list(values)
+    out, last, n = [], 0.0, 0
+    for v in values:
+        if v is None or not math.isfinite(v):
+            out.append(v)
+            continue
+        last = last * weight + (1 - weight) * v
+        n += 1
+        out.append(last / (1 - weight**n))
+    return out
+
+
+def differing_keys(params_by_run: Mapping[Any, Mapping[str, Any]]) -> list[str]:
+    """Hyperparameter names whose values are not the same across all runs."""
+    runs = list(params_by_run.values())
+    if len(runs) < 2:
+        return []
+    keys = sorted(set().union(*[set(p) for p in runs]))
+    return [k for k in keys if len({repr(p.get(k)) for p in runs}) > 1]
+
+
+def run_label(run_id: Any, params: Mapping[str, Any], keys: Sequence[str], name: str = "") -> str:
+    """'#12 optimizer=adam dropout=0.2': the id (or name) plus the hyperparameters that differ."""
+    head = f"#{run_id}" + (f" {name}" if name else "")
+    parts = [f"{k}={params.get(k)}" for k in keys[:4]]
+    return " ".join([head] + parts)

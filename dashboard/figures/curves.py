@@ -1,0 +1,119 @@
+"""Learning curves: one run's loss and accuracy, many runs overlaid, and mean ± std bands."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .common import color_for, empty_figure, smooth
+
+History = Mapping[str, Sequence[tuple[int, float]]]
+
+
+def _xy(points: Sequence[tuple[int, float]]):
+    xs = [p[0] for p in points]
+    ys = [None if p[1] is None or not math.isfinite(p[1]) else p[1] for p in points]
+    return xs, ys
+
+
+def training_curves_figure(history: History, *, title: str = "") -> go.Figure:
+    """Loss (left) and accuracy (right) of one run, train and validation."""
+    if not history or not any(history.get(k) for k in ("train_loss", "val_loss")):
+        return empty_figure("No epochs recorded yet")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    for col, kind in ((1, "loss"), (2, "accuracy")):
+        for split, dash in (("train", "solid"), ("val", "dash")):
+            pts = history.get(f"{split}_{kind}") or []
+            xs, ys = _xy(pts)
+            fig.add_trace(go.Scatter(x=xs, y=ys, name=f"{split} {kind}", mode="lines+markers",
+                                     line={"dash": dash, "color": color_for(0 if split == "train" else 1)},
+                                     marker={"size": 4}), row=1, col=col)
+    nan_epochs = [s for s, v in history.get("train_loss", []) if v is None or not math.isfinite(v)]
+    if nan_epochs:
+        fig.add_annotation(text=f"diverged at epoch {nan_epochs[0]} (loss is NaN/inf)", x=0.5, y=1.12,
+                           xref="paper", yref="paper", showarrow=False, font={"color": "#c0392b"})
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(title=title or None, height=340, template="plotly_white",
+                      margin={"l": 40, "r": 10, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def wall_times(history: History) -> dict[int, float]:
+    """Cumulative training seconds at the end of each epoch, from the `epoch_seconds` metric."""
+    total, out = 0.0, {}
+    for step, secs in history.get("epoch_seconds", []):
+        total += secs if secs is not None and math.isfinite(secs) else 0.0
+        out[step] = total
+    return out
+
+
+def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int, str], metric: str, *,
+                          splits: Sequence[str] = ("train", "val"), smoothing: float = 0.0,
+                          x: str = "epoch", log_y: bool = False) -> go.Figure:
+    """Overlay `metric` (e.g. 'loss' or 'accuracy') of several runs: one colour per run, dash per split."""
+    if not histories:
+        return empty_figure("Select runs to compare")
+    fig = go.Figure()
+    dashes = {"train": "solid", "val": "dash", "test": "dot"}
+    drawn = 0
+    for i, (run_id, hist) in enumerate(histories.items()):
+        times = wall_times(hist) if x == "time" else None
+        for split in splits:
+            key = f"{split}_{metric}" if split else metric
+            pts = hist.get(key) or []
+            if not pts:
+                continue
+            xs, ys = _xy(pts)
+            if times is not None:
+                xs = [times.get(s) for s in xs]
+            fig.add_trace(go.Scatter(x=xs, y=smooth(ys, smoothing), mode="lines",
+                                     name=f"{labels.get(run_id, run_id)} · {split}",
+                                     legendgroup=str(run_id),
+                                     line={"color": color_for(i), "dash": dashes.get(split, "solid")}))
+            drawn += 1
+    if not drawn:
+        return empty_figure(f"The selected runs have no '{metric}' values")
+    fig.update_layout(height=420, template="plotly_white", margin={"l": 50, "r": 10, "t": 30, "b": 40},
+                      xaxis_title="wall time (s)" if x == "time" else "epoch", yaxis_title=metric,
+                      legend={"font": {"size": 11}})
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def _group_name(group: Mapping[str, object]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in group.items()) or "all runs"
+
+
+def grouped_band_figure(stats: Sequence[Mapping], metric_key: str, *, log_y: bool = False) -> go.Figure:
+    """Mean ± std of `metric_key` per epoch, one band per group (rows from grouped_metric_stats)."""
+    if not stats:
+        return empty_figure("Nothing to group: select runs and a hyperparameter")
+    groups: dict[str, list] = {}
+    for row in stats:
+        groups.setdefault(_group_name(row["group"]), []).append(row)
+    fig = go.Figure()
+    for i, (name, rows) in enumerate(sorted(groups.items())):
+        rows = sorted(rows, key=lambda r: r["step"])
+        xs = [r["step"] for r in rows]
+        mean = [r["mean"] for r in rows]
+        std = [r["std"] or 0.0 for r in rows]
+        n = max((r["count"] for r in rows), default=0)
+        color = color_for(i)
+        upper = [m + s if m is not None else None for m, s in zip(mean, std)]
+        lower = [m - s if m is not None else None for m, s in zip(mean, std)]
+        fig.add_trace(go.Scatter(x=xs + xs[::-1], y=upper + lower[::-1], fill="toself", fillcolor=color,
+                                 opacity=0.2, line={"width": 0}, hoverinfo="skip", showlegend=False,
+                                 legendgroup=name))
+        fig.add_trace(go.Scatter(x=xs, y=mean, mode="lines", name=f"{name} (n={n})", legendgroup=name,
+                                 line={"color": color, "width": 2}))
+    fig.update_layout(height=420, template="plotly_white", margin={"l": 50, "r": 10, "t": 30, "b": 40},
+                      xaxis_title="epoch", yaxis_title=f"{metric_key} (mean ± std)")
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+

@@ -1,0 +1,72 @@
+"""Every component id of the dashboard, in one place."""
+
+# app shell (outside the page container, so jobs survive page changes)
+URL = "url"
+SLOT_KICK = "slot-kick-{}"
+SLOT_BUSY = "slot-busy-{}"
+SLOT_RESULT = "slot-result-{}"
+SLOT_PROGRESS = "slot-progress-{}"
+
+# launch page
+FAMILY = "launch-family"
+LAUNCH_FIELD = "launch-field"          # pattern: {"type": LAUNCH_FIELD, "name": <spec field>}
+FAMILY_SECTION = "launch-section"      # pattern: {"type": FAMILY_SECTION, "family": <family>}
+SWEEP_ON = "launch-sweep-on"
+SWEEP_TEXT = "launch-sweep-text"
+EXPERIMENT_NAME = "launch-experiment"
+START = "launch-start"
+LAUNCH_MESSAGE = "launch-message"
+WATCHED_RUNS = "launch-watched-runs"
+ACTIVE_INTERVAL = "launch-active-interval"
+ACTIVE_RUNS = "launch-active-runs"
+CANCEL_RUN = "cancel-run"              # pattern: {"type": CANCEL_RUN, "run": <id>}
+LIVE_CURVES = "launch-live-curves"
+LIVE_TITLE = "launch-live-title"
+
+# runs page
+RUNS_GRID = "runs-grid"
+RUNS_INTERVAL = "runs-interval"
+RUNS_FINGERPRINT = "runs-fingerprint"
+RUNS_SEARCH = "runs-search"
+RUNS_COUNT = "runs-count"
+RUNS_COMPARE = "runs-compare"
+RUNS_COMPARE_LINK = "runs-compare-link"
+RUNS_DELETE = "runs-delete"
+RUNS_DELETE_CONFIRM = "runs-delete-confirm"
+RUNS_TAG_TEXT = "runs-tag-text"
+RUNS_TAG = "runs-tag"
+RUNS_CANCEL = "runs-cancel"
+RUNS_MESSAGE = "runs-message"
+
+# compare page
+CMP_RUNS = "compare-runs"
+CMP_METRIC = "compare-metric"
+CMP_SPLITS = "compare-splits"
+CMP_SMOOTH = "compare-smooth"
+CMP_X = "compare-x"
+CMP_LOG = "compare-log"
+CMP_GROUP = "compare-group"
+CMP_CURVES = "compare-curves"
+CMP_PARCOORDS = "compare-parcoords"
+CMP_SCATTER_PARAM = "compare-scatter-param"
+CMP_SCATTER = "compare-scatter"
+CMP_DIFF = "compare-diff"
+CMP_FINAL = "compare-final-metric"
+
+# run page
+RUN_ID = "run-id"
+RUN_INTERVAL = "run-interval"
+RUN_HEADER = "run-header"
+RUN_CURVES = "run-curves"
+RUN_CONFIG = "run-config"
+RUN_CANCEL = "run-cancel"
+
+# query page
+QUERY_TEXT = "query-text"
+QUERY_RUN = "query-run"
+QUERY_EXAMPLE = "query-example"        # pattern: {"type": QUERY_EXAMPLE, "index": i}
+QUERY_GRID = "query-grid"
+QUERY_MESSAGE = "query-message"
+QUERY_DOWNLOAD = "query-download"
+QUERY_DOWNLOAD_BUTTON = "query-download-button"
+QUERY_RESULT = "query-result"

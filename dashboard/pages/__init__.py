@@ -1,0 +1,1 @@
+"""Pages: each module's `layout(**query)` builds the page fresh on every visit."""

@@ -1,0 +1,71 @@
+"""Compare page: overlaid or grouped curves, hyperparameter views and a config diff.
+
+Everything on the page lives in the URL (?runs=1,2,3&metric=accuracy&group=optimizer...), so a
+comparison can be bookmarked.
+"""
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from .. import ids
+from ..figures.common import empty_figure
+
+PATH = "/compare"
+TITLE = "Compare"
+
+
+def _num(value, default):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", smooth: str = "0",
+           x: str = "epoch", log: str = "0", group: str = "", param: str = "", final: str = "val_accuracy",
+           **_query):
+    selected = [int(r) for r in runs.split(",") if r.strip().isdigit()]
+    graph = {"config": {"displaylogo": False}}
+    return dbc.Container([
+        html.H4("Compare runs"),
+        dbc.Row([
+            dbc.Col([dbc.Label("Runs", className="small mb-0"),
+                     dcc.Dropdown(id=ids.CMP_RUNS, multi=True, value=selected, options=[],
+                                  placeholder="pick runs (or select them on the Runs page)")], md=6),
+            dbc.Col([dbc.Label("Metric", className="small mb-0"),
+                     dcc.Dropdown(id=ids.CMP_METRIC, value=metric, clearable=False,
+                                  options=[{"label": m, "value": m} for m in ("accuracy", "loss")])], md=2),
+            dbc.Col([dbc.Label("Splits", className="small mb-0"),
+                     dcc.Checklist(id=ids.CMP_SPLITS, value=[s for s in splits.split(",") if s],
+                                   options=[{"label": " train", "value": "train"},
+                                            {"label": " validation", "value": "val"}], inline=True,
+                                   inputStyle={"marginLeft": "8px"})], md=2),
+            dbc.Col([dbc.Label("Group by (mean ± std)", className="small mb-0"),
+                     dcc.Dropdown(id=ids.CMP_GROUP, value=group or None, options=[], placeholder="none")], md=2),
+        ], className="g-2 mb-2"),
+        dbc.Row([
+            dbc.Col([dbc.Label("Smoothing", className="small mb-0"),
+                     dcc.Slider(id=ids.CMP_SMOOTH, min=0, max=0.95, step=0.05, value=_num(smooth, 0.0),
+                                marks={0: "0", 0.5: "0.5", 0.9: "0.9"})], md=4),
+            dbc.Col([dbc.Label("x axis", className="small mb-0"),
+                     dbc.RadioItems(id=ids.CMP_X, value=x if x in ("epoch", "time") else "epoch", inline=True,
+                                    options=[{"label": "epoch", "value": "epoch"},
+                                             {"label": "wall time", "value": "time"}])], md=3),
+            dbc.Col([dbc.Label("y axis", className="small mb-0"),
+                     dbc.Switch(id=ids.CMP_LOG, label="log scale", value=log == "1")], md=2),
+        ], className="g-2 mb-2"),
+        dcc.Loading(dcc.Graph(id=ids.CMP_CURVES, figure=empty_figure("Select runs to compare"), **graph)),
+        dbc.Row([
+            dbc.Col([dbc.Label("Final metric", className="small mb-0"),
+                     dcc.Dropdown(id=ids.CMP_FINAL, value=final, clearable=False, options=[])], md=3),
+            dbc.Col([dbc.Label("Scatter: hyperparameter", className="small mb-0"),
+                     dcc.Dropdown(id=ids.CMP_SCATTER_PARAM, value=param or None, options=[])], md=3),
+        ], className="g-2 mt-3"),
+        dbc.Row([
+            dbc.Col(dcc.Graph(id=ids.CMP_PARCOORDS, figure=empty_figure("Parallel coordinates"), **graph), md=7),
+            dbc.Col(dcc.Graph(id=ids.CMP_SCATTER, figure=empty_figure("Scatter"), **graph), md=5),
+        ]),
+        html.H5("What differs", className="mt-3"),
+        html.Div(id=ids.CMP_DIFF),
+        dcc.Store(id="compare-query"),
+    ], fluid=True)

@@ -1,0 +1,24 @@
+"""Run page: one run's status, config, curves, duration and parameter count."""
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from .. import ids
+from ..figures.curves import training_curves_figure
+
+PATH_TEMPLATE = "/run/<run_id>"
+TITLE = "Run"
+
+
+def layout(run_id: str = "", **_query):
+    rid = int(run_id) if str(run_id).isdigit() else None
+    return dbc.Container([
+        dcc.Store(id=ids.RUN_ID, data=rid),
+        html.Div(id=ids.RUN_HEADER),
+        dbc.Tabs([
+            dbc.Tab(dcc.Graph(id=ids.RUN_CURVES, figure=training_curves_figure({}),
+                              config={"displaylogo": False}), label="Curves", tab_id="curves"),
+            dbc.Tab(html.Div(id=ids.RUN_CONFIG, className="mt-2"), label="Config", tab_id="config"),
+        ], active_tab="curves", id="run-tabs"),
+        dcc.Interval(id=ids.RUN_INTERVAL, interval=1500),
+    ], fluid=True)

@@ -1,0 +1,1 @@
+"""Running experiments: the one spec-to-recorded-run path, the queue and the worker process."""

@@ -1,0 +1,96 @@
+"""`run_experiment`: the single path from a spec to a recorded run (CLI, dashboard, Celery)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import engine
+from engine.experiment import prepare, run_training
+from engine.spec import ExperimentSpec, parse_spec
+from engine.train import EpochRecord, TrainSummary
+from storage import reads, writes
+from storage.db import open_db
+from storage.recorder import DBRecorder
+
+ProgressFn = Callable[[EpochRecord, int], None]
+
+
+@dataclass
+class RunResult:
+    """What a finished (or stopped) run reports back to its caller."""
+
+    run_id: int
+    status: str
+    final: dict[str, float]
+    num_params: int
+    outcome: str
+    error: str | None = None
+
+
+def create_queued_run(spec: ExperimentSpec | dict, db_url: str, *, status: str = "queued") -> int:
+    """Validate `spec` and record a run row for it; nothing is written if validation fails."""
+    spec = parse_spec(spec)
+    db = open_db(db_url)
+    return writes.create_run(
+        db, spec.to_dict(), spec.params(), status=status, name=spec.name,
+        experiment=spec.experiment or None, tags=spec.tags, seed=spec.seed, model=spec.model,
+        dataset=spec.dataset, epochs_planned=spec.epochs, engine_version=engine.__version__)
+
+
+class _Progress:
+    """Engine callback relaying each epoch to the caller's progress function."""
+
+    def __init__(self, fn: ProgressFn, epochs: int) -> None:
+        self.fn, self.epochs = fn, epochs
+
+    def on_train_start(self, context: dict[str, Any]) -> None:
+        pass
+
+    def on_epoch_end(self, record: EpochRecord) -> None:
+        self.fn(record, self.epochs)
+
+    def on_train_end(self, summary: TrainSummary) -> None:
+        pass
+
+
+def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: ProgressFn | None = None,
+                   should_stop: Callable[[], bool] | None = None, run_id: int | None = None) -> RunResult:
+    """Train `spec` and record every epoch in `db_url`; returns how the run ended.
+
+    With `run_id`, the run row already exists (queued and claimed by a worker); otherwise it is
+    created here. A bad spec raises SpecError before any row is written. An exception inside
+    training marks the run failed with its traceback; a cancel request marks it cancelled.
+    """
+    spec = parse_spec(spec)
+    db = open_db(db_url)
+    if run_id is None:
+        run_id = create_queued_run(spec, db_url, status="queued")
+    writes.start_run(db, run_id, pid=os.getpid(), host=socket.gethostname())
+    recorder = DBRecorder(db, run_id)
+    callbacks = [recorder]
+    if on_progress is not None:
+        callbacks.append(_Progress(on_progress, spec.epochs))
+    num_params = 0
+    try:
+        exp = prepare(spec)
+        num_params = exp.num_params
+        writes.set_run_fields(db, run_id, num_params=num_params)
+        interrupt = (lambda: recorder.cancel_requested() or bool(should_stop and should_stop()))
+        summary = run_training(exp, callbacks, interrupt=interrupt)
+    except Exception:
+        error = traceback.format_exc()
+        writes.finish_run(db, run_id, "failed", error=error)
+        return RunResult(run_id, "failed", {}, num_params, "failed", error)
+    status = "cancelled" if summary.outcome == "stopped" and summary.stopped_by in ("interrupt", "DBRecorder") \
+        else "completed"
+    extra = {k: v for k, v in summary.final.items() if k.startswith("test_")}
+    if extra:
+        writes.log_epoch(db, run_id, summary.epochs_run, extra)
+    writes.finish_run(db, run_id, status)
+    row = reads.get_run(db, run_id)
+    return RunResult(run_id, row.status if row else status, summary.final, num_params, summary.outcome)

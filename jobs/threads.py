@@ -1,0 +1,42 @@
+"""Split the machine's cores between concurrent training jobs (no BLAS oversubscription)."""
+
+from __future__ import annotations
+
+import os
+
+BLAS_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                 "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def cpu_count() -> int:
+    """Cores this process may use (respects CPU affinity, e.g. in containers)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_max_running() -> int:
+    """How many runs may train at once by default: one per core, overridable by $NNLAB_MAX_RUNNING."""
+    value = os.environ.get("NNLAB_MAX_RUNNING")
+    return max(1, int(value)) if value else cpu_count()
+
+
+def threads_per_job(max_running: int) -> int:
+    """BLAS threads each of `max_running` concurrent jobs gets so their sum never exceeds the cores."""
+    return max(1, cpu_count() // max(1, max_running))
+
+
+def blas_env(threads: int, base: dict[str, str] | None = None) -> dict[str, str]:
+    """A copy of the environment with every BLAS/OpenMP thread count set to `threads`."""
+    env = dict(os.environ if base is None else base)
+    for var in BLAS_ENV_VARS:
+        env[var] = str(threads)
+    return env
+
+
+def limit_threads(threads: int):
+    """Limit BLAS threads in this already-running process (threadpoolctl); returns the controller."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads)

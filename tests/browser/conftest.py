@@ -1,0 +1,33 @@
+"""Browser-test helpers: start the real app (DiskcacheManager jobs, SQLite file) under dash_duo."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def start_app(dash_duo, db_url, tmp_path):
+    """Start the dashboard on a temp database and cache folder; returns (dash_duo, db_url)."""
+
+    def start(max_running: int = 2):
+        from dashboard.app import create_app
+
+        app = create_app(db_url, cache_dir=str(tmp_path / "cache"), max_running=max_running)
+        dash_duo.start_server(app)
+        return dash_duo
+
+    return start
+
+
+def fill(dash_duo, name: str, value) -> None:
+    """Type `value` into the launch form's field `name` (a dbc.Input, debounced: blur to commit)."""
+    el = dash_duo.find_element(f'[id=\'{{"name":"{name}","type":"launch-field"}}\']')
+    el.clear()
+    el.send_keys(str(value))
+    el.send_keys("\t")
+
+
+def select(dash_duo, name: str, value: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    Select(dash_duo.find_element(f'[id=\'{{"name":"{name}","type":"launch-field"}}\']')).select_by_value(value)

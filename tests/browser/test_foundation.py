@@ -1,0 +1,79 @@
+"""The first end-to-end slice in a real browser: launch, watch, list, compare, cancel, refuse."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import fill, select
+
+pytestmark = pytest.mark.browser
+
+
+def _runs(db_url):
+    from storage import reads
+    from storage.db import open_db
+
+    return reads.list_runs(open_db(db_url), sort="id", descending=False)
+
+
+def test_launch_watch_list_and_compare_two_runs(start_app, db_url):
+    duo = start_app()
+    duo.wait_for_text_to_equal("h4", "Launch a run")
+    select(duo, "dataset", "digits")
+    fill(duo, "epochs", 4)
+    fill(duo, "hidden", "32")
+    duo.find_element("#launch-start").click()
+    duo.wait_for_contains_text("#launch-message", "Started run #1", timeout=10)
+    duo.wait_for_contains_text("#launch-active-runs", "epoch", timeout=30)
+    duo.wait_for_contains_text("#launch-active-runs", "completed", timeout=60)
+    duo.wait_for_contains_text("#launch-live-title", "run #1 (completed)", timeout=10)
+    # the live figure shows both loss curves of the run
+    assert len(duo.find_elements("#launch-live-curves .scatterlayer .trace")) >= 4
+
+    fill(duo, "lr", 0.01)
+    duo.find_element("#launch-start").click()
+    duo.wait_for_contains_text("#launch-message", "Started run #2", timeout=10)
+    duo.wait_for_contains_text("#launch-live-title", "run #2 (completed)", timeout=60)
+
+    runs = _runs(db_url)
+    assert [r.status for r in runs] == ["completed", "completed"]
+    assert all(r.epochs_done == 4 for r in runs)
+
+    duo.wait_for_page(url=duo.server_url + "/runs")
+    duo.wait_for_element(".ag-row[row-id='1']", timeout=15)
+    duo.wait_for_element(".ag-row[row-id='2']", timeout=15)
+    assert "completed" in duo.find_element(".ag-row[row-id='1']").text
+    for rid in (1, 2):
+        duo.find_element(f".ag-row[row-id='{rid}'] .ag-selection-checkbox input").click()
+    duo.find_element("#runs-compare").click()
+    duo.wait_for_element("#compare-curves .legendtext", timeout=15)
+    legend = " ".join(e.text for e in duo.find_elements("#compare-curves .legendtext"))
+    assert "#1" in legend and "#2" in legend
+    assert "lr=0.001" in legend and "lr=0.01" in legend  # the legend names the setting that differs
+    assert "runs=1%2C2" in duo.driver.current_url or "runs=1,2" in duo.driver.current_url
+    assert duo.get_logs() == []
+
+
+def test_cancel_stops_a_run_within_an_epoch_and_marks_it(start_app, db_url):
+    duo = start_app()
+    select(duo, "dataset", "digits")
+    fill(duo, "epochs", 500)
+    duo.find_element("#launch-start").click()
+    duo.wait_for_contains_text("#launch-active-runs", "epoch 2 of 500", timeout=40)
+    duo.find_element("[id='{\"run\":1,\"type\":\"cancel-run\"}']").click()
+    duo.wait_for_contains_text("#launch-active-runs", "cancelled", timeout=20)
+    (run,) = _runs(db_url)
+    assert run.status == "cancelled"
+    assert 2 <= run.epochs_done < 500
+    assert duo.get_logs() == []
+
+
+def test_invalid_learning_rate_is_refused_and_nothing_starts(start_app, db_url):
+    duo = start_app()
+    fill(duo, "lr", 0)
+    duo.wait_for_contains_text("#launch-message", "learning rate must be > 0", timeout=10)
+    duo.find_element("#launch-start").click()
+    duo.wait_for_contains_text("#launch-message", "Nothing was started", timeout=10)
+    assert "lr" in duo.find_element("#launch-message").text
+    assert _runs(db_url) == []
+    assert duo.get_logs() == []

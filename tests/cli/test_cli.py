@@ -1,0 +1,109 @@
+"""`nnlab` as a user runs it: a real subprocess, a real SQLite file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def nnlab(*args, env_db=None, check=False):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("NNLAB_DB", None)
+    if env_db:
+        env["NNLAB_DB"] = env_db
+    proc = subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def count_runs(db_url):
+    from storage import reads
+    from storage.db import open_db
+
+    return reads.count_runs(open_db(db_url))
+
+
+def test_train_json_reports_run_status_and_final_metrics(db_url):
+    proc = nnlab("train", "--dataset", "digits", "--model", "mlp", "--hidden", "64", "--optimizer", "adam",
+                 "--lr", "0.001", "--batch-size", "32", "--dropout", "0.2", "--epochs", "3", "--seed", "0",
+                 "--db", db_url, "--json", check=True)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["run_id"] == 1 and out["status"] == "completed"
+    for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr", "epoch_seconds"):
+        assert key in out
+    assert out["num_params"] == 64 * 64 + 64 + 64 * 10 + 10
+    assert 0.5 < out["val_accuracy"] <= 1.0
+    assert "epoch 3/3" in proc.stderr  # the progress bar
+
+
+def test_train_prints_run_id_and_uses_nnlab_db_env(tmp_path):
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    proc = nnlab("train", "--dataset", "xor", "--hidden", "4", "--epochs", "2", "--quiet", env_db=url, check=True)
+    assert proc.stdout.strip() == "run 1 completed"
+    assert count_runs(url) == 1
+
+
+@pytest.mark.parametrize("args, field, words", [
+    (["--lr", "0"], "lr", "> 0"),
+    (["--lr", "-1"], "lr", "> 0"),
+    (["--dropout", "1"], "dropout", "[0, 1)"),
+    (["--dropout", "-0.1"], "dropout", "[0, 1)"),
+    (["--epochs", "0"], "epochs", "between 1"),
+    (["--hidden", ""], "hidden", "at least one positive integer"),
+    (["--hidden", "64,x"], "hidden", "not an integer"),
+    (["--hidden", "64,,0"], "hidden", "whole number >= 1"),
+    (["--activation", "swish"], "activation", "unknown activation"),
+    (["--momentum", "-0.5"], "momentum", "[0, 1)"),
+])
+def test_bad_input_exits_2_names_the_field_and_creates_no_run(db_url, args, field, words):
+    proc = nnlab("train", "--dataset", "digits", "--epochs", "2", *args, "--db", db_url)
+    assert proc.returncode == 2
+    assert f"{field}:" in proc.stderr and words in proc.stderr
+    assert count_runs(db_url) == 0
+
+
+def test_runs_lists_in_table_json_and_csv(db_url):
+    nnlab("train", "--dataset", "xor", "--hidden", "4", "--epochs", "2", "--quiet", "--db", db_url, check=True)
+    nnlab("train", "--dataset", "xor", "--hidden", "8", "--epochs", "2", "--quiet", "--optimizer", "sgd",
+          "--lr", "0.5", "--db", db_url, check=True)
+    table = nnlab("runs", "--db", db_url, check=True).stdout
+    assert "completed" in table and "xor" in table
+    rows = json.loads(nnlab("runs", "--db", db_url, "--format", "json", check=True).stdout)
+    assert sorted(r["id"] for r in rows) == [1, 2]
+    assert {r["params"]["optimizer"] for r in rows} == {"adam", "sgd"}
+    parsed = list(csv.DictReader(io.StringIO(nnlab("runs", "--db", db_url, "--format", "csv", check=True).stdout)))
+    assert sorted(int(r["id"]) for r in parsed) == [1, 2]
+    only_sgd = json.loads(nnlab("runs", "--db", db_url, "--format", "json", "--param", "optimizer=sgd",
+                                check=True).stdout)
+    assert [r["id"] for r in only_sgd] == [2]
+
+
+def test_query_refuses_writes_and_answers_reads(db_url):
+    nnlab("train", "--dataset", "xor", "--hidden", "4", "--epochs", "3", "--quiet", "--db", db_url, check=True)
+    refused = nnlab("query", "DELETE FROM runs", "--db", db_url)
+    assert refused.returncode == 2 and "refused" in refused.stderr.lower()
+    assert count_runs(db_url) == 1
+    out = nnlab("query", "SELECT step, value FROM metrics WHERE key = 'val_accuracy' ORDER BY step",
+                "--db", db_url, "--format", "json", check=True).stdout
+    assert [r["step"] for r in json.loads(out)] == [1, 2, 3]
+
+
+def test_show_and_export(db_url, tmp_path):
+    nnlab("train", "--dataset", "xor", "--hidden", "4", "--epochs", "3", "--quiet", "--db", db_url, check=True)
+    shown = nnlab("show", "1", "--db", db_url, check=True).stdout
+    assert "val_accuracy" in shown and "completed" in shown
+    out = tmp_path / "metrics.csv"
+    nnlab("export", "--db", db_url, "--format", "csv", "--out", str(out), check=True)
+    rows = list(csv.DictReader(out.open()))
+    assert {r["key"] for r in rows} >= {"train_loss", "val_loss", "val_accuracy"}
+    assert len([r for r in rows if r["key"] == "val_loss"]) == 3

@@ -1,0 +1,22 @@
+"""Shared fixtures: a temporary SQLite results database, and Chromium options for dash_duo."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_setup_options():
+    """dash_duo: a desktop-sized headless Chromium window."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.add_argument("--window-size=1400,1000")
+    options.add_argument("--disable-background-networking")
+    options.add_argument("--disable-component-update")
+    return options
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    """A fresh SQLite results database file for one test."""
+    return f"sqlite:///{tmp_path / 'results.db'}"

@@ -1,0 +1,107 @@
+"""Figure builders are pure: plain data in, a figure out, a note (never an exception) on empty input."""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashboard.figures.common import differing_keys, run_label, smooth
+from dashboard.figures.curves import (compare_curves_figure, grouped_band_figure, training_curves_figure,
+                                      wall_times)
+from dashboard.figures.hparams import param_scatter_figure, parallel_coordinates_figure
+
+
+def _note(fig: go.Figure) -> str:
+    return " ".join(a.text for a in fig.layout.annotations)
+
+
+def test_empty_inputs_give_a_figure_with_a_note():
+    assert "No epochs" in _note(training_curves_figure({}))
+    assert "Select runs" in _note(compare_curves_figure({}, {}, "loss"))
+    assert "Nothing to group" in _note(grouped_band_figure([], "val_loss"))
+    assert "at least two" in _note(parallel_coordinates_figure({}, {}, [], "val_accuracy"))
+    assert "Pick a hyperparameter" in _note(param_scatter_figure({}, {}, "", "val_accuracy"))
+    assert "no 'loss' values" in _note(compare_curves_figure({1: {}}, {1: "#1"}, "loss"))
+
+
+def test_training_curves_show_train_and_val_and_flag_divergence():
+    hist = {"train_loss": [(1, 1.0), (2, float("nan"))], "val_loss": [(1, 1.2), (2, float("inf"))],
+            "train_accuracy": [(1, 0.5), (2, 0.1)], "val_accuracy": [(1, 0.4), (2, 0.1)]}
+    fig = training_curves_figure(hist)
+    names = [t.name for t in fig.data]
+    assert names == ["train loss", "val loss", "train accuracy", "val accuracy"]
+    assert fig.data[0].y[1] is None  # NaN is a gap, not a point
+    assert "diverged at epoch 2" in _note(fig)
+
+
+def test_compare_overlays_one_colour_per_run_and_names_runs_by_what_differs():
+    params = {1: {"optimizer": "sgd", "lr": 0.1, "seed": 0}, 2: {"optimizer": "adam", "lr": 0.1, "seed": 0}}
+    keys = differing_keys(params)
+    assert keys == ["optimizer"]
+    labels = {r: run_label(r, p, keys) for r, p in params.items()}
+    assert labels[1] == "#1 optimizer=sgd"
+    hist = {r: {"train_loss": [(1, 1.0), (2, 0.5)], "val_loss": [(1, 1.1), (2, 0.7)]} for r in params}
+    fig = compare_curves_figure(hist, labels, "loss", splits=("train", "val"))
+    assert len(fig.data) == 4
+    colours = {t.legendgroup: t.line.color for t in fig.data}
+    assert len(set(colours.values())) == 2
+    assert fig.data[1].line.dash == "dash"
+
+
+def test_compare_on_wall_time_uses_cumulative_epoch_seconds():
+    hist = {"val_loss": [(1, 1.0), (2, 0.5)], "epoch_seconds": [(1, 0.5), (2, 1.5)]}
+    assert wall_times(hist) == {1: 0.5, 2: 2.0}
+    fig = compare_curves_figure({7: hist}, {7: "#7"}, "loss", splits=("val",), x="time", log_y=True)
+    assert list(fig.data[0].x) == [0.5, 2.0]
+    assert fig.layout.yaxis.type == "log"
+
+
+def test_grouped_bands_draw_one_band_and_one_mean_line_per_group():
+    stats = [{"group": {"optimizer": o}, "step": s, "mean": 0.5 + s / 10, "std": 0.05, "count": 5}
+             for o in ("sgd", "momentum", "adam") for s in (1, 2, 3)]
+    fig = grouped_band_figure(stats, "val_accuracy")
+    means = [t for t in fig.data if t.mode == "lines"]
+    assert sorted(t.name for t in means) == ["optimizer=adam (n=5)", "optimizer=momentum (n=5)",
+                                             "optimizer=sgd (n=5)"]
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert len(bands) == 3
+    assert max(bands[0].y) > max(means[0].y)
+
+
+def test_hparam_views_encode_categories_and_skip_unfinished_runs():
+    params = {1: {"optimizer": "sgd", "dropout": 0.0}, 2: {"optimizer": "adam", "dropout": 0.5},
+              3: {"optimizer": "adam", "dropout": 0.2}}
+    final = {1: 0.8, 2: 0.9, 3: float("nan")}
+    fig = parallel_coordinates_figure(params, final, ["optimizer", "dropout"], "val_accuracy")
+    dims = fig.data[0].dimensions
+    assert [d.label for d in dims] == ["optimizer", "dropout", "val_accuracy"]
+    assert list(dims[0].ticktext) == ["adam", "sgd"]
+    assert len(dims[2].values) == 2
+    scatter = param_scatter_figure(params, final, "dropout", "val_accuracy")
+    assert list(scatter.data[0].x) == [0.0, 0.5]
+
+
+def test_smoothing_is_debiased_and_keeps_gaps():
+    assert smooth([1.0, 1.0, 1.0], 0.9) == [1.0, 1.0, 1.0]
+    out = smooth([0.0, float("nan"), 1.0], 0.5)
+    assert out[0] == 0.0 and math.isnan(out[1])
+
+
+finite = st.floats(allow_nan=True, allow_infinity=True, width=32)
+points = st.lists(st.tuples(st.integers(1, 500), finite), max_size=20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(["train_loss", "val_loss", "train_accuracy", "val_accuracy",
+                                        "epoch_seconds"]), points),
+       st.floats(0, 0.95), st.sampled_from(["epoch", "time"]), st.booleans())
+def test_figure_builders_never_raise(hist, weight, x, log_y):
+    assert isinstance(training_curves_figure(hist), go.Figure)
+    assert isinstance(compare_curves_figure({1: hist, 2: hist}, {}, "loss", smoothing=weight, x=x, log_y=log_y),
+                      go.Figure)
+    rows = [{"group": {"p": i % 2}, "step": s, "mean": v, "std": None, "count": 1}
+            for i, (s, v) in enumerate(hist.get("val_loss", []))]
+    assert isinstance(grouped_band_figure(rows, "val_loss"), go.Figure)
