@@ -8,6 +8,7 @@ from functools import partial
 
 import numpy as np
 
+from .callbacks import EarlyStopping
 from .data import Dataset, load_dataset
 from .losses import make_loss
 from .models import build_model, config_from_spec, resolve_loss
@@ -47,7 +48,13 @@ def prepare(spec: ExperimentSpec, *, data: Dataset | None = None) -> Experiment:
 
 def run_training(exp: Experiment, callbacks: Sequence[Callback] = (),
                  interrupt: Callable[[], bool] | None = None) -> TrainSummary:
-    """Train `exp` for its spec's epochs, then add test metrics where the data set has a test split."""
+    """Train `exp` for its spec's epochs, then add test metrics where the data set has a test split.
+
+    `spec.early_stopping` > 0 adds EarlyStopping (on val_loss, restoring the best weights) ahead of
+    the given callbacks, so their `on_train_end` already sees the restored model's summary.
+    """
+    if exp.spec.early_stopping > 0:
+        callbacks = [EarlyStopping(exp.spec.early_stopping), *callbacks]
     summary = exp.trainer.fit(exp.data, epochs=exp.spec.epochs, callbacks=callbacks, interrupt=interrupt,
                               context={"spec": exp.spec, "num_params": exp.num_params})
     if exp.data.x_test is not None and summary.outcome != "diverged":

@@ -124,6 +124,8 @@ class Trainer:
                        "val_accuracy": val_acc, "lr": lr, "epoch_seconds": train_seconds}
             if self.clip > 0:
                 metrics["grad_norm"] = self.last_grad_norm
+            if hasattr(self.model, "epoch_metrics"):  # e.g. the perceptron's error count
+                metrics.update(self.model.epoch_metrics())
             record = EpochRecord(epoch + 1, train_loss, val_loss, metrics, lr, train_seconds)
             summary.epochs_run = epoch + 1
             summary.final = metrics

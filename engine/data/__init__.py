@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from ..spec import LOGIC_DATASETS, ExperimentSpec
+import numpy as np
+
+from ..spec import LOGIC_DATASETS, PLANE_DATASETS, ExperimentSpec
 from .base import Dataset, split_classification, standardize, stratified_split, stratified_subset
 from .digits import read_digits
+from .idx import load_idx_dataset
 from .logic import load_logic
+from .plane import make_plane
 
 # Every run on a data set sees the same split, whatever its seed: the seed varies training only.
 DATA_SEED = 0
+# Data sets without their own test set hold out this stratified fraction as one (before val).
+TEST_FRACTION = 0.2
 
 
 def load_dataset(spec: ExperimentSpec) -> Dataset:
@@ -16,15 +22,49 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
     name = spec.dataset
     if name in LOGIC_DATASETS:
         return load_logic(name)
+    if name in PLANE_DATASETS:
+        x, y = make_plane(name, spec.n_samples, spec.noise, np.random.default_rng(DATA_SEED))
+        return _with_test_split(name, x, y, spec, n_classes=2, input_shape=(2,), meta={"plane": True})
     if name == "digits":
         x, y = read_digits()
         image = spec.model == "cnn"
         x = x[:, None, :, :] if image else x.reshape(len(x), -1)
         shape = (1, 8, 8) if image else (64,)
-        return split_classification("digits", x, y, seed=DATA_SEED, val_fraction=spec.val_fraction,
-                                    subset=spec.subset, n_classes=10, input_shape=shape,
-                                    meta={"image_side": 8})
+        return _with_test_split("digits", x, y, spec, n_classes=10, input_shape=shape, meta={"image_side": 8})
+    if name in ("mnist", "fashion-mnist"):
+        return _load_idx_images(name, spec)
     raise ValueError(f"data set {name!r} is not available yet")
+
+
+def _with_test_split(name: str, x: np.ndarray, y: np.ndarray, spec: ExperimentSpec, **kw) -> Dataset:
+    """Hold out a stratified test set (fixed seed), then split train/val and standardise on train."""
+    rest, test = stratified_split(y, TEST_FRACTION, np.random.default_rng(DATA_SEED + 1))
+    return split_classification(name, x[rest], y[rest], seed=DATA_SEED, val_fraction=spec.val_fraction,
+                                subset=spec.subset, x_test=x[test], y_test=y[test], **kw)
+
+
+def _load_idx_images(name: str, spec: ExperimentSpec) -> Dataset:
+    """MNIST / Fashion-MNIST: pixels / 255, then one global mean and std fitted on the training split.
+
+    A global (not per-pixel) standardisation keeps border pixels that are almost always 0 in the
+    training images from being blown up in the validation or test images.
+    """
+    x, y, x_test, y_test = load_idx_dataset(name, spec.data_dir)
+    image = spec.model == "cnn"
+    side = x.shape[1]
+    shape = (1, side, side) if image else (side * side,)
+    def as_input(a):
+        return a[:, None, :, :] if image else a.reshape(len(a), -1)
+    data = split_classification(name, as_input(x), y, seed=DATA_SEED, val_fraction=spec.val_fraction,
+                                subset=spec.subset, n_classes=10, input_shape=shape, x_test=as_input(x_test),
+                                y_test=y_test, scale=False, meta={"image_side": side})
+    mean = float(data.x_train.mean(dtype=np.float64))
+    std = float(data.x_train.std(dtype=np.float64)) or 1.0
+    for a in (data.x_train, data.x_val, data.x_test):
+        a -= mean
+        a *= 1.0 / std
+    data.meta.update({"pixel_mean": mean / 255.0, "pixel_std": std / 255.0})
+    return data
 
 
 __all__ = ["Dataset", "load_dataset", "split_classification", "standardize", "stratified_split",

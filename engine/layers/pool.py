@@ -1,0 +1,106 @@
+"""Spatial pooling over non-overlapping windows (stride = size, floor mode), and Flatten.
+
+Rows and columns that do not fill a whole window are dropped, as PyTorch does by default;
+their gradient is zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer
+
+
+def _windows(x: np.ndarray, k: int) -> np.ndarray:
+    """(N, C, H, W) -> view (N, C, OH, k, OW, k) over the cropped input."""
+    n, c, h, w = x.shape
+    oh, ow = h // k, w // k
+    return x[:, :, :oh * k, :ow * k].reshape(n, c, oh, k, ow, k)
+
+
+class MaxPool2D(Layer):
+    """Keep the largest value of each size x size window; the gradient goes to the first maximum."""
+
+    def __init__(self, size: int = 2) -> None:
+        super().__init__()
+        if size < 1:
+            raise ValueError(f"pool size must be >= 1, got {size}")
+        self.size = size
+
+    def forward(self, x, *, training=False):
+        k = self.size
+        n, c, h, w = x.shape
+        if h < k or w < k:
+            raise ValueError(f"pool size {k} is larger than the {h}x{w} input")
+        oh, ow = h // k, w // k
+        self._x_shape = x.shape
+        if k == 2:  # the common case: four strided slices, no argmax
+            xc = x[:, :, :oh * 2, :ow * 2]
+            a, b = xc[:, :, 0::2, 0::2], xc[:, :, 0::2, 1::2]
+            cc, d = xc[:, :, 1::2, 0::2], xc[:, :, 1::2, 1::2]
+            out = np.maximum(a, b)
+            np.maximum(out, cc, out=out)
+            np.maximum(out, d, out=out)
+            self._slices = (a, b, cc, d)
+            self._out = out
+            return out
+        win = _windows(x, k).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, k * k)
+        self._arg = win.argmax(axis=-1)
+        return np.take_along_axis(win, self._arg[..., None], axis=-1)[..., 0]
+
+    def backward(self, dout):
+        k = self.size
+        n, c, h, w = self._x_shape
+        oh, ow = h // k, w // k
+        dx = np.zeros(self._x_shape, dtype=dout.dtype)
+        if k == 2:
+            taken = np.zeros(dout.shape, dtype=bool)
+            for (r, s), part in zip(((0, 0), (0, 1), (1, 0), (1, 1)), self._slices):
+                hit = part == self._out
+                hit &= ~taken  # first maximum wins, like PyTorch
+                taken |= hit
+                np.multiply(dout, hit, out=dx[:, :, r:oh * 2:2, s:ow * 2:2])
+            return dx
+        dwin = np.zeros((n, c, oh, ow, k * k), dtype=dout.dtype)
+        np.put_along_axis(dwin, self._arg[..., None], dout[..., None], axis=-1)
+        dx[:, :, :oh * k, :ow * k] = dwin.reshape(n, c, oh, ow, k, k).transpose(0, 1, 2, 4, 3, 5) \
+            .reshape(n, c, oh * k, ow * k)
+        return dx
+
+
+class AvgPool2D(Layer):
+    """Average each size x size window."""
+
+    def __init__(self, size: int = 2) -> None:
+        super().__init__()
+        if size < 1:
+            raise ValueError(f"pool size must be >= 1, got {size}")
+        self.size = size
+
+    def forward(self, x, *, training=False):
+        k = self.size
+        n, c, h, w = x.shape
+        if h < k or w < k:
+            raise ValueError(f"pool size {k} is larger than the {h}x{w} input")
+        self._x_shape = x.shape
+        out = _windows(x, k).sum(axis=(3, 5))
+        out *= 1.0 / (k * k)
+        return out
+
+    def backward(self, dout):
+        k = self.size
+        dx = np.zeros(self._x_shape, dtype=dout.dtype)
+        scaled = dout * (1.0 / (k * k))
+        _windows(dx, k)[...] = scaled[:, :, :, None, :, None]
+        return dx
+
+
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C*H*W), the bridge from feature maps to dense layers."""
+
+    def forward(self, x, *, training=False):
+        self._shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, dout):
+        return dout.reshape(self._shape)
