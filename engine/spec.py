@@ -292,3 +292,5 @@ def _check_compatible(s: ExperimentSpec) -> None:
             side = out // 2 if out >= 2 else out
     if s.dataset == "kv":
         _check(s.seq_len >= 4, "seq_len", "key-value retrieval needs seq_len >= 4")
+    if s.dataset == "memory":
+        _check(5 <= s.seq_len <= 200, "seq_len", f"the memory task's length must be between 5 and 200, got {s.seq_len}")

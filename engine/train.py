@@ -69,7 +69,12 @@ class Trainer:
         model = self.model
         if hasattr(model, "train_batch"):  # rule-based learners (the perceptron)
             return model.train_batch(xb, yb, self.optimizer.lr)
-        out = model.forward(xb, training=True)
+        # models that need the targets to train (teacher forcing) expose forward_train; evaluation
+        # still calls forward(xb, training=False), which must not see them
+        if hasattr(model, "forward_train"):
+            out = model.forward_train(xb, yb)
+        else:
+            out = model.forward(xb, training=True)
         loss = self.loss.value(out, yb)
         model.backward(self.loss.grad(out, yb))
         if self.clip > 0:

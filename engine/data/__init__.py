@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..spec import LOGIC_DATASETS, PLANE_DATASETS, ExperimentSpec
+from ..spec import LOGIC_DATASETS, PLANE_DATASETS, SEQUENCE_CLASSIFY, SEQUENCE_TO_SEQUENCE, ExperimentSpec
 from .base import Dataset, split_classification, standardize, stratified_split, stratified_subset
 from .digits import read_digits
 from .idx import load_idx_dataset
 from .logic import load_logic
 from .plane import make_plane
+from .sequences import load_sequence_task
 
 # Every run on a data set sees the same split, whatever its seed: the seed varies training only.
 DATA_SEED = 0
@@ -33,6 +34,10 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
         return _with_test_split("digits", x, y, spec, n_classes=10, input_shape=shape, meta={"image_side": 8})
     if name in ("mnist", "fashion-mnist"):
         return _load_idx_images(name, spec)
+    if name in SEQUENCE_CLASSIFY + SEQUENCE_TO_SEQUENCE:
+        return load_sequence_task(name, seq_len=spec.seq_len, vocab=spec.vocab, n_samples=spec.n_samples,
+                                  val_fraction=spec.val_fraction, test_fraction=TEST_FRACTION, seed=DATA_SEED,
+                                  subset=spec.subset)
     raise ValueError(f"data set {name!r} is not available yet")
 
 

@@ -13,10 +13,14 @@ from ..spec import ExperimentSpec
 from .cnn import CNNConfig, build_cnn
 from .mlp import MLPConfig, build_mlp
 from .perceptron import PerceptronConfig, build_perceptron
+from .recurrent import RecurrentConfig, build_recurrent
 from .resnet import ResNetConfig, build_resnet
+from .seq2seq import Seq2SeqConfig, build_seq2seq
+from .transformer import TransformerConfig, build_transformer
 
 BUILDERS = {MLPConfig: build_mlp, PerceptronConfig: build_perceptron, CNNConfig: build_cnn,
-            ResNetConfig: build_resnet}
+            ResNetConfig: build_resnet, RecurrentConfig: build_recurrent, Seq2SeqConfig: build_seq2seq,
+            TransformerConfig: build_transformer}
 
 
 def build_model(config, rng: np.random.Generator, dtype=np.float32):
@@ -61,8 +65,29 @@ def config_from_spec(spec: ExperimentSpec, data: Dataset):
         return ResNetConfig(in_features=int(np.prod(data.input_shape)), out_features=out, depth=spec.depth,
                             width=spec.hidden[0], residual=spec.residual, batchnorm=spec.batchnorm,
                             activation=spec.activation, init=spec.init)
+    if spec.model in ("rnn", "lstm", "gru", "seq2seq", "transformer"):
+        return _sequence_config(spec, data, out)
     raise ValueError(f"model {spec.model!r} is not available yet")
 
 
-__all__ = ["BUILDERS", "CNNConfig", "MLPConfig", "PerceptronConfig", "ResNetConfig", "build_model",
+def _sequence_config(spec: ExperimentSpec, data: Dataset, out: int):
+    """rnn/lstm/gru: embedding width = hidden size = hidden[0]; seq2seq: the same for encoder and decoder;
+    transformer: d_model wide, feed-forward hidden[0] wide. Padding masks follow the pad token."""
+    width = spec.hidden[0]
+    if spec.model in ("rnn", "lstm", "gru"):
+        return RecurrentConfig(cell=spec.model, vocab_size=data.vocab_size, in_features=width, hidden=width,
+                               out_features=out, layers=spec.layers, many_to_many=data.task == "seq2seq",
+                               dropout=spec.dropout)
+    if spec.model == "seq2seq":
+        return Seq2SeqConfig(vocab_size=data.vocab_size, embed_dim=width, hidden=width, out_features=out,
+                             attention=spec.attention, layers=spec.layers, dropout=spec.dropout,
+                             bos_id=data.meta.get("bos_id", 1), pad_id=data.meta.get("pad_id", 0))
+    return TransformerConfig(vocab_size=data.vocab_size, max_len=data.input_shape[0], d_model=spec.d_model,
+                             heads=spec.heads, layers=spec.layers, ffn=width, out_features=out,
+                             per_token=data.task == "seq2seq", norm=spec.norm, positional=spec.positional,
+                             dropout=spec.dropout, pad_id=data.meta.get("pad_id", 0))
+
+
+__all__ = ["BUILDERS", "CNNConfig", "MLPConfig", "PerceptronConfig", "RecurrentConfig", "ResNetConfig",
+           "Seq2SeqConfig", "TransformerConfig", "build_model",
            "config_from_spec", "resolve_loss"]

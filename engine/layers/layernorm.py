@@ -1,0 +1,45 @@
+"""Layer normalisation: normalise each sample's features (the last axis), then scale and shift.
+
+Unlike batch norm it needs no batch statistics, so it behaves the same for any batch size or
+sequence length, and at training and evaluation time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer
+
+
+class LayerNorm(Layer):
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta over the last axis of width `features`."""
+
+    def __init__(self, features: int, *, eps: float = 1e-5, dtype=np.float32) -> None:
+        super().__init__()
+        self.features, self.eps = features, eps
+        self.params = {"gamma": np.ones(features, dtype=dtype), "beta": np.zeros(features, dtype=dtype)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x, *, training=False):
+        mean = x.mean(axis=-1, keepdims=True)
+        xc = x - mean
+        var = np.mean(xc * xc, axis=-1, keepdims=True)
+        self._inv_std = 1.0 / np.sqrt(var + self.eps)
+        self._xhat = xc
+        self._xhat *= self._inv_std  # (..., F)
+        out = self._xhat * self.params["gamma"]
+        out += self.params["beta"]
+        return out
+
+    def backward(self, dout):
+        xhat, F = self._xhat, self.features
+        d2, x2 = dout.reshape(-1, F), xhat.reshape(-1, F)
+        np.sum(d2 * x2, axis=0, out=self.grads["gamma"])
+        np.sum(d2, axis=0, out=self.grads["beta"])
+        dxhat = dout * self.params["gamma"]
+        # dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+        proj = np.mean(dxhat * xhat, axis=-1, keepdims=True)
+        dx = dxhat - dxhat.mean(axis=-1, keepdims=True)
+        dx -= xhat * proj
+        dx *= self._inv_std
+        return dx
