@@ -290,6 +290,12 @@ def _check_compatible(s: ExperimentSpec) -> None:
                    f"kernel {s.kernel} is larger than the {side}x{side} input (with padding {s.padding}) "
                    f"at conv layer {i + 1}")
             side = out // 2 if out >= 2 else out
+    if s.loss == "bce":
+        _check(s.dataset in LOGIC_DATASETS + PLANE_DATASETS, "loss",
+               f"binary cross-entropy needs a two-class data set ({', '.join(LOGIC_DATASETS + PLANE_DATASETS)}); "
+               f"{s.dataset} has more classes: use softmax_ce")
+    if s.batchnorm and fam in ("cnn", "resnet"):
+        _check(s.batch_size >= 2, "batch_size", "BatchNorm needs batches of at least 2 samples")
     if s.dataset == "kv":
         _check(s.seq_len >= 4, "seq_len", "key-value retrieval needs seq_len >= 4")
     if s.dataset == "memory":

@@ -48,10 +48,18 @@ class Callback(Protocol):
 
 
 def iterate_minibatches(n: int, batch_size: int, rng: np.random.Generator, shuffle: bool = True):
-    """Yield index arrays covering 0..n-1 once, reshuffled from `rng` each call."""
+    """Yield index arrays covering 0..n-1 once, reshuffled from `rng` each call.
+
+    A trailing batch of one sample joins the batch before it (BatchNorm needs two per batch).
+    """
     order = rng.permutation(n) if shuffle else np.arange(n)
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
+    stops = list(range(batch_size, n, batch_size)) + [n]
+    if batch_size > 1 and len(stops) > 1 and stops[-1] - stops[-2] == 1:
+        stops.pop(-2)
+    start = 0
+    for stop in stops:
+        yield order[start:stop]
+        start = stop
 
 
 class Trainer:

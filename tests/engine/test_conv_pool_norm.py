@@ -1,0 +1,124 @@
+"""Conv2D against its naive twins, pooling and BatchNorm behaviour, shape properties."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.layers import AvgPool2D, BatchNorm, Conv2D, Flatten, MaxPool2D, Residual, Sequential, Dense
+from engine.layers.conv import col2im, conv2d_naive, conv_output_size, im2col, im2col_naive
+
+
+@pytest.mark.parametrize("k,stride,padding", [(3, 1, 0), (3, 1, 1), (3, 2, 1), (2, 2, 0), (5, 3, 2), (1, 1, 0)])
+def test_im2col_matches_its_naive_twin(k, stride, padding):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 9, 8))
+    np.testing.assert_array_equal(im2col(x, k, k, stride, padding), im2col_naive(x, k, k, stride, padding))
+
+
+@pytest.mark.parametrize("k,stride,padding", [(3, 1, 0), (3, 1, 1), (3, 2, 1), (2, 2, 0), (4, 3, 2)])
+def test_conv_forward_matches_the_naive_convolution(k, stride, padding):
+    rng = np.random.default_rng(1)
+    conv = Conv2D(3, 4, k, stride=stride, padding=padding, rng=rng, dtype=np.float64)
+    conv.params["b"][:] = rng.standard_normal(4)
+    x = rng.standard_normal((2, 3, 10, 9))
+    expected = conv2d_naive(x, conv.params["W"], conv.params["b"], stride, padding)
+    np.testing.assert_allclose(conv.forward(x), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_col2im_is_the_adjoint_of_im2col():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 2, 7, 7))
+    cols = im2col(x, 3, 3, 2, 1)
+    c = rng.standard_normal(cols.shape)
+    lhs = float(np.sum(cols * c))
+    rhs = float(np.sum(x * col2im(c, x.shape, 3, 3, 2, 1)))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+def test_conv_refuses_a_kernel_larger_than_its_input():
+    conv = Conv2D(1, 2, 5, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="larger than the 3x3 input"):
+        conv.forward(np.zeros((1, 1, 3, 3), dtype=np.float32))
+
+
+def test_conv_float32_stays_float32_and_reuses_its_column_buffer():
+    rng = np.random.default_rng(3)
+    conv = Conv2D(2, 3, 3, padding=1, rng=rng)
+    x = rng.standard_normal((4, 2, 6, 6)).astype(np.float32)
+    first = conv.forward(x).copy()
+    buf = conv._cols
+    second = conv.forward(x)
+    assert second.dtype == np.float32 and conv._cols is buf
+    np.testing.assert_array_equal(first, second)
+
+
+def test_maxpool_keeps_the_strongest_value_of_each_window():
+    fmap = np.array([[1, 3, 2, 4], [5, 6, 1, 2], [3, 8, 4, 7], [1, 2, 6, 3]], dtype=np.float64)[None, None]
+    out = MaxPool2D(2).forward(fmap)
+    np.testing.assert_array_equal(out[0, 0], [[6, 4], [8, 7]])
+    np.testing.assert_array_equal(AvgPool2D(2).forward(fmap)[0, 0], [[3.75, 2.25], [3.5, 5.0]])
+
+
+def test_maxpool_sends_the_gradient_to_the_first_maximum_only():
+    x = np.ones((1, 1, 2, 2))
+    pool = MaxPool2D(2)
+    pool.forward(x)
+    dx = pool.backward(np.array([[[[5.0]]]]))
+    np.testing.assert_array_equal(dx[0, 0], [[5.0, 0.0], [0.0, 0.0]])
+
+
+def test_batchnorm_training_output_is_normalised_and_running_stats_move():
+    rng = np.random.default_rng(4)
+    bn = BatchNorm(3, dtype=np.float64)
+    x = rng.normal(5.0, 2.0, (64, 3, 4, 4))
+    out = bn.forward(x, training=True)
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, atol=1e-3)
+    m = x.size // 3
+    np.testing.assert_allclose(bn.running_mean, 0.1 * x.mean(axis=(0, 2, 3)))
+    np.testing.assert_allclose(bn.running_var, 0.9 + 0.1 * x.var(axis=(0, 2, 3)) * m / (m - 1))
+    assert [n for n, _ in bn.buffers("bn.")] == ["bn.running_mean", "bn.running_var"]
+
+
+def test_batchnorm_eval_gives_the_same_answer_for_one_sample_alone_or_in_a_batch():
+    rng = np.random.default_rng(5)
+    bn = BatchNorm(4, dtype=np.float64)
+    for _ in range(5):
+        bn.forward(rng.normal(1.0, 3.0, (16, 4)), training=True)
+    batch = rng.standard_normal((8, 4))
+    np.testing.assert_allclose(bn.forward(batch[:1]), bn.forward(batch)[:1])
+
+
+def test_batchnorm_refuses_a_single_value_per_feature_in_training():
+    with pytest.raises(ValueError, match="more than one value"):
+        BatchNorm(2).forward(np.zeros((1, 2), dtype=np.float32), training=True)
+
+
+def test_residual_adds_the_identity_and_refuses_a_shape_change():
+    rng = np.random.default_rng(6)
+    body = Sequential([Dense(3, 3, rng=rng, dtype=np.float64)])
+    x = rng.standard_normal((2, 3))
+    np.testing.assert_allclose(Residual(body, activation=None).forward(x), body.forward(x) + x)
+    with pytest.raises(ValueError, match="changed the shape"):
+        Residual(Sequential([Dense(3, 2, rng=rng)]), activation=None).forward(x.astype(np.float32))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 4), c=st.integers(1, 3), h=st.integers(3, 12), w=st.integers(3, 12),
+       k=st.integers(1, 3), stride=st.integers(1, 3), padding=st.integers(0, 2), f=st.integers(1, 4))
+def test_conv_pool_flatten_shapes_follow_the_formula(n, c, h, w, k, stride, padding, f):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    conv = Conv2D(c, f, k, stride=stride, padding=padding, rng=rng)
+    out = conv.forward(x, training=True)
+    oh, ow = conv_output_size(h, k, stride, padding), conv_output_size(w, k, stride, padding)
+    assert out.shape == (n, f, oh, ow)
+    assert conv.backward(np.ones_like(out)).shape == x.shape
+    if min(oh, ow) >= 2:
+        for pool in (MaxPool2D(2), AvgPool2D(2)):
+            p = pool.forward(out)
+            assert p.shape == (n, f, oh // 2, ow // 2)
+            assert pool.backward(np.ones_like(p)).shape == out.shape
+    flat = Flatten()
+    assert flat.forward(out).shape == (n, f * oh * ow)
