@@ -61,6 +61,14 @@ def _numeric_col(rows, col) -> bool:
     return bool(vals) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals)
 
 
+def runs_fingerprint(engine) -> list:
+    """Changes whenever the grid would: a run added or removed, or a live run moving on."""
+    from storage import reads
+
+    live = reads.list_runs(engine, status=["queued", "running"], limit=1000)
+    return [reads.count_runs(engine), sorted([r.id, r.status, r.epochs_done] for r in live)]
+
+
 def register(app, config) -> None:
     def db():
         from storage.db import open_db
@@ -80,7 +88,7 @@ def register(app, config) -> None:
 
         engine = db()
         writes.mark_crashed_runs(engine)
-        new_fp = reads.runs_fingerprint(engine)
+        new_fp = runs_fingerprint(engine)
         if fingerprint is not None and new_fp == fingerprint:
             raise PreventUpdate
         runs = reads.list_runs(engine, limit=GRID_LIMIT)

@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import Dash, dcc, html
 
 from . import ids
@@ -54,9 +53,9 @@ def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = 
     if background_manager is None:
         background_manager = default_manager(cache_dir or ".nnlab-cache")
     config = AppConfig(db_url=db_url, max_running=max_running or default_max_running())
+    # Bootstrap's CSS is served from dashboard/assets, not a CDN, so the page works offline.
     app = Dash(__name__, use_pages=True, pages_folder="", suppress_callback_exceptions=True,
-               background_callback_manager=background_manager, title="NN Lab",
-               external_stylesheets=[dbc.themes.BOOTSTRAP])
+               background_callback_manager=background_manager, title="NN Lab")
     _register_pages()
     slots = []
     for i in range(config.max_running):

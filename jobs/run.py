@@ -79,8 +79,7 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
     try:
         exp = prepare(spec)
         num_params = exp.num_params
-        writes.set_run_fields(db, run_id, num_params=num_params)
-        interrupt = (lambda: recorder.cancel_requested() or bool(should_stop and should_stop()))
+        interrupt = (lambda: recorder.should_stop() or bool(should_stop and should_stop()))
         summary = run_training(exp, callbacks, interrupt=interrupt)
     except Exception:
         error = traceback.format_exc()

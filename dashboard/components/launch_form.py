@@ -68,12 +68,12 @@ class Field:
 FIELDS = (
     Field("model", "Model", "select", ("recurrent", "attention"), S.MODELS),
     Field("dataset", "Data set", "select", ALL, S.DATASETS),
-    Field("hidden", "Hidden sizes", "text", ("mlp", "cnn", "resnet", "recurrent", "attention"),
-          help="comma-separated, e.g. 128,64 (RNN: hidden size; deep nets: width; Transformer: FFN width)"),
+    Field("hidden", "Hidden sizes (e.g. 128,64)", "text", ("mlp", "cnn", "resnet", "recurrent", "attention"),
+          help="comma-separated layer sizes; RNN: hidden size; deep nets: width; Transformer: FFN width"),
     Field("activation", "Activation", "select", FF, S.ACTIVATIONS),
     Field("init", "Initialisation", "select", FF, S.INITS),
     Field("loss", "Loss", "select", ("mlp",), S.LOSSES),
-    Field("channels", "Conv channels", "text", ("cnn",), help="per conv layer, e.g. 16,32"),
+    Field("channels", "Conv channels (e.g. 16,32)", "text", ("cnn",), help="channels per conv layer"),
     Field("kernel", "Kernel", "number", ("cnn",), step=1),
     Field("stride", "Stride", "number", ("cnn",), step=1),
     Field("padding", "Padding", "number", ("cnn",), step=1),
@@ -106,7 +106,8 @@ FIELDS = (
     Field("n_samples", "Samples (generated data)", "number", ("perceptron", "mlp", "resnet", "recurrent",
                                                                 "attention"), step=1),
     Field("subset", "Training subset (0 = all)", "number", FF, step=1),
-    Field("data_dir", "MNIST folder", "text", ("mlp", "cnn", "resnet"), help="else $NNLAB_DATA_DIR"),
+    Field("data_dir", "MNIST folder", "text", ("mlp", "cnn", "resnet"),
+          help="folder with the IDX files; else $NNLAB_DATA_DIR, else Debian's dataset-fashion-mnist"),
     Field("name", "Run name", "text", ALL),
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
@@ -141,14 +142,11 @@ def field_style(f: Field, family: str) -> dict:
 
 def launch_form(family: str = "mlp"):
     """The whole form for `family` (other families' fields are present but hidden)."""
-    rows = []
-    for f in FIELDS:
-        rows.append(dbc.Col(html.Div([
-            dbc.Label(f.label, html_for=f"{ids.LAUNCH_FIELD}-{f.name}", className="small mb-0"),
-            _input(f, family),
-            dbc.FormText(f.help) if f.help else None,
-        ], id={"type": "launch-wrap", "name": f.name}, style=field_style(f, family), className="mb-2"),
-            md=3, sm=6))
+    rows = [dbc.Col([html.Label(f.label, className="small mb-0 form-label", title=f.help or None),
+                     _input(f, family)],
+                    id={"type": "launch-wrap", "name": f.name}, style=field_style(f, family), className="mb-2",
+                    lg=2, md=3, sm=6)
+            for f in FIELDS]
     return html.Div([
         dbc.RadioItems(id=ids.FAMILY, options=[{"label": v, "value": k} for k, v in FAMILY_LABELS.items()],
                        value=family, inline=True, className="mb-3"),

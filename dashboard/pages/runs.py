@@ -26,7 +26,7 @@ def layout(**_query):
         dashGridOptions={"rowSelection": {"mode": "multiRow", "enableClickSelection": False},
                          "animateRows": False, "pagination": False, "rowBuffer": 20,
                          "undoRedoCellEditing": False, "tooltipShowDelay": 300},
-        getRowId="params.data.id", style={"height": "70vh"}, className="ag-theme-alpine",
+        getRowId="params.data.id", style={"height": "70vh"},
         columnSize="autoSize")
     return dbc.Container([
         html.Div(className="d-flex flex-wrap gap-2 align-items-center mb-2", children=[
