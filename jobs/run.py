@@ -73,6 +73,10 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
     writes.start_run(db, run_id, pid=os.getpid(), host=socket.gethostname())
     recorder = DBRecorder(db, run_id)
     callbacks = [recorder]
+    if spec.snapshots:
+        from storage.snapshot_recorder import SnapshotRecorder
+
+        callbacks.append(SnapshotRecorder(db, run_id, budget_mb=spec.snapshot_budget_mb))
     if on_progress is not None:
         callbacks.append(_Progress(on_progress, spec.epochs))
     num_params = 0

@@ -1,0 +1,116 @@
+"""When to take snapshots, within a per-run byte budget.
+
+Small views (a few numbers per layer) are taken every epoch; big views (maps, histograms, confusion
+matrices) at log-spaced epochs 0, 1, 2, 4, 8, ... and the last. Epoch 0 is the untrained model. The
+plan is made once, from the measured size of each set at epoch 0: if the budget cannot hold every
+epoch, small views are thinned to evenly spaced epochs and then big views to fewer log-spaced ones
+(always keeping the first and the last). At run time `ByteBudget` refuses any write that would pass
+the limit, so the budget holds even when later snapshots come out larger than measured.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+MB = 1_000_000
+# Plan with this fraction of the budget, leaving room for snapshots that grow a little (JSON numbers).
+PLAN_FRACTION = 0.9
+
+
+def log_epochs(epochs: int) -> list[int]:
+    """0, 1, 2, 4, 8, ... below `epochs`, then `epochs` itself."""
+    out, e = [0], 1
+    while e < epochs:
+        out.append(e)
+        e *= 2
+    if epochs > 0:
+        out.append(epochs)
+    return sorted(set(out))
+
+
+@dataclass(frozen=True)
+class SnapshotPlan:
+    """The epochs that get small views and the epochs that get big ones (those get small ones too)."""
+
+    small: frozenset[int]
+    big: frozenset[int]
+    notes: tuple[str, ...] = field(default=())
+
+    def wants(self, epoch: int) -> tuple[bool, bool]:
+        """(small?, big?) for `epoch`."""
+        return epoch in self.small or epoch in self.big, epoch in self.big
+
+    def planned_bytes(self, small_bytes: int, big_bytes: int) -> int:
+        return len(self.small | self.big) * small_bytes + len(self.big) * big_bytes
+
+
+def _thin_logspaced(epochs: list[int], keep: int) -> list[int]:
+    """`keep` (>= 2) of the sorted log-spaced `epochs`: the first, the last and evenly spread ones."""
+    if keep >= len(epochs):
+        return epochs
+    idx = {round(i * (len(epochs) - 1) / (keep - 1)) for i in range(keep)}
+    return [epochs[i] for i in sorted(idx)]
+
+
+def _evenly(candidates: list[int], n: int) -> list[int]:
+    """`n` of `candidates`, evenly spaced, the last one included."""
+    if n <= 0:
+        return []
+    if n >= len(candidates):
+        return candidates
+    step = len(candidates) / n
+    return sorted({candidates[min(len(candidates) - 1, math.ceil((i + 1) * step) - 1)] for i in range(n)})
+
+
+def plan_schedule(epochs: int, small_bytes: int, big_bytes: int, budget_bytes: int, *,
+                  fixed_bytes: int = 0) -> SnapshotPlan:
+    """Fit small views every epoch and big views at log-spaced epochs into `budget_bytes`.
+
+    `fixed_bytes` is already spent (the probe record). One extra epoch of both sets is held back for a
+    run that stops early, whose last epoch is then recorded in full.
+    """
+    per_big = small_bytes + big_bytes
+    avail = int(budget_bytes * PLAN_FRACTION) - fixed_bytes - per_big
+    notes = []
+    big = log_epochs(epochs)
+    if per_big * len(big) > avail:
+        keep = max(avail // per_big, 0) if per_big else len(big)
+        if keep >= 2:
+            big = _thin_logspaced(big, int(keep))
+        elif keep == 1:
+            big = [epochs]
+        else:
+            big = []
+        notes.append(f"big views thinned to {len(big)} epochs to fit the budget")
+    remaining = avail - per_big * len(big)
+    others = [e for e in range(epochs + 1) if e not in set(big)]
+    if small_bytes <= 0:
+        small = others
+    else:
+        n = max(remaining // small_bytes, 0)
+        small = _evenly(others, int(n))
+        if len(small) < len(others):
+            notes.append(f"small views on {len(small) + len(big)} of {epochs + 1} epochs to fit the budget")
+    return SnapshotPlan(frozenset(small) | frozenset(big), frozenset(big), tuple(notes))
+
+
+class ByteBudget:
+    """Bytes a run may still store; `take(n)` is False (and spends nothing) when `n` would pass the limit."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit = int(limit_bytes)
+        self.spent = 0
+
+    def fits(self, n: int) -> bool:
+        return self.spent + n <= self.limit
+
+    def take(self, n: int) -> bool:
+        if not self.fits(n):
+            return False
+        self.spent += n
+        return True
+
+    @property
+    def left(self) -> int:
+        return self.limit - self.spent

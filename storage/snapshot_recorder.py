@@ -1,0 +1,136 @@
+"""SnapshotRecorder: the training callback that stores a run's inside-the-network views.
+
+At the start it records the probe batch and the untrained model's views (epoch 0), measures their
+size and plans the epochs to record within the run's byte budget (engine.inspect.plan_schedule).
+After each planned epoch it computes the views on the probe batch and writes them in one
+transaction; the budget is checked before every write, so a run never stores more than its budget.
+If training stops before the planned last epoch, the epoch it stopped at is recorded in full.
+
+In production (`strict=False`) a failure inside the recorder never fails the run: it is logged,
+stored as a 'note' snapshot, and snapshots stop for that run. Tests use `strict=True` to see errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+
+from sqlalchemy import Engine
+
+from engine.inspect import BIG_KINDS, ByteBudget, Inspector, Snapshot, plan_schedule
+from engine.inspect.schedule import MB
+from engine.train import EpochRecord, TrainSummary
+
+from .snapshots_extra import encode_snapshot, write_encoded
+
+log = logging.getLogger(__name__)
+DEFAULT_BUDGET_MB = 4.0
+NOTE_KIND = "note"
+
+
+class SnapshotRecorder:
+    """Engine callback: snapshots of `run_id` at planned epochs, within `budget_mb` megabytes (10^6 bytes)."""
+
+    def __init__(self, engine: Engine, run_id: int, *, budget_mb: float = DEFAULT_BUDGET_MB,
+                 strict: bool = False) -> None:
+        self.engine, self.run_id, self.strict = engine, run_id, strict
+        self.budget = ByteBudget(int(budget_mb * MB))
+        self.inspector: Inspector | None = None
+        self.plan = None
+        self.recorded: dict[int, set[str]] = {}  # epoch -> {"small", "big"}
+        self.seconds = 0.0   # time spent computing and writing snapshots
+        self.disabled = False
+        self._budget_noted = False
+
+    # --- callback protocol -------------------------------------------------------------------
+    def on_train_start(self, context: dict) -> None:
+        self._guarded(0, self._start, context)
+
+    def on_epoch_end(self, record: EpochRecord) -> None:
+        if self.plan is None:
+            return None
+        small, big = self.plan.wants(record.epoch)
+        if small:
+            self._guarded(record.epoch, self._record, record.epoch, big)
+        return None
+
+    def on_train_end(self, summary: TrainSummary) -> None:
+        last = summary.epochs_run
+        if self.plan is not None and last > 0 and "big" not in self.recorded.get(last, set()):
+            self._guarded(last, self._record, last, True)
+
+    # --- work ----------------------------------------------------------------------------------
+    def _start(self, context: dict) -> None:
+        t0 = time.perf_counter()
+        model, data = context["model"], context["data"]
+        self.inspector = Inspector(model, context["trainer"].loss, data)
+        probe = [self._encode(s) for s in self.inspector.probe_record()]
+        fixed = sum(len(enc["data"]) for _, _, enc in probe)
+        if not self.budget.take(fixed):
+            self._note(0, "budget", f"the probe batch alone ({fixed} bytes) exceeds the snapshot budget "
+                                    f"({self.budget.limit} bytes): no snapshots recorded")
+            self.disabled = True
+            return
+        write_encoded(self.engine, self.run_id, 0, probe)
+        views = [self._encode(s) for s in self.inspector.compute(0, big=True)]
+        small_b = sum(len(e["data"]) for k, _, e in views if k not in BIG_KINDS)
+        big_b = sum(len(e["data"]) for k, _, e in views if k in BIG_KINDS)
+        self.plan = plan_schedule(int(context.get("epochs") or 0), small_b, big_b, self.budget.limit,
+                                  fixed_bytes=fixed)
+        for note in self.plan.notes:
+            self._note(0, "schedule", note)
+        small, big = self.plan.wants(0)
+        if small:
+            self._write(0, [v for v in views if big or v[0] not in BIG_KINDS], big)
+        self.seconds += time.perf_counter() - t0
+
+    def _record(self, epoch: int, big: bool) -> None:
+        t0 = time.perf_counter()
+        views = [self._encode(s) for s in self.inspector.compute(epoch, big=big)]
+        self._write(epoch, views, big)
+        self.seconds += time.perf_counter() - t0
+
+    def _write(self, epoch: int, views: list, big: bool) -> None:
+        """Write an epoch's views if they fit the budget; else its small views alone; else nothing."""
+        size = sum(len(e["data"]) for _, _, e in views)
+        if big and not self.budget.fits(size):
+            views = [v for v in views if v[0] not in BIG_KINDS]
+            size, big = sum(len(e["data"]) for _, _, e in views), False
+        if not self.budget.take(size):
+            if not self._budget_noted:
+                self._budget_noted = True
+                self._note(epoch, "budget", f"snapshot budget of {self.budget.limit} bytes reached at epoch {epoch}; "
+                                            f"later epochs are recorded only while they fit")
+            return
+        write_encoded(self.engine, self.run_id, epoch, views)
+        self.recorded.setdefault(epoch, set()).update({"small", "big"} if big else {"small"})
+
+    def _encode(self, snap: Snapshot) -> tuple[str, str, dict]:
+        return snap.kind, snap.name, encode_snapshot(snap.value)
+
+    def _note(self, epoch: int, name: str, text: str) -> None:
+        """Store a short message about this run's snapshots (outside the budget: notes are tiny)."""
+        try:
+            write_encoded(self.engine, self.run_id, epoch, [(NOTE_KIND, name, encode_snapshot({"text": text}))])
+        except Exception:  # a note is best effort
+            log.warning("could not store snapshot note for run %s", self.run_id, exc_info=True)
+
+    def _guarded(self, epoch: int, fn, *args) -> None:
+        if self.disabled:
+            return
+        if self.strict:
+            fn(*args)
+            return
+        try:
+            fn(*args)
+        except Exception as exc:
+            self.disabled = True
+            log.warning("snapshots of run %s failed at epoch %s; training continues", self.run_id, epoch,
+                        exc_info=True)
+            self._note(epoch, "error", f"snapshots stopped at epoch {epoch}: {type(exc).__name__}: {exc}\n"
+                                       + traceback.format_exc(limit=3))
+
+    @property
+    def bytes_written(self) -> int:
+        return self.budget.spent

@@ -1,0 +1,93 @@
+"""Snapshot helpers for the inside-the-network views, on top of storage.snapshots' table and encoding.
+
+Several snapshots of one epoch go in one transaction; readers ask for "the latest snapshot of a kind
+at or before epoch e", so a view scrubbed to any epoch shows the nearest recorded one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import json
+from collections.abc import Iterable
+
+import numpy as np
+from sqlalchemy import Engine, delete, func, select
+
+from .db import write_tx
+from .models import Snapshot
+from .snapshots import _encode
+
+
+def encode_snapshot(value, float_dtype: str | None = "float16") -> dict:
+    """The row fields `write_snapshot` would store for `value` (its `data` length is the stored bytes)."""
+    return _encode(value, float_dtype)
+
+
+def write_encoded(engine: Engine, run_id: int, epoch: int, rows: Iterable[tuple[str, str, dict]]) -> int:
+    """Store (kind, name, encoded) rows of one epoch in one transaction, replacing same-named ones.
+    Returns the stored byte count."""
+    total = 0
+    with write_tx(engine) as conn:
+        for kind, name, enc in rows:
+            conn.execute(delete(Snapshot).where(Snapshot.run_id == run_id, Snapshot.kind == kind,
+                                                Snapshot.epoch == epoch, Snapshot.name == name))
+            conn.execute(Snapshot.__table__.insert().values(run_id=run_id, epoch=int(epoch), kind=kind, name=name,
+                                                            nbytes=len(enc["data"]), **enc))
+            total += len(enc["data"])
+    return total
+
+
+def snapshot_index(engine: Engine, run_id: int) -> dict[str, list[int]]:
+    """{kind: sorted epochs that hold at least one snapshot of that kind}."""
+    s = Snapshot
+    stmt = select(s.kind, s.epoch).where(s.run_id == run_id).distinct()
+    out: dict[str, set[int]] = {}
+    with engine.connect() as conn:
+        for kind, epoch in conn.execute(stmt):
+            out.setdefault(kind, set()).add(int(epoch))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def snapshot_bytes(engine: Engine, run_id: int) -> int:
+    """Total stored bytes of a run's snapshots."""
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.coalesce(func.sum(Snapshot.nbytes), 0))
+                               .where(Snapshot.run_id == run_id)))
+
+
+def nearest_epoch(epochs: list[int], epoch: int) -> int | None:
+    """The latest of the sorted `epochs` at or before `epoch` (the first one if all are later)."""
+    if not epochs:
+        return None
+    i = bisect.bisect_right(epochs, epoch)
+    return epochs[i - 1] if i else epochs[0]
+
+
+def _decode(encoding: str, data: bytes):
+    if encoding == "npy":
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    return json.loads(bytes(data).decode("utf-8"))
+
+
+def read_kind(engine: Engine, run_id: int, kind: str, epoch: int) -> dict[str, object]:
+    """{name: value} of every snapshot of `kind` at `epoch` exactly ({} if none)."""
+    s = Snapshot
+    stmt = (select(s.name, s.encoding, s.data)
+            .where(s.run_id == run_id, s.kind == kind, s.epoch == epoch).order_by(s.id))
+    with engine.connect() as conn:
+        return {name: _decode(enc, data) for name, enc, data in conn.execute(stmt)}
+
+
+def read_kind_near(engine: Engine, run_id: int, kind: str, epoch: int,
+                   index: dict[str, list[int]] | None = None) -> tuple[int | None, dict[str, object]]:
+    """(recorded epoch, {name: value}) of `kind` at the latest recorded epoch <= `epoch`."""
+    index = snapshot_index(engine, run_id) if index is None else index
+    at = nearest_epoch(index.get(kind, []), epoch)
+    return (None, {}) if at is None else (at, read_kind(engine, run_id, kind, at))
+
+
+def delete_snapshots(engine: Engine, run_id: int) -> None:
+    """Remove every snapshot of a run (they also go when the run is deleted)."""
+    with write_tx(engine) as conn:
+        conn.execute(delete(Snapshot).where(Snapshot.run_id == run_id))
