@@ -147,6 +147,11 @@ def cmd_export(args) -> int:
 
     db = open_db(_db_url(args))
     runs = reads.list_runs(db, run_ids=args.runs or None, limit=args.limit)
+    if args.snapshots:
+        from storage.snapshots_extra import export_snapshots
+
+        files = sum(export_snapshots(db, r.id, args.snapshots) for r in runs)
+        print(f"wrote {files} snapshot files under {args.snapshots}", file=sys.stderr)
     histories = reads.get_metric_histories(db, [r.id for r in runs])
     out = open(args.out, "w", newline="") if args.out else sys.stdout
     try:
@@ -228,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, nargs="*", help="run ids (default: all, up to --limit)")
     p.add_argument("--limit", type=int, default=100_000)
     p.add_argument("--out", help="file to write (default: stdout)")
+    p.add_argument("--snapshots", metavar="DIR",
+                   help="also write each run's snapshots as DIR/run-<id>/<kind>/<epoch>-<name>.npy|.json")
     p.set_defaults(fn=cmd_export)
 
     p = with_db(sub.add_parser("query", help="run a read-only SQL query"))

@@ -91,3 +91,27 @@ def delete_snapshots(engine: Engine, run_id: int) -> None:
     """Remove every snapshot of a run (they also go when the run is deleted)."""
     with write_tx(engine) as conn:
         conn.execute(delete(Snapshot).where(Snapshot.run_id == run_id))
+
+
+def export_snapshots(engine: Engine, run_id: int, directory: str) -> int:
+    """Write a run's snapshots as <directory>/run-<id>/<kind>/<epoch>-<name>.npy (arrays) or .json;
+    returns how many files were written."""
+    from pathlib import Path
+
+    root = Path(directory) / f"run-{run_id}"
+    s = Snapshot
+    stmt = select(s.kind, s.name, s.epoch, s.encoding, s.data).where(s.run_id == run_id).order_by(s.kind, s.epoch)
+    count = 0
+    with engine.connect() as conn:
+        for kind, name, epoch, encoding, data in conn.execute(stmt):
+            folder = root / _safe(kind)
+            folder.mkdir(parents=True, exist_ok=True)
+            suffix = ".npy" if encoding == "npy" else ".json"
+            (folder / f"{int(epoch):05d}-{_safe(name)}{suffix}").write_bytes(bytes(data))
+            count += 1
+    return count
+
+
+def _safe(text: str) -> str:
+    """A file-name-safe version of a snapshot kind or name."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text) or "_"

@@ -53,14 +53,12 @@ def _thin_logspaced(epochs: list[int], keep: int) -> list[int]:
     return [epochs[i] for i in sorted(idx)]
 
 
-def _evenly(candidates: list[int], n: int) -> list[int]:
-    """`n` of `candidates`, evenly spaced, the last one included."""
+def _every_kth(epochs: int, n: int) -> list[int]:
+    """At most `n` epochs of 1..epochs: every k-th one (k as small as fits) and the last."""
     if n <= 0:
         return []
-    if n >= len(candidates):
-        return candidates
-    step = len(candidates) / n
-    return sorted({candidates[min(len(candidates) - 1, math.ceil((i + 1) * step) - 1)] for i in range(n)})
+    k = math.ceil((epochs + 1) / n)
+    return sorted(set(range(k, epochs + 1, k)) | {epochs})
 
 
 def plan_schedule(epochs: int, small_bytes: int, big_bytes: int, budget_bytes: int, *,
@@ -71,27 +69,24 @@ def plan_schedule(epochs: int, small_bytes: int, big_bytes: int, budget_bytes: i
     run that stops early, whose last epoch is then recorded in full.
     """
     per_big = small_bytes + big_bytes
-    avail = int(budget_bytes * PLAN_FRACTION) - fixed_bytes - per_big
+    room = int(budget_bytes * PLAN_FRACTION) - fixed_bytes
     notes = []
-    big = log_epochs(epochs)
-    if per_big * len(big) > avail:
-        keep = max(avail // per_big, 0) if per_big else len(big)
-        if keep >= 2:
-            big = _thin_logspaced(big, int(keep))
-        elif keep == 1:
-            big = [epochs]
-        else:
-            big = []
+    if 2 * per_big > room:  # not even one epoch of big views beside the early-stop reserve
+        big, avail = [], room - small_bytes
+        notes.append("big views are larger than the snapshot budget: none recorded")
+    else:
+        big, avail = log_epochs(epochs), room - per_big
+    if big and per_big * len(big) > avail:
+        keep = avail // per_big  # >= 1: room holds at least two epochs of both sets
+        big = _thin_logspaced(big, int(keep)) if keep >= 2 else [epochs]
         notes.append(f"big views thinned to {len(big)} epochs to fit the budget")
     remaining = avail - per_big * len(big)
     others = [e for e in range(epochs + 1) if e not in set(big)]
-    if small_bytes <= 0:
+    if small_bytes <= 0 or remaining >= small_bytes * len(others):
         small = others
     else:
-        n = max(remaining // small_bytes, 0)
-        small = _evenly(others, int(n))
-        if len(small) < len(others):
-            notes.append(f"small views on {len(small) + len(big)} of {epochs + 1} epochs to fit the budget")
+        small = [e for e in _every_kth(epochs, int(max(remaining // small_bytes, 0))) if e not in set(big)]
+        notes.append(f"small views on {len(small) + len(big)} of {epochs + 1} epochs to fit the budget")
     return SnapshotPlan(frozenset(small) | frozenset(big), frozenset(big), tuple(notes))
 
 
