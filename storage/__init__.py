@@ -1,0 +1,30 @@
+"""NN Lab's run store: SQLAlchemy 2 tables, Alembic migrations, and verbs that read and write runs.
+
+Everything SQLAlchemy stays inside this package; callers get plain data (dataclasses, dicts).
+Open a database with `open_db(url)`: it creates or migrates the schema and caches the engine per process.
+"""
+
+from .db import (DEFAULT_DB_URL, RunNotFound, SchemaTooNew, close_all, head_revision, make_engine,
+                 normalize_url, open_db, resolve_db_url, session_scope)
+from .reads import (RunRow, count_runs, get_metric_histories, get_metric_history, get_params_table, get_run,
+                    grouped_metric_stats, list_experiments, list_metric_keys, list_param_names, list_runs,
+                    list_tags)
+from .readonly import QueryError, QueryRefused, QueryResult, QueryTimeout, run_readonly_query
+from .recorder import DBRecorder
+from .schema_doc import get_schema_description
+from .snapshots import list_snapshots, read_snapshot, write_snapshot
+from .writes import (claim_next_run, create_run, delete_runs, finish_run, heartbeat, is_cancel_requested,
+                     log_epoch, mark_crashed_runs, rename_run, request_cancel, set_note, set_run_fields,
+                     start_run, tag_run, untag_run)
+
+__all__ = [
+    "DEFAULT_DB_URL", "RunNotFound", "SchemaTooNew", "close_all", "head_revision", "make_engine", "normalize_url",
+    "open_db", "resolve_db_url", "session_scope",
+    "RunRow", "count_runs", "get_metric_histories", "get_metric_history", "get_params_table", "get_run",
+    "grouped_metric_stats", "list_experiments", "list_metric_keys", "list_param_names", "list_runs", "list_tags",
+    "QueryError", "QueryRefused", "QueryResult", "QueryTimeout", "run_readonly_query",
+    "DBRecorder", "get_schema_description", "list_snapshots", "read_snapshot", "write_snapshot",
+    "claim_next_run", "create_run", "delete_runs", "finish_run", "heartbeat", "is_cancel_requested", "log_epoch",
+    "mark_crashed_runs", "rename_run", "request_cancel", "set_note", "set_run_fields", "start_run", "tag_run",
+    "untag_run",
+]

@@ -1,0 +1,189 @@
+"""Engines, migrations and sessions: the only place that knows which database is behind a URL."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+DEFAULT_DB_URL = "sqlite:///nnlab.db"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE (takes the write lock
+# up front, so a read-then-write transaction never fails halfway with "database is locked").
+WRITE_OPTION = "nnlab_write"
+_PG_MIGRATION_LOCK_KEY = 0x6E6E6C6162  # 'nnlab'
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer NN Lab: its schema revision is unknown to this code."""
+
+
+class RunNotFound(KeyError):
+    """No run with that id."""
+
+
+def normalize_url(value: str) -> str:
+    """A SQLAlchemy URL as is; a bare file path becomes a SQLite URL ('runs.db' -> 'sqlite:///runs.db')."""
+    value = value.strip()
+    if "://" in value or value.startswith("sqlite:"):
+        return value
+    return f"sqlite:///{value}"
+
+
+def resolve_db_url(cli_value: str | None = None) -> str:
+    """The database to use: --db if given, else $NNLAB_DB, else DEFAULT_DB_URL."""
+    value = cli_value or os.environ.get("NNLAB_DB") or DEFAULT_DB_URL
+    return normalize_url(value)
+
+
+def make_engine(url: str) -> Engine:
+    """An Engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
+    url = normalize_url(url)
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    on_disk = make_url(url).database not in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _on_begin)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        if on_disk:
+            cur.execute("PRAGMA journal_mode = WAL")
+            # WAL + NORMAL: a process crash never loses a commit; only a power cut can lose the last ones.
+            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection):
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def write_tx(engine: Engine) -> Iterator[Connection]:
+    """A Connection inside one write transaction: committed on success, rolled back on error."""
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_tx(engine: Engine) -> Iterator[Connection]:
+    """A Connection inside one read transaction (a consistent snapshot), always rolled back."""
+    with engine.connect() as conn:
+        with conn.begin() as tx:
+            yield conn
+            tx.rollback()
+
+
+@contextmanager
+def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+    """An ORM Session that commits on success, rolls back on error and always closes."""
+    bind = engine.execution_options(**{WRITE_OPTION: True}) if write else engine
+    session = Session(bind=bind, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+def alembic_config() -> Config:
+    """An Alembic Config built in code (no alembic.ini), pointing at storage/migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest schema revision this code knows."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revisions(conn: Connection) -> tuple[str, ...]:
+    """Revisions the database is stamped with (empty for a new database)."""
+    return tuple(MigrationContext.configure(conn).get_current_heads())
+
+
+def _refuse_unknown(revisions, script: ScriptDirectory, url) -> None:
+    known = {rev.revision for rev in script.walk_revisions()}
+    unknown = [rev for rev in revisions if rev not in known]
+    if unknown:
+        raise SchemaTooNew(
+            f"The database {url!s} has schema revision {unknown[0]!r}, which this version of NN Lab does "
+            f"not know (newest known: {script.get_current_head()!r}). It was written by a newer NN Lab: "
+            f"upgrade NN Lab, or point --db / $NNLAB_DB at another database.")
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Apply any pending migrations in one transaction; refuse a database from a newer version."""
+    cfg = alembic_config()
+    script = ScriptDirectory.from_config(cfg)
+    head = script.get_current_head()
+    url = engine.url.render_as_string(hide_password=True)
+    with engine.connect() as conn:
+        revisions = current_revisions(conn)
+        conn.rollback()
+    _refuse_unknown(revisions, script, url)
+    if revisions == (head,):
+        return
+    with write_tx(engine) as conn:  # SQLite: BEGIN IMMEDIATE serialises concurrent first starts
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK_KEY})
+        revisions = current_revisions(conn)
+        _refuse_unknown(revisions, script, url)
+        if revisions != (head,):
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+
+_ENGINES: dict[tuple[int, str], Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def open_db(url: str) -> Engine:
+    """make_engine + migrations to head, cached per (process, URL) so a child never reuses a parent's pool."""
+    url = normalize_url(url)
+    key = (os.getpid(), url)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = make_engine(url)
+            try:
+                upgrade_to_head(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+            _ENGINES[key] = engine
+        return engine
+
+
+def close_all() -> None:
+    """Dispose every engine this process opened with open_db (tests, shutdown)."""
+    with _ENGINES_LOCK:
+        for (pid, _), engine in list(_ENGINES.items()):
+            if pid == os.getpid():
+                engine.dispose()
+        _ENGINES.clear()

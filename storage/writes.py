@@ -1,0 +1,343 @@
+"""Verbs that change the store. Plain data in, plain data out; each call is one short transaction.
+
+Status rules (finish_run): a run ends once. 'queued'/'running' may become any final status;
+a final status is never overwritten, except 'crashed' (a guess made from a stale heartbeat), which
+the run's own process may still correct by finishing. A 'completed' finish on a run whose Cancel
+was pressed before its planned epochs were done is recorded as 'cancelled'.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, Integer, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .db import RunNotFound, write_tx
+from .models import (CLAIM_LOCK, FINAL_STATUSES, RUN_STATUSES, Experiment, Lock, Metric, MetricSummary,
+                     Param, Run, RunTag, UTCDateTime, utcnow)
+from .values import encode_metric, encode_param, to_json
+
+# Columns set_run_fields may change; status and timestamps have their own verbs.
+SETTABLE_FIELDS = frozenset({"name", "seed", "model", "dataset", "notes", "engine_version", "epochs_planned",
+                             "epochs_done", "num_params", "pid", "host", "diverged", "error"})
+MAX_TAG_LENGTH = 100
+
+
+def dialect_insert(engine_or_conn, table):
+    """INSERT with ON CONFLICT support for the connected database (SQLite or PostgreSQL)."""
+    name = engine_or_conn.dialect.name
+    if name == "sqlite":
+        return sqlite.insert(table)
+    if name == "postgresql":
+        return postgresql.insert(table)
+    raise NotImplementedError(f"NN Lab's store supports SQLite and PostgreSQL, not {name!r}")
+
+
+# --- creating and starting runs ------------------------------------------------------------------
+
+def _experiment_id(conn, name: str) -> int:
+    conn.execute(dialect_insert(conn, Experiment).values(name=name, created_at=utcnow(), description="")
+                 .on_conflict_do_nothing(index_elements=["name"]))
+    return conn.scalar(select(Experiment.id).where(Experiment.name == name))
+
+
+def _clean_tags(tags: Iterable[str] | str) -> list[str]:
+    if isinstance(tags, str):
+        tags = [tags]
+    out = []
+    for tag in tags:
+        tag = str(tag).strip()
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ValueError(f"tag longer than {MAX_TAG_LENGTH} characters: {tag[:40]!r}...")
+        if tag and tag not in out:
+            out.append(tag)
+    return out
+
+
+def create_run(engine: Engine, spec: Mapping, params: Mapping[str, object], *, status: str = "queued",
+               name: str = "", experiment: str | None = None, tags: Iterable[str] = (), seed: int = 0,
+               model: str = "", dataset: str = "", epochs_planned: int = 0, engine_version: str = "") -> int:
+    """Insert a run with its params and tags (creating the experiment by name if needed); returns its id."""
+    if status not in RUN_STATUSES:
+        raise ValueError(f"unknown status {status!r}; expected one of {RUN_STATUSES}")
+    tags = _clean_tags(tags)
+    now = utcnow()
+    with write_tx(engine) as conn:
+        exp_id = _experiment_id(conn, experiment) if experiment else None
+        result = conn.execute(Run.__table__.insert().values(
+            experiment_id=exp_id, name=name, status=status, created_at=now, seed=int(seed), model=model,
+            dataset=dataset, spec=to_json(dict(spec)), notes="", engine_version=engine_version,
+            diverged=False, cancel_requested=False, epochs_planned=int(epochs_planned), epochs_done=0,
+            host="", ended_at=now if status in FINAL_STATUSES else None))
+        run_id = result.inserted_primary_key[0]
+        rows = [dict(zip(("value_text", "value_num", "value_type"), encode_param(v)), run_id=run_id, name=str(k))
+                for k, v in params.items()]
+        if rows:
+            conn.execute(Param.__table__.insert(), rows)
+        if tags:
+            conn.execute(RunTag.__table__.insert(), [{"run_id": run_id, "tag": t} for t in tags])
+    return run_id
+
+
+def start_run(engine: Engine, run_id: int, *, pid: int, host: str) -> None:
+    """Mark a run running now, in process `pid` on `host`."""
+    now = utcnow()
+    with write_tx(engine) as conn:
+        result = conn.execute(update(Run).where(Run.id == run_id).values(
+            status="running", started_at=now, heartbeat_at=now, pid=pid, host=host))
+        if result.rowcount == 0:
+            raise RunNotFound(run_id)
+
+
+def claim_next_run(engine: Engine, *, max_running: int, pid: int, host: str) -> int | None:
+    """Atomically take the oldest queued run and mark it running, if fewer than `max_running` are running."""
+    with write_tx(engine) as conn:
+        # SQLite: BEGIN IMMEDIATE already serialises writers. PostgreSQL: this row lock does.
+        if conn.scalar(select(Lock.name).where(Lock.name == CLAIM_LOCK).with_for_update()) is None:
+            conn.execute(dialect_insert(conn, Lock).values(name=CLAIM_LOCK).on_conflict_do_nothing())
+            conn.scalar(select(Lock.name).where(Lock.name == CLAIM_LOCK).with_for_update())
+        running = conn.scalar(select(func.count()).select_from(Run).where(Run.status == "running"))
+        if running >= max_running:
+            return None
+        run_id = conn.scalar(select(Run.id).where(Run.status == "queued")
+                             .order_by(Run.created_at, Run.id).limit(1))
+        if run_id is None:
+            return None
+        now = utcnow()
+        conn.execute(update(Run).where(Run.id == run_id).values(
+            status="running", started_at=now, heartbeat_at=now, pid=pid, host=host))
+        return run_id
+
+
+# --- logging --------------------------------------------------------------------------------------
+
+_STATEMENTS: dict[tuple[str, str], object] = {}
+
+
+def _statement(conn, name: str, build):
+    """A statement built once per dialect: cached statements skip SQLAlchemy's per-call cache-key work."""
+    key = (conn.dialect.name, name)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build(conn)
+    return stmt
+
+
+def _build_metric_upsert(conn):
+    ins = dialect_insert(conn, Metric.__table__)
+    return ins.on_conflict_do_update(index_elements=["run_id", "key", "step"],
+                                     set_={"value": ins.excluded.value, "flag": ins.excluded.flag})
+
+
+def _build_summary_upsert(conn):
+    """Upsert of metric_summary rows: last = highest step; best = min for '...loss' keys, else max; finite only."""
+    ins = dialect_insert(conn, MetricSummary.__table__)
+    new, old = ins.excluded, MetricSummary.__table__.c
+    newer = new.last_step >= old.last_step
+    improves = case((func.lower(new.key).like("%loss"), new.best_value < old.best_value), else_=new.best_value > old.best_value)
+    better = and_(new.best_value.is_not(None), or_(old.best_value.is_(None), improves))
+    return ins.on_conflict_do_update(index_elements=["run_id", "key"], set_={
+        "last_value": case((newer, new.last_value), else_=old.last_value),
+        "last_step": case((newer, new.last_step), else_=old.last_step),
+        "last_flag": case((newer, new.last_flag), else_=old.last_flag),
+        "best_value": case((better, new.best_value), else_=old.best_value),
+        "best_step": case((better, new.best_step), else_=old.best_step),
+        "nonfinite_count": old.nonfinite_count + new.nonfinite_count,
+    })
+
+
+def _build_epoch_update(conn, diverged: bool):
+    step = bindparam("step", type_=Integer)
+    values = {"heartbeat_at": bindparam("now", type_=UTCDateTime),
+              "epochs_done": case((Run.epochs_done < step, step), else_=Run.epochs_done)}
+    if diverged:
+        values["diverged"] = True
+    return update(Run).where(Run.id == bindparam("run_id", type_=Integer)).values(**values)
+
+
+def log_epoch(engine: Engine, run_id: int, step: int, metrics: Mapping[str, float]) -> None:
+    """Record one epoch in one transaction: metric rows, summary rows, heartbeat, epochs_done, diverged."""
+    step = int(step)
+    points, summaries = [], []
+    nonfinite = False
+    for key, raw in metrics.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"metric keys must be non-empty strings, got {key!r}")
+        value, flag = encode_metric(raw)
+        nonfinite |= flag != 0
+        points.append({"run_id": run_id, "key": key, "step": step, "value": value, "flag": flag})
+        summaries.append({"run_id": run_id, "key": key, "last_value": value, "last_step": step, "last_flag": flag,
+                          "best_value": value, "best_step": step if flag == 0 else None,
+                          "nonfinite_count": int(flag != 0)})
+    with write_tx(engine) as conn:
+        run_update = _statement(conn, f"epoch-update-{nonfinite}", lambda c: _build_epoch_update(c, nonfinite))
+        if conn.execute(run_update, {"run_id": run_id, "step": step, "now": utcnow()}).rowcount == 0:
+            raise RunNotFound(run_id)
+        if points:
+            conn.execute(_statement(conn, "metric-upsert", _build_metric_upsert), points)
+            conn.execute(_statement(conn, "summary-upsert", _build_summary_upsert), summaries)
+
+
+def heartbeat(engine: Engine, run_id: int) -> bool:
+    """Record that the run's process is alive; False (nothing written) when the run is not running."""
+    with write_tx(engine) as conn:
+        result = conn.execute(update(Run).where(Run.id == run_id, Run.status == "running")
+                              .values(heartbeat_at=utcnow()))
+        return result.rowcount > 0
+
+
+def set_run_fields(engine: Engine, run_id: int, **fields) -> None:
+    """Set plain columns of a run (num_params, pid, host, epochs_planned, ...)."""
+    unknown = set(fields) - SETTABLE_FIELDS
+    if unknown:
+        raise ValueError(f"cannot set {sorted(unknown)} with set_run_fields; allowed: {sorted(SETTABLE_FIELDS)}")
+    if not fields:
+        return
+    with write_tx(engine) as conn:
+        if conn.execute(update(Run).where(Run.id == run_id).values(**fields)).rowcount == 0:
+            raise RunNotFound(run_id)
+
+
+# --- ending runs -----------------------------------------------------------------------------------
+
+def finish_run(engine: Engine, run_id: int, status: str, *, error: str | None = None) -> str:
+    """End a run with a final status (and error text); returns the status it now has (see module doc)."""
+    if status not in FINAL_STATUSES:
+        raise ValueError(f"finish_run needs a final status {FINAL_STATUSES}, got {status!r}")
+    with write_tx(engine) as conn:
+        row = conn.execute(select(Run.status, Run.cancel_requested, Run.epochs_done, Run.epochs_planned)
+                           .where(Run.id == run_id)).first()
+        if row is None:
+            raise RunNotFound(run_id)
+        if row.status in FINAL_STATUSES and row.status != "crashed":
+            return row.status
+        if status == "completed" and row.cancel_requested and row.epochs_done < row.epochs_planned:
+            status = "cancelled"
+        values = {"status": status, "ended_at": utcnow()}
+        if error is not None or row.status == "crashed":
+            values["error"] = error
+        conn.execute(update(Run).where(Run.id == run_id).values(**values))
+        return status
+
+
+def request_cancel(engine: Engine, run_id: int) -> str:
+    """Ask a run to stop: a queued run is cancelled at once, a running one at its next epoch end."""
+    with write_tx(engine) as conn:
+        status = conn.scalar(select(Run.status).where(Run.id == run_id))
+        if status is None:
+            raise RunNotFound(run_id)
+        if status == "queued":
+            conn.execute(update(Run).where(Run.id == run_id).values(
+                status="cancelled", cancel_requested=True, ended_at=utcnow()))
+            return "cancelled"
+        if status == "running":
+            conn.execute(update(Run).where(Run.id == run_id).values(cancel_requested=True))
+        return status
+
+
+def is_cancel_requested(engine: Engine, run_id: int) -> bool:
+    """Whether Cancel was pressed for this run (False for an unknown run)."""
+    with engine.connect() as conn:
+        return bool(conn.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this id exists on this host and is not a zombie."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
+
+
+def mark_crashed_runs(engine: Engine, *, stale_after_s: float = 30.0, remote_stale_after_s: float = 600.0,
+                      host: str | None = None) -> list[int]:
+    """Mark 'crashed' every running run whose heartbeat is stale and whose process is gone; returns their ids.
+
+    A run on this host is crashed when its heartbeat is older than `stale_after_s` and its pid is not
+    alive. A run on another host (its pid cannot be checked) needs a heartbeat older than
+    `remote_stale_after_s`. Costs one indexed read when nothing is stale.
+    """
+    host = host if host is not None else socket.gethostname()
+    now = utcnow()
+    cutoff = now - timedelta(seconds=stale_after_s)
+    last_seen = func.coalesce(Run.heartbeat_at, Run.started_at, Run.created_at)
+    with engine.connect() as conn:
+        rows = conn.execute(select(Run.id, Run.pid, Run.host, Run.heartbeat_at, Run.started_at, Run.created_at)
+                            .where(Run.status == "running", last_seen < cutoff)).all()
+        conn.rollback()
+    dead = []
+    for row in rows:
+        seen: datetime = row.heartbeat_at or row.started_at or row.created_at
+        if row.host in ("", host):
+            gone = not pid_alive(row.pid) if row.host == host else True
+        else:
+            gone = seen < now - timedelta(seconds=remote_stale_after_s)
+        if gone:
+            dead.append((row, seen))
+    crashed = []
+    if dead:
+        with write_tx(engine) as conn:
+            for row, seen in dead:
+                error = (f"The training process (pid {row.pid} on {row.host or 'an unknown host'}) stopped "
+                         f"without finishing the run: no heartbeat since {seen:%Y-%m-%d %H:%M:%S} UTC. "
+                         f"Marked crashed by pid {os.getpid()} on {host}.")
+                result = conn.execute(update(Run).where(Run.id == row.id, Run.status == "running",
+                                                        last_seen < cutoff)
+                                      .values(status="crashed", ended_at=seen, error=error))
+                if result.rowcount:
+                    crashed.append(row.id)
+    return crashed
+
+
+# --- labels, notes, deletion -------------------------------------------------------------------------
+
+def tag_run(engine: Engine, run_id: int, tags: Iterable[str] | str) -> None:
+    """Add tags to a run (existing ones are kept, duplicates ignored)."""
+    tags = _clean_tags(tags)
+    if not tags:
+        return
+    with write_tx(engine) as conn:
+        if conn.scalar(select(Run.id).where(Run.id == run_id)) is None:
+            raise RunNotFound(run_id)
+        conn.execute(dialect_insert(conn, RunTag).on_conflict_do_nothing(),
+                     [{"run_id": run_id, "tag": t} for t in tags])
+
+
+def untag_run(engine: Engine, run_id: int, tags: Iterable[str] | str) -> None:
+    """Remove tags from a run (missing ones are ignored)."""
+    tags = _clean_tags(tags)
+    with write_tx(engine) as conn:
+        conn.execute(delete(RunTag).where(RunTag.run_id == run_id, RunTag.tag.in_(tags)))
+
+
+def set_note(engine: Engine, run_id: int, text: str) -> None:
+    """Replace a run's notes."""
+    set_run_fields(engine, run_id, notes=text)
+
+
+def rename_run(engine: Engine, run_id: int, name: str) -> None:
+    """Change a run's display name."""
+    set_run_fields(engine, run_id, name=name)
+
+
+def delete_runs(engine: Engine, run_ids: Iterable[int]) -> int:
+    """Delete runs with their params, tags, metrics and snapshots; returns how many runs were deleted."""
+    ids = [int(i) for i in run_ids]
+    if not ids:
+        return 0
+    with write_tx(engine) as conn:
+        return conn.execute(delete(Run).where(Run.id.in_(ids))).rowcount

@@ -1,0 +1,88 @@
+"""Small programs the concurrency tests run in separate processes: `python -m tests.storage.workers MODE ...`.
+
+Each prints one JSON line with its result on stdout; any exception is printed and exits non-zero.
+No sleeps: writers write as fast as they can, the poller reads until the writers are done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import traceback
+
+METRIC_KEYS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr", "epoch_seconds", "grad_norm",
+               "extra")
+
+
+def epoch_metrics(step: int) -> dict[str, float]:
+    """Deterministic metrics for one step (values checked back by the tests)."""
+    return {k: step + i / 10 for i, k in enumerate(METRIC_KEYS)}
+
+
+def writer(url: str, epochs: int, name: str) -> dict:
+    """Create a run, log `epochs` epochs of 8 metrics, finish it."""
+    from storage import create_run, finish_run, log_epoch, open_db, start_run
+
+    engine = open_db(url)
+    run_id = create_run(engine, {"name": name}, {"writer": name}, name=name, epochs_planned=epochs)
+    start_run(engine, run_id, pid=os.getpid(), host=socket.gethostname())
+    for step in range(1, epochs + 1):
+        log_epoch(engine, run_id, step, epoch_metrics(step))
+    finish_run(engine, run_id, "completed")
+    return {"run_id": run_id}
+
+
+def poller(url: str, writers: int) -> dict:
+    """List runs and read histories until `writers` runs are completed; counts its polls."""
+    from storage import count_runs, get_metric_histories, list_runs, open_db
+
+    engine = open_db(url)
+    polls = 0
+    while count_runs(engine, status="completed") < writers:
+        runs = list_runs(engine, sort="metric:val_loss:best")
+        get_metric_histories(engine, [r.id for r in runs], ["val_loss", "val_accuracy"])
+        polls += 1
+        if polls > 200_000:
+            raise RuntimeError("writers never finished")
+    return {"polls": polls}
+
+
+def killable(url: str, run_id: int) -> dict:
+    """Train forever through DBRecorder, printing each committed step, until killed."""
+    from engine.train import EpochRecord
+    from storage import DBRecorder, open_db, start_run
+
+    engine = open_db(url)
+    start_run(engine, run_id, pid=os.getpid(), host=socket.gethostname())
+    recorder = DBRecorder(engine, run_id, heartbeat_every_s=0.05)
+    recorder.on_train_start({"epochs": 10**6})
+    step = 0
+    while True:
+        step += 1
+        m = epoch_metrics(step)
+        recorder.on_epoch_end(EpochRecord(step, m["train_loss"], m["val_loss"], m, m["lr"], 0.0))
+        print(json.dumps({"committed": step}), flush=True)
+
+
+def main(argv: list[str]) -> int:
+    mode, url, *rest = argv
+    try:
+        if mode == "writer":
+            result = writer(url, int(rest[0]), rest[1])
+        elif mode == "poller":
+            result = poller(url, int(rest[0]))
+        elif mode == "killable":
+            result = killable(url, int(rest[0]))
+        else:
+            raise ValueError(mode)
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
