@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def register_all(app, config) -> None:
-    from . import compare, jobs, launch, query, run, runs
+    from . import compare, inside, jobs, launch, query, run, runs
 
-    for module in (jobs, launch, runs, compare, run, query):
+    for module in (jobs, launch, runs, compare, run, query, inside):
         module.register(app, config)

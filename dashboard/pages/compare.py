@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from .. import ids
+from ..components.inside import compare_section
 from ..figures.common import empty_figure
 
 PATH = "/compare"
@@ -67,5 +68,6 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
         ]),
         html.H5("What differs", className="mt-3"),
         html.Div(id=ids.CMP_DIFF),
+        compare_section(_query.get("inside", ""), _query.get("epoch", ""), _query.get("example", "0")),
         dcc.Store(id="compare-query"),
     ], fluid=True)

@@ -4,6 +4,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from .. import ids
+from ..components.inside import inside_tab
 from ..figures.curves import training_curves_figure
 
 PATH_TEMPLATE = "/run/<run_id>"
@@ -19,6 +20,7 @@ def layout(run_id: str = "", **_query):
             dbc.Tab(dcc.Graph(id=ids.RUN_CURVES, figure=training_curves_figure({}),
                               config={"displaylogo": False}), label="Curves", tab_id="curves"),
             dbc.Tab(html.Div(id=ids.RUN_CONFIG, className="mt-2"), label="Config", tab_id="config"),
+            dbc.Tab(inside_tab(), label="Inside", tab_id="inside"),
         ], active_tab="curves", id="run-tabs"),
         dcc.Interval(id=ids.RUN_INTERVAL, interval=1500),
     ], fluid=True)

@@ -79,6 +79,7 @@ class Inspector:
                 "input_shape": list(d.input_shape), "size": len(p), "plane": self.plane,
                 "token_names": list(d.meta.get("token_names", []))[:10_000],
                 "label_names": list(d.meta.get("label_names", d.meta.get("class_names", []))),
+                "pad_id": d.meta.get("pad_id"), "bos_id": d.meta.get("bos_id"), "image_side": d.meta.get("image_side"),
                 "extent": self.extent, "grid_res": GRID_RES if self.plane else 0}
         return [Snapshot("probe", "meta", compact(meta)), Snapshot("probe", "index", p.index),
                 Snapshot("probe", "x", np.asarray(p.x)), Snapshot("probe", "y", np.asarray(p.y))]
