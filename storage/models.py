@@ -114,7 +114,8 @@ class RunTag(Base):
     """A label on a run; a run has any number of distinct tags."""
 
     __tablename__ = "run_tags"
-    __table_args__ = (PrimaryKeyConstraint("run_id", "tag", name="pk_run_tags"), Index("ix_run_tags_tag", "tag"))
+    __table_args__ = (PrimaryKeyConstraint("run_id", "tag", name="pk_run_tags"), Index("ix_run_tags_tag", "tag"),
+                      {"sqlite_with_rowid": False})
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), doc="runs.id")
     tag: Mapped[str] = mapped_column(String(100), doc="the tag text")
@@ -128,6 +129,7 @@ class Param(Base):
         PrimaryKeyConstraint("run_id", "name", name="pk_params"),
         Index("ix_params_name_value_text", "name", "value_text"),
         Index("ix_params_name_value_num", "name", "value_num"),
+        {"sqlite_with_rowid": False},  # SQLite: rows clustered by (run_id, name)
     )
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), doc="runs.id")
@@ -144,7 +146,7 @@ class Metric(Base):
     __table_args__ = (
         PrimaryKeyConstraint("run_id", "key", "step", name="pk_metrics"),
         CheckConstraint("flag IN (0, 1, 2, 3)", name="flag"),
-        {"sqlite_with_rowid": False},
+        {"sqlite_with_rowid": False},  # SQLite: rows clustered by (run_id, key, step), no second copy
     )
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), doc="runs.id")
@@ -162,6 +164,7 @@ class MetricSummary(Base):
         PrimaryKeyConstraint("run_id", "key", name="pk_metric_summary"),
         Index("ix_metric_summary_key_best_value", "key", "best_value"),
         Index("ix_metric_summary_key_last_value", "key", "last_value"),
+        {"sqlite_with_rowid": False},
     )
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), doc="runs.id")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import groupby
+from operator import itemgetter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, case, exists, func, or_, select
+from sqlalchemy import Engine, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from .models import Experiment, Metric, MetricSummary, Param, Run, RunTag, utcnow
@@ -109,27 +111,60 @@ def _filters(*, status=None, params=None, tag=None, search=None, experiment=None
     return where
 
 
-def _order_by(stmt, sort: str, descending: bool):
-    """Order by a runs column, 'experiment', or 'metric:<key>:best|last' (runs without the metric last)."""
-    if sort.startswith("metric:"):
-        rest = sort[len("metric:"):]
-        key, _, which = rest.rpartition(":")
-        if which not in ("best", "last"):
-            key, which = rest, "best"
-        if not key:
-            raise ValueError(f"sort {sort!r}: expected 'metric:<key>:best' or 'metric:<key>:last'")
-        ms = aliased(MetricSummary)
-        stmt = stmt.outerjoin(ms, and_(ms.run_id == Run.id, ms.key == key))
-        col = ms.best_value if which == "best" else ms.last_value
-    elif sort == "experiment":
+def _parse_metric_sort(sort: str) -> tuple[str, str]:
+    """'metric:<key>:best|last' (or 'metric:<key>', best) -> (key, 'best' | 'last')."""
+    rest = sort[len("metric:"):]
+    key, _, which = rest.rpartition(":")
+    if which not in ("best", "last"):
+        key, which = rest, "best"
+    if not key:
+        raise ValueError(f"sort {sort!r}: expected 'metric:<key>:best' or 'metric:<key>:last'")
+    return key, which
+
+
+def _column_order(stmt, sort: str, descending: bool):
+    """Order by a runs column or 'experiment', NULLs last, ties by id."""
+    if sort == "experiment":
         col = Experiment.name
     elif sort in SORTABLE_COLUMNS:
         col = Run.__table__.c[sort]
     else:
         raise ValueError(f"cannot sort by {sort!r}; use a runs column or 'metric:<key>:best|last'")
     order = col.desc() if descending else col.asc()
+    if col.nullable:  # NOT NULL columns keep a plain ORDER BY, which an index can serve
+        order = order.nulls_last()
+    return stmt.order_by(order, Run.id.desc() if descending else Run.id.asc())
+
+
+def _rows_by_metric(conn, base, key: str, which: str, descending: bool, limit: int | None, offset: int) -> list:
+    """Runs ordered by a metric's best/last value, then the runs without a value (by id).
+
+    Two queries rather than one LEFT JOIN with NULLS LAST, so the first can walk the
+    (key, best_value) index and stop after `limit` rows instead of sorting every run.
+    """
+    ms = aliased(MetricSummary)
+    col = ms.best_value if which == "best" else ms.last_value
+    has_value = and_(ms.run_id == Run.id, ms.key == key, col.is_not(None))
     tie = Run.id.desc() if descending else Run.id.asc()
-    return stmt.order_by(order.nulls_last(), tie)
+    with_value = base.join(ms, has_value)
+    stmt = with_value.order_by(col.desc() if descending else col.asc(), tie).offset(offset)
+    rows = conn.execute(stmt if limit is None else stmt.limit(limit)).all()
+    if limit is not None and len(rows) == limit:
+        return rows
+    if rows or offset == 0:
+        n_with_value = offset + len(rows)
+    else:
+        n_with_value = conn.scalar(select(func.count()).select_from(with_value.subquery()))
+    ms2 = aliased(MetricSummary)
+    col2 = ms2.best_value if which == "best" else ms2.last_value
+    without = base.where(~exists().where(ms2.run_id == Run.id, ms2.key == key, col2.is_not(None)))
+    stmt = without.order_by(tie).offset(max(0, offset - n_with_value))
+    if limit is not None:
+        stmt = stmt.limit(limit - len(rows))
+    return rows + conn.execute(stmt).all()
+
+
+_ROW_FIELDS = tuple(f for f in RunRow.__dataclass_fields__ if f not in ("params", "tags", "summary", "spec"))
 
 
 def _run_rows(conn, rows: Sequence, *, with_spec: bool = False) -> list[RunRow]:
@@ -146,17 +181,18 @@ def _run_rows(conn, rows: Sequence, *, with_spec: bool = False) -> list[RunRow]:
                                     .order_by(RunTag.run_id, RunTag.tag)):
         tags[run_id].append(tag)
     summary: dict[int, dict] = {i: {} for i in ids}
-    for s in conn.execute(select(MetricSummary.__table__).where(MetricSummary.run_id.in_(ids))
-                          .order_by(MetricSummary.run_id, MetricSummary.key)).mappings():
-        summary[s["run_id"]][s["key"]] = {
-            "last": decode_metric(s["last_value"], s["last_flag"]), "last_step": s["last_step"],
-            "best": s["best_value"], "best_step": s["best_step"], "nonfinite": s["nonfinite_count"]}
+    ms = MetricSummary.__table__.c
+    for run_id, key, last, last_step, last_flag, best, best_step, nonfinite in conn.execute(
+            select(ms.run_id, ms.key, ms.last_value, ms.last_step, ms.last_flag, ms.best_value, ms.best_step,
+                   ms.nonfinite_count).where(ms.run_id.in_(ids)).order_by(ms.run_id, ms.key)):
+        summary[run_id][key] = {"last": last if last_flag == 0 else decode_metric(last, last_flag),
+                                "last_step": last_step, "best": best, "best_step": best_step, "nonfinite": nonfinite}
     out = []
     for r in rows:
         m = r._mapping
-        values = {k: m[k] for k in RunRow.__dataclass_fields__ if k in m and k not in ("params", "tags", "summary", "spec")}
-        values["diverged"], values["cancel_requested"] = bool(m["diverged"]), bool(m["cancel_requested"])
-        spec = json.loads(m["spec"]) if with_spec and m.get("spec") else {}
+        values = {k: m[k] for k in _ROW_FIELDS}
+        values["diverged"], values["cancel_requested"] = bool(values["diverged"]), bool(values["cancel_requested"])
+        spec = json.loads(m["spec"]) if with_spec and m["spec"] else {}
         out.append(RunRow(**values, params=params[r.id], tags=tags[r.id], summary=summary[r.id], spec=spec))
     return out
 
@@ -173,15 +209,17 @@ def list_runs(engine: Engine, *, status=None, params: Mapping[str, object] | Non
     """
     if reap:
         mark_crashed_runs(engine)
-    stmt = select(*_LIST_COLUMNS, Experiment.name.label("experiment")).outerjoin(
+    base = select(*_LIST_COLUMNS, Experiment.name.label("experiment")).outerjoin(
         Experiment, Run.experiment_id == Experiment.id)
-    stmt = stmt.where(*_filters(status=status, params=params, tag=tag, search=search, experiment=experiment,
+    base = base.where(*_filters(status=status, params=params, tag=tag, search=search, experiment=experiment,
                                 run_ids=run_ids))
-    stmt = _order_by(stmt, sort, descending).offset(offset)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
+    with engine.connect() as conn:  # one read transaction: every query below sees the same snapshot
+        if sort.startswith("metric:"):
+            key, which = _parse_metric_sort(sort)
+            rows = _rows_by_metric(conn, base, key, which, descending, limit, offset)
+        else:
+            stmt = _column_order(base, sort, descending).offset(offset)
+            rows = conn.execute(stmt if limit is None else stmt.limit(limit)).all()
         return _run_rows(conn, rows)
 
 
@@ -220,12 +258,14 @@ def get_metric_histories(engine: Engine, run_ids: Iterable[int], keys: Iterable[
         stmt = stmt.where(m.key.in_(list(keys)))
     stmt = stmt.order_by(m.run_id, m.key, m.step)
     with engine.connect() as conn:
-        current_run, current_key, points = None, None, None
-        for run_id, key, step, value, flag in conn.execute(stmt):
-            if run_id != current_run or key != current_key:
-                current_run, current_key = run_id, key
-                points = out[run_id].setdefault(key, [])
-            points.append((step, value if flag == 0 else decode_metric(value, flag)))
+        result = conn.execute(stmt)
+        # These columns need no type conversion, so rows come straight from the DBAPI cursor: a
+        # history read is hundreds of thousands of rows, and per-row Row objects would double its cost.
+        rows = result.cursor.fetchall()
+        result.close()
+    for (run_id, key), group in groupby(rows, key=itemgetter(0, 1)):
+        out[run_id][key] = [(step, value) if flag == 0 else (step, decode_metric(value, flag))
+                            for _, _, step, value, flag in group]
     return out
 
 
@@ -255,34 +295,42 @@ def grouped_metric_stats(engine: Engine, key: str, group_by: Sequence[str], *, r
     """Mean and sample std of a metric per (group of param values, step), aggregated in SQL.
 
     Returns [{"group": {param: value}, "step", "mean", "std", "count", "nonfinite"}] ordered by group
-    then step. `count` is the number of finite values; NaN/±inf values are excluded from mean and std
-    and counted in `nonfinite`. A run without a grouping param falls in the group where it is None.
+    (numbers numerically) then step. `count` is the number of finite values; NaN/±inf values are
+    excluded from mean and std and counted in `nonfinite`. A run without a grouping param falls in the
+    group where it is None.
     """
-    m = Metric.__table__.c
+    # Step 1 (small): each run that logged `key` gets an integer group id from its param values.
+    ms = MetricSummary.__table__
     joins = [aliased(Param.__table__, name=f"p{i}") for i in range(len(group_by))]
-    group_cols, order = [], []
-    for p in joins:
-        group_cols += [p.c.value_text, p.c.value_type, p.c.value_num]
-        order += [p.c.value_num.asc().nulls_first(), p.c.value_text.asc().nulls_first()]  # numbers numerically
-    finite = func.count(m.value)
-    stmt = select(*group_cols, m.step, func.avg(m.value), func.sum(m.value * m.value), finite,
-                  func.sum(case((m.flag != 0, 1), else_=0))).select_from(Metric.__table__)
+    described, order = [], []
+    for i, p in enumerate(joins):
+        described += [p.c.value_text.label(f"t{i}"), p.c.value_type.label(f"y{i}")]
+        order += [p.c.value_num.asc().nulls_first(), p.c.value_text.asc().nulls_first()]
+    gid = func.dense_rank().over(order_by=order) if order else literal(1)
+    runs = select(ms.c.run_id, gid.label("gid"), *described).select_from(ms)
     for p, name in zip(joins, group_by):
-        stmt = stmt.outerjoin(p, and_(p.c.run_id == m.run_id, p.c.name == name))
-    # Restricting run ids through metric_summary lets the database walk the (run_id, key, step) key.
-    runs_with_key = select(MetricSummary.run_id).where(MetricSummary.key == key)
+        runs = runs.outerjoin(p, and_(p.c.run_id == ms.c.run_id, p.c.name == name))
+    runs = runs.where(ms.c.key == key)
     if run_ids is not None:
-        runs_with_key = runs_with_key.where(MetricSummary.run_id.in_([int(i) for i in run_ids]))
+        runs = runs.where(ms.c.run_id.in_([int(i) for i in run_ids]))
     if experiment is not None:
-        runs_with_key = runs_with_key.where(MetricSummary.run_id.in_(
+        runs = runs.where(ms.c.run_id.in_(
             select(Run.id).join(Experiment, Run.experiment_id == Experiment.id).where(Experiment.name == experiment)))
-    stmt = stmt.where(m.key == key, m.run_id.in_(runs_with_key))
-    stmt = stmt.group_by(*group_cols, m.step).order_by(*order, m.step)
+    g = runs.cte("g")
+    # Step 2 (large): aggregate the metric rows by (group id, step), integers only, via the primary key.
+    m = Metric.__table__.c
+    agg = (select(g.c.gid, m.step, func.avg(m.value).label("mean"), func.sum(m.value * m.value).label("sumsq"),
+                  func.count(m.value).label("n"), func.sum(case((m.flag != 0, 1), else_=0)).label("nonfinite"))
+           .select_from(g.join(Metric.__table__, and_(m.run_id == g.c.run_id, m.key == key)))
+           .group_by(g.c.gid, m.step).cte("agg"))
+    groups = select(g.c.gid, *[g.c[f"{c}{i}"] for i in range(len(group_by)) for c in "ty"]).distinct().subquery("d")
+    stmt = (select(agg, *[groups.c[f"{c}{i}"] for i in range(len(group_by)) for c in "ty"])
+            .join(groups, groups.c.gid == agg.c.gid).order_by(agg.c.gid, agg.c.step))
     out = []
     with engine.connect() as conn:
         for row in conn.execute(stmt):
-            *groups, step, mean, sumsq, n, nonfinite = row
-            group = {name: decode_param(groups[3 * i], groups[3 * i + 1]) for i, name in enumerate(group_by)}
+            _, step, mean, sumsq, n, nonfinite, *desc = row
+            group = {name: decode_param(desc[2 * i], desc[2 * i + 1]) for i, name in enumerate(group_by)}
             std = math.sqrt(max(0.0, (sumsq - n * mean * mean) / (n - 1))) if n > 1 else (0.0 if n else None)
             out.append({"group": group, "step": step, "mean": float(mean) if mean is not None else None,
                         "std": std, "count": n, "nonfinite": int(nonfinite or 0)})

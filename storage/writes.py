@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, Integer, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from . import prepared
 from .db import RunNotFound, write_tx
 from .models import (CLAIM_LOCK, FINAL_STATUSES, RUN_STATUSES, Experiment, Lock, Metric, MetricSummary,
                      Param, Run, RunTag, UTCDateTime, utcnow)
@@ -174,12 +175,15 @@ def log_epoch(engine: Engine, run_id: int, step: int, metrics: Mapping[str, floa
                           "best_value": value, "best_step": step if flag == 0 else None,
                           "nonfinite_count": int(flag != 0)})
     with write_tx(engine) as conn:
-        run_update = _statement(conn, f"epoch-update-{nonfinite}", lambda c: _build_epoch_update(c, nonfinite))
-        if conn.execute(run_update, {"run_id": run_id, "step": step, "now": utcnow()}).rowcount == 0:
+        run_update = prepared.prepare(conn, f"epoch-update-{nonfinite}", lambda c: _build_epoch_update(c, nonfinite),
+                                      {"run_id": 0, "step": 0, "now": None})
+        if prepared.execute(conn, run_update, {"run_id": run_id, "step": step, "now": utcnow()}) == 0:
             raise RunNotFound(run_id)
         if points:
-            conn.execute(_statement(conn, "metric-upsert", _build_metric_upsert), points)
-            conn.execute(_statement(conn, "summary-upsert", _build_summary_upsert), summaries)
+            prepared.execute_many(conn, prepared.prepare(conn, "metric-upsert", _build_metric_upsert, points[0]),
+                                  points)
+            prepared.execute_many(conn, prepared.prepare(conn, "summary-upsert", _build_summary_upsert,
+                                                         summaries[0]), summaries)
 
 
 def heartbeat(engine: Engine, run_id: int) -> bool:

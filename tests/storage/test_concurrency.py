@@ -21,7 +21,7 @@ from tests.storage.conftest import fresh_postgres_db
 from tests.storage.workers import METRIC_KEYS, epoch_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
-EPOCHS = 150
+EPOCHS = 100
 
 
 def _spawn(*args: str) -> subprocess.Popen:

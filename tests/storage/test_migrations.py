@@ -76,3 +76,10 @@ def test_a_database_from_a_newer_version_is_refused(sqlite_url):
     engine.dispose()
     with pytest.raises(s.SchemaTooNew, match="9999_from_the_future.*newer NN Lab"):
         s.open_db(sqlite_url)
+
+
+def test_sqlite_keeps_long_tables_clustered_by_their_primary_key(sqlite_engine):
+    with sqlite_engine.connect() as conn:
+        sql = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all())
+    for table in ("metrics", "metric_summary", "params", "run_tags"):
+        assert sql[table].rstrip().endswith("WITHOUT ROWID"), table

@@ -10,6 +10,7 @@ from sqlalchemy import inspect, text
 
 import storage as s
 from storage import readonly
+from storage.db import checkpoint
 from tests.storage.conftest import fresh_postgres_db
 
 WRITES = [
@@ -67,7 +68,9 @@ def _snapshot(engine) -> dict:
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """Hash of the database file and its WAL (if any): every byte the database consists of."""
+    wal = path.with_name(path.name + "-wal")
+    return hashlib.sha256(path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +82,7 @@ def filled(tmp_path_factory):
         run_id = s.create_run(engine, {}, {"lr": 0.1 * (i + 1)}, name=f"run {i}", experiment="e", tags=["t"])
         for step in range(1, 4):
             s.log_epoch(engine, run_id, step, {"val_loss": 1.0 / step, "val_accuracy": step / 4})
-    with engine.connect() as conn:  # checkpoint so the main file holds everything before we hash it
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    checkpoint(engine)  # the main file now holds everything; the WAL is empty
     return sqlite_url, engine
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 import storage as s
+from storage.db import write_tx
+from storage.models import Run, utcnow
 
 
 @pytest.fixture
@@ -97,18 +102,12 @@ def test_run_rows_carry_params_tags_summary_and_durations(sqlite_engine, runs):
 
 
 def test_listing_reaps_runs_whose_process_is_gone(sqlite_engine):
-    import socket
-
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     run_id = s.create_run(sqlite_engine, {}, {})
     s.start_run(sqlite_engine, run_id, pid=proc.pid, host=socket.gethostname())
     assert s.list_runs(sqlite_engine, reap=False)[0].status == "running"
-    with sqlite_engine.begin() as conn:  # pretend the last heartbeat was a minute ago
-        from sqlalchemy import update
-
-        from storage.models import Run, utcnow
-        from datetime import timedelta
+    with write_tx(sqlite_engine) as conn:  # pretend the last heartbeat was a minute ago
         conn.execute(update(Run).values(heartbeat_at=utcnow() - timedelta(seconds=60)))
     assert s.list_runs(sqlite_engine)[0].status == "crashed"
 
@@ -120,3 +119,23 @@ def test_catalogue_lists_experiments_params_metric_keys_and_tags(sqlite_engine, 
     assert s.list_metric_keys(sqlite_engine) == ["val_accuracy", "val_loss"]
     assert s.list_tags(sqlite_engine) == [{"tag": "baseline", "runs": 2}, {"tag": "fast", "runs": 1},
                                           {"tag": "Ünïcode", "runs": 1}]
+
+
+def test_metric_sort_pages_agree_with_one_full_ordering(sqlite_engine, runs):
+    e = sqlite_engine
+    everything = s.list_runs(e, limit=None, reap=False)
+    for which in ("best", "last"):
+        for descending in (True, False):
+            def value(run):
+                return run.summary.get("val_loss", {}).get(which)
+            with_value = [r for r in everything if value(r) is not None and value(r) == value(r)]
+            without = [r for r in everything if r not in with_value]
+            sign = -1 if descending else 1
+            expected = ([r.id for r in sorted(with_value, key=lambda r: (sign * value(r), sign * r.id))]
+                        + [r.id for r in sorted(without, key=lambda r: sign * r.id)])
+            sort = f"metric:val_loss:{which}"
+            assert [r.id for r in s.list_runs(e, sort=sort, descending=descending, limit=None)] == expected
+            for limit in (1, 2, 3):
+                for offset in range(6):
+                    page = s.list_runs(e, sort=sort, descending=descending, limit=limit, offset=offset, reap=False)
+                    assert [r.id for r in page] == expected[offset:offset + limit], (which, descending, limit, offset)

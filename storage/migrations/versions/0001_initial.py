@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("tag", sa.String(100), nullable=False),
         sa.PrimaryKeyConstraint("run_id", "tag", name="pk_run_tags"),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE", name="fk_run_tags_run_id_runs"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_run_tags_tag", "run_tags", ["tag"])
     op.create_table(
@@ -76,6 +77,7 @@ def upgrade() -> None:
         sa.Column("value_type", sa.String(8), nullable=False),
         sa.PrimaryKeyConstraint("run_id", "name", name="pk_params"),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE", name="fk_params_run_id_runs"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_params_name_value_text", "params", ["name", "value_text"])
     op.create_index("ix_params_name_value_num", "params", ["name", "value_num"])
@@ -104,6 +106,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("run_id", "key", name="pk_metric_summary"),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE",
                                 name="fk_metric_summary_run_id_runs"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_metric_summary_key_best_value", "metric_summary", ["key", "best_value"])
     op.create_index("ix_metric_summary_key_last_value", "metric_summary", ["key", "last_value"])
