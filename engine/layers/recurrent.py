@@ -6,6 +6,11 @@ Gate order: RNN (a), LSTM (i, f, o, g): the three sigmoids first, so they are on
 with PyTorch's candidate n = tanh(x Wxn + bn + r * (h Whn + bhn)), hence the extra bias `bhn` (H), and
 h' = (1 - z) * n + z * h (z near 1 keeps the old state).
 
+Initialisation: PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for every weight; the LSTM forget-gate bias starts at
+`forget_bias` (1 by default). With `chrono=T` (Tallec & Ollivier 2018, "chrono initialisation") the gates
+that keep the state instead start at log(U(1, T-1)) per unit - LSTM forget bias b_f and input bias -b_f,
+GRU update-gate bias - so the units' memory timescales spread up to the sequence length T.
+
 Two ways to run a cell:
 - `cell.forward(x_t, state)` / `cell.backward(dstate)`: one timestep, caches pushed on a stack and popped
   by backward (BPTT order), gradients accumulated with `+=`. The seq2seq decoder uses this.
@@ -184,7 +189,7 @@ class RNNCell(Cell):
 
     kind, gate_names = "rnn", ("a",)
 
-    def __init__(self, in_features, hidden, *, rng, dtype=np.float32, forget_bias: float = 0.0):
+    def __init__(self, in_features, hidden, *, rng, dtype=np.float32, forget_bias: float = 0.0, chrono: int = 0):
         super().__init__(in_features, hidden, rng=rng, dtype=dtype)
         self._init_grads()
 
@@ -234,9 +239,14 @@ class LSTMCell(Cell):
 
     kind, gate_names, n_states = "lstm", ("i", "f", "o", "g"), 2
 
-    def __init__(self, in_features, hidden, *, rng, dtype=np.float32, forget_bias: float = 1.0):
+    def __init__(self, in_features, hidden, *, rng, dtype=np.float32, forget_bias: float = 1.0, chrono: int = 0):
         super().__init__(in_features, hidden, rng=rng, dtype=dtype)
-        self.params["b"][hidden:2 * hidden] = forget_bias
+        b = self.params["b"]
+        if chrono > 2:
+            b[hidden:2 * hidden] = chrono_bias(rng, hidden, chrono)
+            b[:hidden] = -b[hidden:2 * hidden]
+        else:
+            b[hidden:2 * hidden] = forget_bias
         self._init_grads()
 
     def _step(self, a, state):
@@ -293,10 +303,12 @@ class GRUCell(Cell):
 
     kind, gate_names = "gru", ("r", "z", "n")
 
-    def __init__(self, in_features, hidden, *, rng, dtype=np.float32, forget_bias: float = 0.0):
+    def __init__(self, in_features, hidden, *, rng, dtype=np.float32, forget_bias: float = 0.0, chrono: int = 0):
         super().__init__(in_features, hidden, rng=rng, dtype=dtype)
         k = 1.0 / np.sqrt(hidden)
         self.params["bhn"] = rng.uniform(-k, k, hidden).astype(dtype)
+        if chrono > 2:
+            self.params["b"][hidden:2 * hidden] = chrono_bias(rng, hidden, chrono)
         self._init_grads()
 
     def _step(self, ax, state):
@@ -351,14 +363,20 @@ class GRUCell(Cell):
 CELL_CLASSES = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
 
 
+def chrono_bias(rng: np.random.Generator, hidden: int, max_len: int) -> np.ndarray:
+    """Chrono initialisation: log(U(1, max_len - 1)) per unit, a keep-gate bias whose timescale
+    1 / (1 - sigmoid(b)) ~ U(1, max_len - 1) steps."""
+    return np.log(rng.uniform(1.0, max_len - 1.0, hidden))
+
+
 def make_cell(kind: str, in_features: int, hidden: int, *, rng: np.random.Generator, dtype=np.float32,
-              forget_bias: float = 1.0) -> Cell:
-    """Build an RNN, LSTM or GRU cell by name."""
+              forget_bias: float = 1.0, chrono: int = 0) -> Cell:
+    """Build an RNN, LSTM or GRU cell by name (`forget_bias` and `chrono`: see the module docstring)."""
     try:
         cls = CELL_CLASSES[kind]
     except KeyError:
         raise ValueError(f"unknown cell {kind!r}: choose one of {', '.join(CELLS)}") from None
-    return cls(in_features, hidden, rng=rng, dtype=dtype, forget_bias=forget_bias)
+    return cls(in_features, hidden, rng=rng, dtype=dtype, forget_bias=forget_bias, chrono=chrono)
 
 
 # ---------------------------------------------------------------- unroller
@@ -371,9 +389,10 @@ class Recurrent(Layer):
     """
 
     def __init__(self, cell: str, in_features: int, hidden: int, *, rng: np.random.Generator, dtype=np.float32,
-                 forget_bias: float = 1.0) -> None:
+                 forget_bias: float = 1.0, chrono: int = 0) -> None:
         super().__init__()
-        self.cell = make_cell(cell, in_features, hidden, rng=rng, dtype=dtype, forget_bias=forget_bias)
+        self.cell = make_cell(cell, in_features, hidden, rng=rng, dtype=dtype, forget_bias=forget_bias,
+                              chrono=chrono)
         self.kind, self.in_features, self.hidden = cell, in_features, hidden
         self.params, self.grads = self.cell.params, self.cell.grads
         self._out: dict | None = None

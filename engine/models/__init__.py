@@ -71,13 +71,14 @@ def config_from_spec(spec: ExperimentSpec, data: Dataset):
 
 
 def _sequence_config(spec: ExperimentSpec, data: Dataset, out: int):
-    """rnn/lstm/gru: embedding width = hidden size = hidden[0]; seq2seq: the same for encoder and decoder;
+    """rnn/lstm/gru: embedding width = hidden size = hidden[0], gates chrono-initialised for seq_len (what
+    lets LSTM/GRU learn the long-range memory task quickly); seq2seq: the same for encoder and decoder;
     transformer: d_model wide, feed-forward hidden[0] wide. Padding masks follow the pad token."""
     width = spec.hidden[0]
     if spec.model in ("rnn", "lstm", "gru"):
         return RecurrentConfig(cell=spec.model, vocab_size=data.vocab_size, in_features=width, hidden=width,
                                out_features=out, layers=spec.layers, many_to_many=data.task == "seq2seq",
-                               dropout=spec.dropout)
+                               dropout=spec.dropout, chrono=data.input_shape[0])
     if spec.model == "seq2seq":
         return Seq2SeqConfig(vocab_size=data.vocab_size, embed_dim=width, hidden=width, out_features=out,
                              attention=spec.attention, layers=spec.layers, dropout=spec.dropout,

@@ -26,7 +26,8 @@ class RecurrentConfig:
     layers: int = 1
     many_to_many: bool = False
     dropout: float = 0.0     # between stacked layers and before the head
-    forget_bias: float = 1.0  # LSTM only
+    forget_bias: float = 1.0  # LSTM forget-gate bias at init (when chrono == 0)
+    chrono: int = 0           # > 2: chrono-initialise LSTM/GRU keep gates for dependencies up to this length
 
 
 class RecurrentModel(Composite):
@@ -42,7 +43,8 @@ class RecurrentModel(Composite):
             self.children["embed"] = self.embed
         self.rnns, width = [], c.in_features
         for i in range(c.layers):
-            self.rnns.append(Recurrent(c.cell, width, c.hidden, rng=rng, dtype=dtype, forget_bias=c.forget_bias))
+            self.rnns.append(Recurrent(c.cell, width, c.hidden, rng=rng, dtype=dtype, forget_bias=c.forget_bias,
+                                       chrono=c.chrono))
             self.children[f"rnn.{i}"] = self.rnns[-1]
             width = c.hidden
         self.drops = [Dropout(c.dropout, rng=rng) for _ in range(c.layers)]
