@@ -38,6 +38,34 @@ def compare_query(runs, metric, splits, smooth, x, log, group, param, final) -> 
     return "?" + urlencode({k: v for k, v in q.items() if v not in ("", None)})
 
 
+def build_comparison(engine, run_ids: list[int], *, metric: str = "accuracy", splits=("train", "val"),
+                     smooth: float = 0.0, x: str = "epoch", log: bool = False, group: str | None = None,
+                     param: str | None = None, final: str = "val_accuracy"):
+    """Everything the Compare page shows for a selection: curves, parallel coordinates, scatter, diff."""
+    from storage import reads
+
+    runs = reads.list_runs(engine, run_ids=run_ids, limit=len(run_ids)) if run_ids else []
+    params = {r.id: r.params for r in runs}
+    keys = [k for k in differing_keys(params) if k not in HIDDEN_DIFF_KEYS]
+    labels = {r.id: run_label(r.id, r.params, keys, r.name) for r in runs}
+    if group and runs:
+        key = f"{(list(splits) or ['val'])[-1]}_{metric}"
+        curves = grouped_band_figure(reads.grouped_metric_stats(engine, key, [group], run_ids=run_ids), key,
+                                     log_y=log)
+    else:
+        wanted = [f"{s}_{metric}" for s in splits] + ["epoch_seconds"]
+        histories = reads.get_metric_histories(engine, run_ids, wanted) if runs else {}
+        curves = compare_curves_figure({r.id: histories.get(r.id, {}) for r in runs}, labels, metric,
+                                       splits=list(splits), smoothing=smooth, x=x, log_y=log)
+    finals = {r.id: r.summary.get(final, {}).get("last") for r in runs}
+    par = parallel_coordinates_figure(params, finals, keys, final)
+    scatter = param_scatter_figure(params, finals, param or (keys[0] if keys else ""), final, labels=labels)
+    detailed = [reads.get_run(engine, r.id) for r in runs[:DIFF_MAX_RUNS]]
+    diff_keys = [k for k in differing_keys({r.id: r.spec for r in detailed}) if k not in HIDDEN_DIFF_KEYS]
+    query = compare_query(run_ids, metric, list(splits), smooth, x, log, group, param, final)
+    return curves, par, scatter, diff_table(detailed, diff_keys), query
+
+
 def register(app, config) -> None:
     def db():
         from storage.db import open_db
@@ -79,33 +107,8 @@ def register(app, config) -> None:
         Input(ids.CMP_FINAL, "value"),
     )
     def update(run_ids, metric, splits, smooth, x, log, group, param, final):
-        from storage import reads
-
-        engine = db()
-        run_ids = list(run_ids or [])
-        runs = reads.list_runs(engine, run_ids=run_ids, limit=len(run_ids)) if run_ids else []
-        params = {r.id: r.params for r in runs}
-        keys = [k for k in differing_keys(params) if k not in HIDDEN_DIFF_KEYS]
-        labels = {r.id: run_label(r.id, r.params, keys, r.name) for r in runs}
-        if group and runs:
-            stats = reads.grouped_metric_stats(engine, f"{(splits or ['val'])[-1]}_{metric}", [group],
-                                               run_ids=run_ids)
-            curves = grouped_band_figure(stats, f"{(splits or ['val'])[-1]}_{metric}", log_y=bool(log))
-        else:
-            wanted = [f"{s}_{metric}" for s in splits or []] + ["epoch_seconds"]
-            histories = reads.get_metric_histories(engine, run_ids, wanted) if runs else {}
-            ordered = {r.id: histories.get(r.id, {}) for r in runs}
-            curves = compare_curves_figure(ordered, labels, metric, splits=splits or [], smoothing=smooth or 0,
-                                           x=x, log_y=bool(log))
-        final = final or "val_accuracy"
-        finals = {r.id: r.summary.get(final, {}).get("last") for r in runs}
-        par = parallel_coordinates_figure(params, finals, keys, final)
-        scatter = param_scatter_figure(params, finals, param or (keys[0] if keys else ""), final, labels=labels)
-        detailed = [reads.get_run(engine, r.id) for r in runs[:DIFF_MAX_RUNS]]
-        diff_keys = [k for k in differing_keys({r.id: r.spec for r in detailed}) if k not in HIDDEN_DIFF_KEYS]
-        diff = diff_table(detailed, diff_keys)
-        return curves, par, scatter, diff, compare_query(run_ids, metric, splits, smooth, x, log, group, param,
-                                                          final)
+        return build_comparison(db(), list(run_ids or []), metric=metric, splits=splits or [], smooth=smooth or 0,
+                                x=x, log=bool(log), group=group, param=param, final=final or "val_accuracy")
 
     # Keep the address bar in step without a page reload (dcc.Location would re-render the page).
     app.clientside_callback(

@@ -310,17 +310,21 @@ def register(app, config) -> None:
         Output(ids.CMP_INSIDE_VIEW, "value"),
         Output(ids.CMP_INSIDE_EPOCH, "max"),
         Output(ids.CMP_INSIDE_EPOCH, "marks"),
+        Output(ids.CMP_INSIDE_EPOCH, "value"),
         Input(ids.CMP_RUNS, "value"),
         State(ids.CMP_INSIDE_VIEW, "value"),
+        State(ids.CMP_INSIDE_EPOCH, "value"),
     )
-    def compare_options(run_ids, view):
+    def compare_options(run_ids, view, epoch):
         runs = [RunSnapshots.load(db(), r) for r in (run_ids or [])[:MAX_COMPARE]]
         kinds = set().union(*[set(r.index) for r in runs]) if runs else set()
         options = [{"label": VIEWS[v][0], "value": v} for v in COMPARE_VIEWS if VIEWS[v][1] in kinds]
         values = [o["value"] for o in options]
         epochs = sorted(set().union(*[set(r.epochs()) for r in runs])) if runs else []
-        return options, view if view in values else (values[0] if values else None), \
-            max(max(epochs, default=0), 1), slider_marks(epochs)
+        top = max(epochs, default=0)
+        epoch = top if epoch is None or epoch > top else epoch  # default: the newest epoch
+        return options, view if view in values else (values[0] if values else None), max(top, 1), \
+            slider_marks(epochs), epoch
 
     @app.callback(
         Output(ids.CMP_INSIDE_FIGURE, "figure"),

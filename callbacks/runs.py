@@ -69,6 +69,16 @@ def runs_fingerprint(engine) -> list:
     return [reads.count_runs(engine), sorted([r.id, r.status, r.epochs_done] for r in live)]
 
 
+def grid_data(engine, limit: int = GRID_LIMIT) -> tuple[list[dict], list[dict], str]:
+    """The Runs grid's rows, column definitions and a count line."""
+    from storage import reads
+
+    rows = [run_row(r) for r in reads.list_runs(engine, limit=limit)]
+    total = reads.count_runs(engine)
+    shown = f"{len(rows)} runs" if total <= len(rows) else f"newest {len(rows)} of {total} runs"
+    return rows, column_defs(rows), shown
+
+
 def register(app, config) -> None:
     def db():
         from storage.db import open_db
@@ -84,18 +94,15 @@ def register(app, config) -> None:
         State(ids.RUNS_FINGERPRINT, "data"),
     )
     def load_runs(_n, fingerprint):
-        from storage import reads, writes
+        from storage import writes
 
         engine = db()
         writes.mark_crashed_runs(engine)
         new_fp = runs_fingerprint(engine)
         if fingerprint is not None and new_fp == fingerprint:
             raise PreventUpdate
-        runs = reads.list_runs(engine, limit=GRID_LIMIT)
-        rows = [run_row(r) for r in runs]
-        total = reads.count_runs(engine)
-        shown = f"{len(rows)} runs" if total <= len(rows) else f"newest {len(rows)} of {total} runs"
-        return rows, column_defs(rows), new_fp, shown
+        rows, defs, shown = grid_data(engine)
+        return rows, defs, new_fp, shown
 
     @app.callback(Output(ids.RUNS_GRID, "dashGridOptions"), Input(ids.RUNS_SEARCH, "value"),
                   State(ids.RUNS_GRID, "dashGridOptions"), prevent_initial_call=True)

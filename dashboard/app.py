@@ -32,10 +32,20 @@ def _register_pages() -> None:
 def default_manager(cache_dir: str):
     """DiskcacheManager on a cache folder: the embedded default for background jobs."""
     import diskcache
+    import psutil
     from dash import DiskcacheManager
 
+    class _DiskcacheManager(DiskcacheManager):
+        # Dash 4.4 races when a finished job's process exits between its pid_exists() check and
+        # psutil.Process(): NoSuchProcess escapes as an HTTP 500 (seen in our browser tests).
+        def terminate_job(self, job):
+            try:
+                super().terminate_job(job)
+            except psutil.NoSuchProcess:
+                pass
+
     os.makedirs(cache_dir, exist_ok=True)
-    return DiskcacheManager(diskcache.Cache(cache_dir))
+    return _DiskcacheManager(diskcache.Cache(cache_dir))
 
 
 def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = None,

@@ -31,7 +31,7 @@ COMPARE_VIEWS = ("boundary", "gradients", "activations", "attention", "heads", "
 PLAY_MS = 900
 
 
-def epoch_slider(id_: str, max_epoch: int = 0, value: int = 0) -> dcc.Slider:
+def epoch_slider(id_: str, max_epoch: int = 0, value: int | None = 0) -> dcc.Slider:
     return dcc.Slider(id=id_, min=0, max=max(max_epoch, 1), step=1, value=value, marks=None,
                       tooltip={"placement": "bottom", "always_visible": False}, updatemode="mouseup")
 
@@ -71,7 +71,7 @@ def compare_section(view: str = "", epoch: str = "", example: str = "0"):
                      dcc.Dropdown(id=ids.CMP_INSIDE_VIEW, value=view or None, clearable=False, options=[],
                                   placeholder="select runs first")], md=3),
             dbc.Col([dbc.Label("Epoch", className="small mb-0"),
-                     epoch_slider(ids.CMP_INSIDE_EPOCH, value=int(epoch) if str(epoch).isdigit() else 0)], md=5),
+                     epoch_slider(ids.CMP_INSIDE_EPOCH, value=int(epoch) if str(epoch).isdigit() else None)], md=5),
             dbc.Col([dbc.Label("Probe example", className="small mb-0"),
                      dbc.Input(id=ids.CMP_INSIDE_EXAMPLE, type="number", min=0, step=1, debounce=True, size="sm",
                                value=int(example) if str(example).isdigit() else 0)], md=2),

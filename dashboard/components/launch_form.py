@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import html
 
 from engine import spec as S
 

@@ -24,6 +24,7 @@ def layout(**_query):
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False,
                        "minWidth": 90},
         dashGridOptions={"rowSelection": {"mode": "multiRow", "enableClickSelection": False},
+                         "selectionColumnDef": {"pinned": "left", "width": 50},
                          "animateRows": False, "pagination": False, "rowBuffer": 20,
                          "undoRedoCellEditing": False, "tooltipShowDelay": 300},
         getRowId="params.data.id", style={"height": "70vh"},

@@ -31,3 +31,19 @@ def select(dash_duo, name: str, value: str) -> None:
     from selenium.webdriver.support.ui import Select
 
     Select(dash_duo.find_element(f'[id=\'{{"name":"{name}","type":"launch-field"}}\']')).select_by_value(value)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failed browser test, keep a screenshot of the page in $NNLAB_SCREENSHOT_DIR (or /tmp)."""
+    outcome = yield
+    report = outcome.get_result()
+    duo = item.funcargs.get("dash_duo") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and duo is not None:
+        import os
+
+        folder = os.environ.get("NNLAB_SCREENSHOT_DIR", "/tmp")
+        try:
+            duo.driver.save_screenshot(os.path.join(folder, f"failed-{item.name}.png"))
+        except Exception:  # the browser may already be gone
+            pass

@@ -46,8 +46,12 @@ def test_launch_watch_list_and_compare_two_runs(start_app, db_url):
     assert "completed" in row_text and "digits" in row_text
     for rid in (1, 2):
         duo.find_element(f".ag-row[row-id='{rid}'] .ag-selection-checkbox input").click()
+    for rid in (1, 2):
+        duo.wait_until(lambda: duo.find_element(f".ag-row[row-id='{rid}'] .ag-selection-checkbox input")
+                       .is_selected(), timeout=5)
     duo.find_element("#runs-compare").click()
-    duo.wait_for_element("#compare-curves .legendtext", timeout=15)
+    duo.wait_until(lambda: "/compare" in duo.driver.current_url, timeout=10)
+    duo.wait_for_element("#compare-curves .legendtext", timeout=20)
     legend = " ".join(e.text for e in duo.find_elements("#compare-curves .legendtext"))
     assert "#1" in legend and "#2" in legend
     assert "lr=0.001" in legend and "lr=0.01" in legend  # the legend names the setting that differs

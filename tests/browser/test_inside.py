@@ -1,0 +1,107 @@
+"""Inside views in a real browser: scrub a finished run's epochs; compare attention heads side by side.
+
+Set NNLAB_SCREENSHOTS=<dir> to also save the side-by-side screenshots (docs/inside-*.png).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from selenium.webdriver.common.keys import Keys
+
+pytestmark = pytest.mark.browser
+
+SEQ = {"dataset": "sentiment", "n_samples": 160, "seq_len": 10, "d_model": 16, "hidden": "16", "epochs": 2}
+
+
+def _figure_data(duo, graph_css: str) -> list:
+    """The traces Plotly drew in a dcc.Graph (read from the page, not from the server)."""
+    return duo.driver.execute_script(
+        "const el = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+        "return el && el.data ? el.data.map(t => ({type: t.type, name: t.name || '', z: t.z || null})) : [];",
+        graph_css)
+
+
+def _screenshot(duo, css: str, name: str) -> None:
+    """Save a PNG of one element when NNLAB_SCREENSHOTS names a folder."""
+    folder = os.environ.get("NNLAB_SCREENSHOTS")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        duo.find_element(css).screenshot(os.path.join(folder, name))
+
+
+def _open_inside_tab(duo, run_id: int) -> None:
+    duo.wait_for_page(url=f"{duo.server_url}/run/{run_id}")
+    duo.wait_for_element("#run-tabs", timeout=10)
+    next(t for t in duo.find_elements("#run-tabs .nav-link") if t.text == "Inside").click()
+
+
+def test_scrubbing_the_epoch_slider_changes_the_views_of_a_finished_run(start_app, db_url):
+    from jobs.run import run_experiment
+
+    run_experiment({"model": "mlp", "dataset": "moons", "epochs": 6, "n_samples": 300, "hidden": "16",
+                    "lr": 0.05}, db_url)
+    duo = start_app()
+    _open_inside_tab(duo, 1)
+    boundary = "[id='{\"type\":\"inside-view\",\"view\":\"boundary\"}']"
+    duo.wait_for_text_to_equal("#inside-epoch-label", "epoch 6", timeout=20)
+    duo.wait_for_element(boundary + " .heatmaplayer", timeout=20)
+    titles = " ".join(e.text for e in duo.find_elements(".inside-view h6"))
+    for view in ("Decision boundary", "Gradient flow", "Activations by depth", "Confusion matrix"):
+        assert view in titles
+    assert "Attention" not in titles and "filters" not in titles  # views of other families stay hidden
+    last = next(t["z"] for t in _figure_data(duo, boundary) if t["type"] == "heatmap")
+
+    thumb = duo.find_element("#inside-epoch [role='slider']")
+    thumb.send_keys(Keys.HOME)
+    duo.wait_for_text_to_equal("#inside-epoch-label", "epoch 0", timeout=15)
+    duo.wait_for_contains_text(".inside-view h6", "epoch 0", timeout=15)
+    first = next(t["z"] for t in _figure_data(duo, boundary) if t["type"] == "heatmap")
+    assert first != last  # the untrained boundary is not the trained one
+
+    thumb.send_keys(Keys.ARROW_RIGHT)
+    thumb.send_keys(Keys.ARROW_RIGHT)
+    duo.wait_for_text_to_equal("#inside-epoch-label", "epoch 2", timeout=15)
+    duo.wait_for_contains_text(".inside-view h6", "epoch 2", timeout=15)
+
+    duo.find_element("#inside-play").click()  # play runs to the last epoch and stops
+    duo.wait_for_text_to_equal("#inside-epoch-label", "epoch 6", timeout=20)
+    duo.wait_for_text_to_equal("#inside-play", "▶ Play", timeout=10)
+    assert duo.get_logs() == []
+
+
+def test_side_by_side_attention_of_runs_with_different_head_counts(start_app, db_url):
+    from jobs.run import run_experiment
+
+    for heads in (1, 4):
+        run_experiment({"model": "transformer", "heads": heads, **SEQ}, db_url)
+    duo = start_app()
+    duo.wait_for_page(url=f"{duo.server_url}/compare?runs=1,2&inside=attention")
+    figure = "#compare-inside-figure"
+    duo.wait_for_element(figure + " .heatmaplayer", timeout=30)
+    duo.wait_for_contains_text("#compare-inside-note", "Same probe inputs", timeout=10)
+    heat = [t for t in _figure_data(duo, figure) if t["type"] == "heatmap"]
+    assert len(heat) == 1 + 4  # one panel per head of each run
+    titles = " ".join(e.text for e in duo.find_elements(figure + " .annotation-text"))
+    assert "heads=1 · head 1" in titles and "heads=4 · head 4" in titles
+    ticks = " ".join(e.text for e in duo.find_elements(figure + " .xtick text"))
+    assert any(w in ticks for w in ("movie", "plot", "good", "bad", "the", "it", "was", "is"))  # token axes
+    _screenshot(duo, figure, "inside-heads.png")
+    assert duo.get_logs() == []
+
+
+def test_side_by_side_gradient_flow_of_plain_and_residual_nets(start_app, db_url):
+    from jobs.run import run_experiment
+
+    for residual in (False, True):
+        run_experiment({"model": "resnet", "dataset": "digits", "depth": 20, "hidden": "16", "epochs": 1,
+                        "subset": 300, "residual": residual, "lr": 0.01}, db_url)
+    duo = start_app()
+    duo.wait_for_page(url=f"{duo.server_url}/compare?runs=1,2&inside=gradients")
+    figure = "#compare-inside-figure"
+    duo.wait_for_element(figure + " .scatterlayer .trace", timeout=30)
+    names = {t["name"] for t in _figure_data(duo, figure)}
+    assert names == {"#1 residual=False", "#2 residual=True"}
+    _screenshot(duo, figure, "inside-gradient-flow.png")
+    assert duo.get_logs() == []
