@@ -23,8 +23,8 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storage import (close_all, count_runs, create_run, delete_runs, get_metric_histories, get_run, grouped_metric_stats,  # noqa: E402
-                     list_runs, log_epoch, open_db, start_run)
+from storage import (close_all, count_runs, create_run, delete_runs, get_metric_histories, get_run,  # noqa: E402
+                     grouped_metric_stats, list_runs, log_epoch, open_db, start_run)
 from storage.db import checkpoint, write_tx  # noqa: E402
 from storage.models import Experiment, Metric, MetricSummary, Param, Run, RunTag, utcnow  # noqa: E402
 from storage.values import encode_param  # noqa: E402
@@ -177,7 +177,8 @@ def main(argv=None) -> int:
         size = os.path.getsize(path)
         rows.append(("file size", "", "", f"{size / 1e6:,.0f} MB = {size / points:.1f} B/point", ""))
         if metric_bytes:
-            rows.append(("metrics table", "", "", f"{metric_bytes / 1e6:,.0f} MB = {metric_bytes / points:.1f} B/point", ""))
+            per_point = f"{metric_bytes / 1e6:,.0f} MB = {metric_bytes / points:.1f} B/point"
+            rows.append(("metrics table", "", "", per_point, ""))
 
     def add(what, fn, detail="", goal="", repeats=15):
         wall, cpu = timed(fn, repeats)

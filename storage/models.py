@@ -169,9 +169,11 @@ class MetricSummary(Base):
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), doc="runs.id")
     key: Mapped[str] = mapped_column(String(100), doc="metric name")
-    last_value: Mapped[float | None] = mapped_column(Float, nullable=True, doc="value at the highest step (NULL if not finite)")
+    last_value: Mapped[float | None] = mapped_column(
+        Float, nullable=True, doc="value at the highest step (NULL if not finite)")
     last_step: Mapped[int] = mapped_column(Integer, doc="highest step logged")
-    last_flag: Mapped[int] = mapped_column(SmallInteger, default=0, doc="flag of the last value (0 finite, 1 NaN, 2 +inf, 3 -inf)")
+    last_flag: Mapped[int] = mapped_column(
+        SmallInteger, default=0, doc="flag of the last value (0 finite, 1 NaN, 2 +inf, 3 -inf)")
     best_value: Mapped[float | None] = mapped_column(
         Float, nullable=True, doc="min for keys ending in 'loss', max otherwise; finite values only")
     best_step: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="step of the best value")

@@ -308,7 +308,7 @@ def grouped_metric_stats(engine: Engine, key: str, group_by: Sequence[str], *, r
         order += [p.c.value_num.asc().nulls_first(), p.c.value_text.asc().nulls_first()]
     gid = func.dense_rank().over(order_by=order) if order else literal(1)
     runs = select(ms.c.run_id, gid.label("gid"), *described).select_from(ms)
-    for p, name in zip(joins, group_by):
+    for p, name in zip(joins, group_by, strict=True):
         runs = runs.outerjoin(p, and_(p.c.run_id == ms.c.run_id, p.c.name == name))
     runs = runs.where(ms.c.key == key)
     if run_ids is not None:

@@ -23,7 +23,8 @@ def _encode(value, float_dtype: str | None) -> dict:
             raise TypeError("object arrays cannot be stored as snapshots")
         buf = io.BytesIO()
         np.save(buf, arr, allow_pickle=False)
-        return {"encoding": "npy", "data": buf.getvalue(), "shape": json.dumps(list(arr.shape)), "dtype": str(arr.dtype)}
+        return {"encoding": "npy", "data": buf.getvalue(), "shape": json.dumps(list(arr.shape)),
+                "dtype": str(arr.dtype)}
     return {"encoding": "json", "data": to_json(value).encode("utf-8"), "shape": "[]", "dtype": ""}
 
 

@@ -75,8 +75,10 @@ def create_run(engine: Engine, spec: Mapping, params: Mapping[str, object], *, s
             diverged=False, cancel_requested=False, epochs_planned=int(epochs_planned), epochs_done=0,
             host="", ended_at=now if status in FINAL_STATUSES else None))
         run_id = result.inserted_primary_key[0]
-        rows = [dict(zip(("value_text", "value_num", "value_type"), encode_param(v)), run_id=run_id, name=str(k))
-                for k, v in params.items()]
+        rows = []
+        for k, v in params.items():
+            text, num, kind = encode_param(v)
+            rows.append({"run_id": run_id, "name": str(k), "value_text": text, "value_num": num, "value_type": kind})
         if rows:
             conn.execute(Param.__table__.insert(), rows)
         if tags:
@@ -139,7 +141,8 @@ def _build_summary_upsert(conn):
     ins = dialect_insert(conn, MetricSummary.__table__)
     new, old = ins.excluded, MetricSummary.__table__.c
     newer = new.last_step >= old.last_step
-    improves = case((func.lower(new.key).like("%loss"), new.best_value < old.best_value), else_=new.best_value > old.best_value)
+    improves = case((func.lower(new.key).like("%loss"), new.best_value < old.best_value),
+                    else_=new.best_value > old.best_value)
     better = and_(new.best_value.is_not(None), or_(old.best_value.is_(None), improves))
     return ins.on_conflict_do_update(index_elements=["run_id", "key"], set_={
         "last_value": case((newer, new.last_value), else_=old.last_value),

@@ -34,7 +34,7 @@ def test_four_writers_and_a_poller_lose_nothing_and_never_see_locked(sqlite_url)
     procs = [_spawn("writer", sqlite_url, str(EPOCHS), f"w{i}") for i in range(4)]
     procs.append(_spawn("poller", sqlite_url, "4"))
     outputs = [p.communicate(timeout=240) for p in procs]
-    for p, (out, err) in zip(procs, outputs):
+    for p, (out, err) in zip(procs, outputs, strict=True):
         assert "database is locked" not in out + err
         assert p.returncode == 0, err
     assert json.loads(outputs[-1][0].splitlines()[-1])["polls"] >= 1

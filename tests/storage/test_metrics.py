@@ -37,7 +37,7 @@ def test_log_epoch_then_history_returns_exactly_what_was_logged(engine, epochs):
     for key, points in expected.items():
         got = history[key]
         assert [p[0] for p in got] == [p[0] for p in points]
-        assert all(_same(a[1], b[1]) for a, b in zip(got, points)), (key, got, points)
+        assert all(_same(a[1], b[1]) for a, b in zip(got, points, strict=True)), (key, got, points)
     run = s.get_run(engine, run_id)
     assert run.diverged == any(not math.isfinite(v) for m in epochs.values() for v in m.values())
     assert run.epochs_done == max(0, max(epochs))

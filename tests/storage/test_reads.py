@@ -33,7 +33,8 @@ def runs(sqlite_engine):
     for label, best in (("a", 0.9), ("b", 0.7), ("c", 0.95)):
         s.start_run(e, ids[label], pid=1, host="elsewhere")
         s.log_epoch(e, ids[label], 1, {"val_accuracy": best - 0.1, "val_loss": 1.0})
-        s.log_epoch(e, ids[label], 2, {"val_accuracy": best, "val_loss": {"a": 0.5, "b": 0.6, "c": float("nan")}[label]})
+        val_loss = {"a": 0.5, "b": 0.6, "c": float("nan")}[label]
+        s.log_epoch(e, ids[label], 2, {"val_accuracy": best, "val_loss": val_loss})
         s.log_epoch(e, ids[label], 3, {"val_accuracy": best - 0.2})
     s.finish_run(e, ids["a"], "completed")
     s.finish_run(e, ids["b"], "failed", error="boom")
@@ -126,7 +127,7 @@ def test_metric_sort_pages_agree_with_one_full_ordering(sqlite_engine, runs):
     everything = s.list_runs(e, limit=None, reap=False)
     for which in ("best", "last"):
         for descending in (True, False):
-            def value(run):
+            def value(run, which=which):
                 return run.summary.get("val_loss", {}).get(which)
             with_value = [r for r in everything if value(r) is not None and value(r) == value(r)]
             without = [r for r in everything if r not in with_value]
