@@ -27,6 +27,13 @@ def fill(dash_duo, name: str, value) -> None:
     el.send_keys("\t")
 
 
+def wait_until(dash_duo, condition, timeout: float = 10.0, message: str = "") -> None:
+    """Wait until `condition()` is truthy (polling, no sleeps in the test)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(dash_duo.driver, timeout).until(lambda _d: condition(), message)
+
+
 def select(dash_duo, name: str, value: str) -> None:
     from selenium.webdriver.support.ui import Select
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import fill, select
+from .conftest import fill, select, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -47,10 +47,10 @@ def test_launch_watch_list_and_compare_two_runs(start_app, db_url):
     for rid in (1, 2):
         duo.find_element(f".ag-row[row-id='{rid}'] .ag-selection-checkbox input").click()
     for rid in (1, 2):
-        duo.wait_until(lambda: duo.find_element(f".ag-row[row-id='{rid}'] .ag-selection-checkbox input")
-                       .is_selected(), timeout=5)
+        wait_until(duo, lambda: duo.find_element(f".ag-row[row-id='{rid}'] .ag-selection-checkbox input")
+                   .is_selected(), 5, f"row {rid} not selected")
     duo.find_element("#runs-compare").click()
-    duo.wait_until(lambda: "/compare" in duo.driver.current_url, timeout=10)
+    wait_until(duo, lambda: "/compare" in duo.driver.current_url, 10, "Compare did not open")
     duo.wait_for_element("#compare-curves .legendtext", timeout=20)
     legend = " ".join(e.text for e in duo.find_elements("#compare-curves .legendtext"))
     assert "#1" in legend and "#2" in legend
