@@ -31,7 +31,11 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
         image = spec.model == "cnn"
         x = x[:, None, :, :] if image else x.reshape(len(x), -1)
         shape = (1, 8, 8) if image else (64,)
-        return _with_test_split("digits", x, y, spec, n_classes=10, input_shape=shape, meta={"image_side": 8})
+        rest, test = stratified_split(y, TEST_FRACTION, np.random.default_rng(DATA_SEED + 1))
+        data = split_classification("digits", x[rest], y[rest], seed=DATA_SEED, val_fraction=spec.val_fraction,
+                                    subset=spec.subset, n_classes=10, input_shape=shape, x_test=x[test],
+                                    y_test=y[test], scale=False, meta={"image_side": 8})
+        return _standardize_pixels(data, 16.0)
     if name in ("mnist", "fashion-mnist"):
         return _load_idx_images(name, spec)
     if name in SEQUENCE_CLASSIFY + SEQUENCE_TO_SEQUENCE:
@@ -49,11 +53,7 @@ def _with_test_split(name: str, x: np.ndarray, y: np.ndarray, spec: ExperimentSp
 
 
 def _load_idx_images(name: str, spec: ExperimentSpec) -> Dataset:
-    """MNIST / Fashion-MNIST: pixels / 255, then one global mean and std fitted on the training split.
-
-    A global (not per-pixel) standardisation keeps border pixels that are almost always 0 in the
-    training images from being blown up in the validation or test images.
-    """
+    """MNIST / Fashion-MNIST: pixels / 255, then one global mean and std fitted on the training split."""
     x, y, x_test, y_test = load_idx_dataset(name, spec.data_dir)
     image = spec.model == "cnn"
     side = x.shape[1]
@@ -63,12 +63,21 @@ def _load_idx_images(name: str, spec: ExperimentSpec) -> Dataset:
     data = split_classification(name, as_input(x), y, seed=DATA_SEED, val_fraction=spec.val_fraction,
                                 subset=spec.subset, n_classes=10, input_shape=shape, x_test=as_input(x_test),
                                 y_test=y_test, scale=False, meta={"image_side": side})
+    return _standardize_pixels(data, 255.0)
+
+
+def _standardize_pixels(data: Dataset, max_value: float) -> Dataset:
+    """In place: one mean and std over all training pixels (in [0, 1] units), applied to every split.
+
+    Per-pixel statistics would turn a border pixel that is nearly always 0 in training into a
+    value of 50+ standard deviations in a validation image; a global scale cannot.
+    """
     mean = float(data.x_train.mean(dtype=np.float64))
     std = float(data.x_train.std(dtype=np.float64)) or 1.0
     for a in (data.x_train, data.x_val, data.x_test):
         a -= mean
         a *= 1.0 / std
-    data.meta.update({"pixel_mean": mean / 255.0, "pixel_std": std / 255.0})
+    data.meta.update({"pixel_mean": mean / max_value, "pixel_std": std / max_value})
     return data
 
 
