@@ -193,6 +193,19 @@ def open_db(url: str) -> Engine:
         return engine
 
 
+def _forget_parent_engines() -> None:
+    """In a forked child: drop the parent's pools without closing its connections (they are the parent's)."""
+    global _ENGINES_LOCK
+    _ENGINES_LOCK = threading.Lock()  # another thread may have held it at fork time
+    for key, engine in list(_ENGINES.items()):
+        engine.dispose(close=False)
+        del _ENGINES[key]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_engines)
+
+
 def close_all() -> None:
     """Dispose every engine this process opened with open_db (tests, shutdown)."""
     with _ENGINES_LOCK:

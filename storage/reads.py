@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-from itertools import groupby
-from operator import itemgetter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 
 from sqlalchemy import Engine, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
@@ -204,7 +204,8 @@ def list_runs(engine: Engine, *, status=None, params: Mapping[str, object] | Non
     """Runs matching every given filter, sorted and paged.
 
     status/tag/experiment take one value or a list; params maps a name to a value (or list of values);
-    search is a case-insensitive substring of name, notes, tags, model, dataset or experiment.
+    search is a case-insensitive substring of name, notes, tags, model, dataset or experiment
+    (SQLite folds case for ASCII letters only; PostgreSQL for all).
     With reap=True (default) stale runs whose process is gone are first marked crashed.
     """
     if reap:
