@@ -33,19 +33,19 @@ def register(app, config) -> None:
     )
     def run_query(_n, sql):
         from dash import html
-        from storage.readonly import QueryRefused, run_readonly_query
+        from storage.readonly import QueryError, QueryRefused, run_readonly_query
 
         try:
             result = run_readonly_query(config.db_url, sql or "", max_rows=GRID_MAX_ROWS, timeout_s=10.0)
         except QueryRefused as e:
-            return [], [], html.Span(f"Refused: {e}", className="text-danger fw-semibold",
-                                     id="query-refused"), None
+            return [], [], html.Span(f"Refused: {e}", className="text-danger fw-semibold"), None
+        except QueryError as e:
+            return [], [], html.Span(f"Error: {e}", className="text-danger"), None
         cols = [f"c{i}" for i in range(len(result.columns))]
         rows = [dict(zip(cols, [_cell(v) for v in r])) for r in result.rows]
         defs = [{"field": c, "headerName": name} for c, name in zip(cols, result.columns)]
         more = f" (stopped at {GRID_MAX_ROWS} rows)" if result.truncated else ""
-        msg = html.Span(f"{len(rows)} rows in {result.elapsed_s * 1000:.0f} ms{more}", className="text-success",
-                        id="query-ok")
+        msg = html.Span(f"{len(rows)} rows in {result.elapsed_s * 1000:.0f} ms{more}", className="text-success")
         return rows, defs, msg, {"columns": list(result.columns), "rows": [[_cell(v) for v in r] for r in result.rows]}
 
     @app.callback(Output(ids.QUERY_DOWNLOAD, "data"), Input(ids.QUERY_DOWNLOAD_BUTTON, "n_clicks"),

@@ -172,13 +172,16 @@ def cmd_export(args) -> int:
 
 def cmd_query(args) -> int:
     """Run one read-only SQL statement against the results database."""
-    from storage.readonly import QueryRefused, run_readonly_query
+    from storage.readonly import QueryError, QueryRefused, run_readonly_query
 
     try:
         result = run_readonly_query(_db_url(args), args.sql, max_rows=args.max_rows, timeout_s=args.timeout)
     except QueryRefused as e:
         print(f"nnlab query: refused: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except QueryError as e:  # a syntax error, an unknown table, the time limit
+        print(f"nnlab query: error: {e}", file=sys.stderr)
+        return 1
     print(render(result.columns, result.rows, args.format))
     if result.truncated:
         print(f"(stopped at {args.max_rows} rows; raise --max-rows to see more)", file=sys.stderr)

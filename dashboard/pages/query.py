@@ -11,11 +11,13 @@ TITLE = "Query"
 
 EXAMPLES = (
     ("Best run per optimizer",
-     "SELECT p.value_text AS optimizer, r.id AS run_id, MAX(s.best_value) AS best_val_accuracy\n"
-     "FROM runs r\n"
-     "JOIN params p ON p.run_id = r.id AND p.name = 'optimizer'\n"
-     "JOIN metric_summary s ON s.run_id = r.id AND s.key = 'val_accuracy'\n"
-     "GROUP BY p.value_text\nORDER BY best_val_accuracy DESC"),
+     "SELECT optimizer, run_id, best_val_accuracy FROM (\n"
+     "  SELECT p.value_text AS optimizer, r.id AS run_id, s.best_value AS best_val_accuracy,\n"
+     "         ROW_NUMBER() OVER (PARTITION BY p.value_text ORDER BY s.best_value DESC) AS rank\n"
+     "  FROM runs r\n"
+     "  JOIN params p ON p.run_id = r.id AND p.name = 'optimizer'\n"
+     "  JOIN metric_summary s ON s.run_id = r.id AND s.key = 'val_accuracy'\n"
+     ") ranked\nWHERE rank = 1\nORDER BY best_val_accuracy DESC"),
     ("Mean final val accuracy by dropout",
      "SELECT p.value_num AS dropout, COUNT(*) AS runs, AVG(s.last_value) AS mean_final_val_accuracy\n"
      "FROM runs r\n"
@@ -34,17 +36,17 @@ EXAMPLES = (
 def schema_panel(description):
     items = []
     for table in description:
-        cols = [html.Li([html.Code(c["name"]), html.Span(f" {c.get('type', '')}", className="text-muted"),
-                         html.Span(f" — {c['doc']}" if c.get("doc") else "")], className="small")
+        cols = [html.Li([html.Code(c["name"]), html.Span(f" {c['type']}", className="text-muted"),
+                         html.Span(f" — {c['meaning']}" if c["meaning"] else "")], className="small")
                 for c in table["columns"]]
-        items.append(html.Details([html.Summary(html.Code(table["name"])),
-                                   html.Div(table.get("doc", ""), className="small text-muted"),
-                                   html.Ul(cols, className="mb-2")], open=table["name"] in ("runs", "metrics")))
+        items.append(html.Details([html.Summary(html.Code(table["table"])),
+                                   html.Div(table["meaning"], className="small text-muted"),
+                                   html.Ul(cols, className="mb-2")], open=table["table"] in ("runs", "metrics")))
     return html.Div(items)
 
 
 def layout(**_query):
-    from storage.reads import get_schema_description
+    from storage.schema_doc import get_schema_description
 
     return dbc.Container([
         html.H4("Query the results"),
