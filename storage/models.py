@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index,
                         Integer, LargeBinary, MetaData, PrimaryKeyConstraint, SmallInteger, String,
-                        Text, UniqueConstraint)
+                        Text, UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -81,6 +81,9 @@ class Run(Base):
         Index("ix_runs_status_created_at", "status", "created_at"),
         Index("ix_runs_created_at", "created_at"),
         Index("ix_runs_experiment_id", "experiment_id"),
+        # Partial: only running runs (heartbeats never touch it), so the crash check on every listing stays tiny.
+        Index("ix_runs_running", "id", sqlite_where=text("status = 'running'"),
+              postgresql_where=text("status = 'running'")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, doc="run id")

@@ -167,24 +167,35 @@ def _rows_by_metric(conn, base, key: str, which: str, descending: bool, limit: i
 _ROW_FIELDS = tuple(f for f in RunRow.__dataclass_fields__ if f not in ("params", "tags", "summary", "spec"))
 
 
+def _plain_rows(conn, stmt) -> list[tuple]:
+    """Rows straight from the DBAPI cursor, for columns that need no type conversion (ints, floats, text).
+
+    Skipping SQLAlchemy's per-row Row objects matters for the long reads (histories, listings)."""
+    result = conn.execute(stmt)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
+
+
 def _run_rows(conn, rows: Sequence, *, with_spec: bool = False) -> list[RunRow]:
     """RunRows for selected runs rows, with their params, tags and metric summaries (three queries)."""
     ids = [r.id for r in rows]
     if not ids:
         return []
     params: dict[int, dict] = {i: {} for i in ids}
-    for run_id, name, text, vtype in conn.execute(
-            select(Param.run_id, Param.name, Param.value_text, Param.value_type).where(Param.run_id.in_(ids))):
+    for run_id, name, text, vtype in _plain_rows(conn, select(
+            Param.run_id, Param.name, Param.value_text, Param.value_type).where(Param.run_id.in_(ids))):
         params[run_id][name] = decode_param(text, vtype)
     tags: dict[int, list] = {i: [] for i in ids}
-    for run_id, tag in conn.execute(select(RunTag.run_id, RunTag.tag).where(RunTag.run_id.in_(ids))
-                                    .order_by(RunTag.run_id, RunTag.tag)):
+    for run_id, tag in _plain_rows(conn, select(RunTag.run_id, RunTag.tag).where(RunTag.run_id.in_(ids))
+                                   .order_by(RunTag.run_id, RunTag.tag)):
         tags[run_id].append(tag)
     summary: dict[int, dict] = {i: {} for i in ids}
     ms = MetricSummary.__table__.c
-    for run_id, key, last, last_step, last_flag, best, best_step, nonfinite in conn.execute(
-            select(ms.run_id, ms.key, ms.last_value, ms.last_step, ms.last_flag, ms.best_value, ms.best_step,
-                   ms.nonfinite_count).where(ms.run_id.in_(ids)).order_by(ms.run_id, ms.key)):
+    for run_id, key, last, last_step, last_flag, best, best_step, nonfinite in _plain_rows(conn, select(
+            ms.run_id, ms.key, ms.last_value, ms.last_step, ms.last_flag, ms.best_value, ms.best_step,
+            ms.nonfinite_count).where(ms.run_id.in_(ids)).order_by(ms.run_id, ms.key)):
         summary[run_id][key] = {"last": last if last_flag == 0 else decode_metric(last, last_flag),
                                 "last_step": last_step, "best": best, "best_step": best_step, "nonfinite": nonfinite}
     out = []
@@ -259,11 +270,7 @@ def get_metric_histories(engine: Engine, run_ids: Iterable[int], keys: Iterable[
         stmt = stmt.where(m.key.in_(list(keys)))
     stmt = stmt.order_by(m.run_id, m.key, m.step)
     with engine.connect() as conn:
-        result = conn.execute(stmt)
-        # These columns need no type conversion, so rows come straight from the DBAPI cursor: a
-        # history read is hundreds of thousands of rows, and per-row Row objects would double its cost.
-        rows = result.cursor.fetchall()
-        result.close()
+        rows = _plain_rows(conn, stmt)
     for (run_id, key), group in groupby(rows, key=itemgetter(0, 1)):
         out[run_id][key] = [(step, value) if flag == 0 else (step, decode_metric(value, flag))
                             for _, _, step, value, flag in group]

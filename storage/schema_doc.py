@@ -47,7 +47,9 @@ def _constraints(table) -> list[str]:
         elif isinstance(c, CheckConstraint):
             lines.append(f"`{c.name}`: check {c.sqltext}")
     for ix in sorted(table.indexes, key=lambda i: i.name):
-        lines.append(f"`{ix.name}`: index ({', '.join(col.name for col in ix.columns)})")
+        where = ix.dialect_options["sqlite"]["where"]
+        partial = f" where {where}" if where is not None else ""
+        lines.append(f"`{ix.name}`: index ({', '.join(col.name for col in ix.columns)}){partial}")
     return lines
 
 

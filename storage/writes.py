@@ -13,7 +13,7 @@ import socket
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Integer, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import Engine, Integer, and_, bindparam, case, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import prepared
@@ -282,9 +282,11 @@ def mark_crashed_runs(engine: Engine, *, stale_after_s: float = 30.0, remote_sta
     now = utcnow()
     cutoff = now - timedelta(seconds=stale_after_s)
     last_seen = func.coalesce(Run.heartbeat_at, Run.started_at, Run.created_at)
+    # The literal (not a bound parameter) lets the database use the partial index on running runs.
+    running = Run.status == literal_column("'running'")
     with engine.connect() as conn:
         rows = conn.execute(select(Run.id, Run.pid, Run.host, Run.heartbeat_at, Run.started_at, Run.created_at)
-                            .where(Run.status == "running", last_seen < cutoff)).all()
+                            .where(running, last_seen < cutoff)).all()
         conn.rollback()
     dead = []
     for row in rows:
