@@ -44,7 +44,7 @@ def build_comparison(engine, run_ids: list[int], *, metric: str = "accuracy", sp
     """Everything the Compare page shows for a selection: curves, parallel coordinates, scatter, diff."""
     from storage import reads
 
-    runs = reads.list_runs(engine, run_ids=run_ids, limit=len(run_ids)) if run_ids else []
+    runs = reads.list_runs(engine, run_ids=run_ids, limit=len(run_ids), reap=False) if run_ids else []
     params = {r.id: r.params for r in runs}
     keys = [k for k in differing_keys(params) if k not in HIDDEN_DIFF_KEYS]
     labels = {r.id: run_label(r.id, r.params, keys, r.name) for r in runs}

@@ -11,7 +11,7 @@ from dash import Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
-from dashboard.components.inside import COMPARE_VIEWS, VIEWS, view_card
+from dashboard.components.inside import VIEWS, view_card
 from dashboard.figures import inside as figs
 from dashboard.figures.common import differing_keys, empty_figure, run_label
 
@@ -306,25 +306,18 @@ def register(app, config) -> None:
         return later[0], len(later) == 1, "▶ Play" if len(later) == 1 else "❚❚ Pause"
 
     @app.callback(
-        Output(ids.CMP_INSIDE_VIEW, "options"),
-        Output(ids.CMP_INSIDE_VIEW, "value"),
         Output(ids.CMP_INSIDE_EPOCH, "max"),
         Output(ids.CMP_INSIDE_EPOCH, "marks"),
         Output(ids.CMP_INSIDE_EPOCH, "value"),
         Input(ids.CMP_RUNS, "value"),
-        State(ids.CMP_INSIDE_VIEW, "value"),
         State(ids.CMP_INSIDE_EPOCH, "value"),
     )
-    def compare_options(run_ids, view, epoch):
+    def compare_epochs(run_ids, epoch):
         runs = [RunSnapshots.load(db(), r) for r in (run_ids or [])[:MAX_COMPARE]]
-        kinds = set().union(*[set(r.index) for r in runs]) if runs else set()
-        options = [{"label": VIEWS[v][0], "value": v} for v in COMPARE_VIEWS if VIEWS[v][1] in kinds]
-        values = [o["value"] for o in options]
         epochs = sorted(set().union(*[set(r.epochs()) for r in runs])) if runs else []
         top = max(epochs, default=0)
         epoch = top if epoch is None or epoch > top else epoch  # default: the newest epoch
-        return options, view if view in values else (values[0] if values else None), max(top, 1), \
-            slider_marks(epochs), epoch
+        return max(top, 1), slider_marks(epochs), epoch
 
     @app.callback(
         Output(ids.CMP_INSIDE_FIGURE, "figure"),

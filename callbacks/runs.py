@@ -1,17 +1,28 @@
-"""Runs page: grid data (refreshed while runs are live), quick search, tags/notes edits, actions."""
+"""Runs page: a server-side (infinite) grid over every run, live refresh, search, edits, actions.
+
+The grid asks for blocks of rows as the user scrolls (AG Grid's infinite row model); each block is
+one paged `list_runs` query sorted and filtered in SQL, so 10,000 runs cost what 100 do.
+"""
 
 from __future__ import annotations
+
+import math
 
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
 from dashboard.components.progress import format_duration
+from engine.spec import ExperimentSpec
 
-GRID_LIMIT = 20_000
 METRIC_COLUMNS = (("val_accuracy", "best"), ("val_accuracy", "last"), ("val_loss", "best"),
                   ("train_loss", "last"), ("train_accuracy", "last"), ("test_accuracy", "last"))
-FIXED = ("id", "name", "status", "experiment", "model", "dataset", "epochs")
+# Grid column -> list_runs sort key (params and metrics are mapped by their prefix).
+COLUMN_SORTS = {"link": "id", "name": "name", "status": "status", "experiment": "experiment", "model": "model",
+                "dataset": "dataset", "epochs": "epochs_done", "created": "created_at",
+                "params_count": "num_params", "duration": "ended_at"}
+NUMERIC_PARAMS = {name for name, value in ExperimentSpec().to_dict().items()
+                  if isinstance(value, int | float) and not isinstance(value, bool)}
 
 
 def run_row(run) -> dict:
@@ -20,63 +31,98 @@ def run_row(run) -> dict:
     row = {"id": run.id, "link": f"[{run.id}](/run/{run.id})", "name": run.name, "status": status,
            "experiment": run.experiment, "model": run.model, "dataset": run.dataset,
            "epochs": f"{run.epochs_done}/{run.epochs_planned}", "duration": format_duration(run.duration_s),
-           "duration_s": run.duration_s, "params_count": run.num_params, "tags": ", ".join(run.tags),
-           "notes": run.notes or "", "created": run.created_at.strftime("%Y-%m-%d %H:%M:%S") if run.created_at else ""}
+           "params_count": run.num_params, "tags": ", ".join(run.tags), "notes": run.notes or "",
+           "created": run.created_at.strftime("%Y-%m-%d %H:%M:%S") if run.created_at else ""}
     for name, value in run.params.items():
         row[f"param_{name}"] = value
     for key, which in METRIC_COLUMNS:
         value = run.summary.get(key, {}).get(which)
-        row[f"{which}_{key}"] = value
+        row[f"{which}_{key}"] = None if value is None or not math.isfinite(value) else value
     return row
 
 
-def column_defs(rows: list[dict]) -> list[dict]:
-    """Fixed columns, then every hyperparameter that any run has, then metrics."""
-    param_cols = sorted({k for r in rows for k in r if k.startswith("param_")})
-    num = {"type": "numericColumn", "filter": "agNumberColumnFilter",
+def column_defs(param_names: list[str]) -> list[dict]:
+    """Fixed columns, one per hyperparameter, then metrics. Filters map onto list_runs filters."""
+    num = {"type": "numericColumn",
            "valueFormatter": {"function": "params.value == null ? '' : d3.format('.4~g')(params.value)"}}
+    equals = {"filter": "agTextColumnFilter", "filterParams": {"filterOptions": ["equals"], "maxNumConditions": 1}}
+    text = {"filter": "agTextColumnFilter", "filterParams": {"filterOptions": ["contains"], "maxNumConditions": 1}}
     defs = [
         {"field": "link", "headerName": "id", "cellRenderer": "markdown", "width": 80, "pinned": "left",
-         "comparator": {"function": "(a, b, na, nb) => na.data.id - nb.data.id"}},
-        {"field": "name", "editable": True, "pinned": "left"},
-        {"field": "status", "cellClassRules": {"status-failed": "params.value && (params.value.startsWith('failed') || params.value.startsWith('crashed') || params.value.includes('diverged'))",
+         "filter": False},
+        {"field": "name", "editable": True, "pinned": "left", "filter": False},
+        {"field": "status", **equals,
+         "cellClassRules": {"status-failed": "params.value && (params.value.startsWith('failed') || params.value.startsWith('crashed') || params.value.includes('diverged'))",
                             "status-running": "params.value && params.value.startsWith('running')",
                             "status-completed": "params.value && params.value.startsWith('completed')",
                             "status-cancelled": "params.value && params.value.startsWith('cancelled')"}},
-        {"field": "experiment"}, {"field": "model"}, {"field": "dataset"}, {"field": "epochs"},
+        {"field": "experiment", **equals}, {"field": "model", **text}, {"field": "dataset", **text},
+        {"field": "epochs", "filter": False},
     ]
-    defs += [{"field": c, "headerName": c[len("param_"):], **({} if not _numeric_col(rows, c) else num)}
-             for c in param_cols if c not in ("param_model", "param_dataset")]
-    defs += [{"field": f"{which}_{key}", "headerName": f"{which} {key}", **num} for key, which in METRIC_COLUMNS]
-    defs += [{"field": "duration", "comparator": {"function": "(a, b, na, nb) => (na.data.duration_s||0) - (nb.data.duration_s||0)"}},
-             {"field": "params_count", "headerName": "parameters", **num},
-             {"field": "tags", "editable": True}, {"field": "notes", "editable": True,
-                                                   "cellEditor": "agLargeTextCellEditor", "cellEditorPopup": True},
-             {"field": "created"}]
+    defs += [{"field": f"param_{p}", "headerName": p, **equals, **(num if p in NUMERIC_PARAMS else {})}
+             for p in param_names if p not in ("model", "dataset")]
+    defs += [{"field": f"{which}_{key}", "headerName": f"{which} {key}", "filter": False, **num}
+             for key, which in METRIC_COLUMNS]
+    defs += [{"field": "duration", "filter": False}, {"field": "params_count", "headerName": "parameters",
+                                                      "filter": False, **num},
+             {"field": "tags", "editable": True, **equals},
+             {"field": "notes", "editable": True, "filter": False, "cellEditor": "agLargeTextCellEditor",
+              "cellEditorPopup": True},
+             {"field": "created", "filter": False}]
     return defs
 
 
-def _numeric_col(rows, col) -> bool:
-    vals = [r[col] for r in rows if r.get(col) is not None]
-    return bool(vals) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals)
+def block_query(request: dict, search: str | None) -> dict:
+    """list_runs keyword arguments for one block request of the grid (sort, filters, paging)."""
+    kwargs: dict = {"search": (search or "").strip() or None, "params": {}}
+    for col, f in (request.get("filterModel") or {}).items():
+        value = f.get("filter")
+        if value in (None, ""):
+            continue
+        if col.startswith("param_"):
+            kwargs["params"][col[len("param_"):]] = value
+        elif col == "status":
+            kwargs["status"] = str(value).strip().lower()
+        elif col == "experiment":
+            kwargs["experiment"] = str(value).strip()
+        elif col == "tags":
+            kwargs["tag"] = str(value).strip()
+        elif col in ("model", "dataset"):
+            kwargs["search"] = " ".join(filter(None, [kwargs["search"], str(value).strip()])) or None
+    sort, descending = "created_at", True
+    for item in request.get("sortModel") or []:
+        col = item["colId"]
+        descending = item.get("sort") == "desc"
+        if col.startswith("param_"):
+            sort = "param:" + col[len("param_"):]
+        elif col.startswith(("best_", "last_")):
+            which, _, key = col.partition("_")
+            sort = f"metric:{key}:{which}"
+        else:
+            sort = COLUMN_SORTS.get(col, "created_at")
+        break
+    kwargs["params"] = kwargs["params"] or None
+    return {**kwargs, "sort": sort, "descending": descending}
+
+
+def runs_block(engine, request: dict, search: str | None = None) -> dict:
+    """One block of grid rows and the total row count for the current sort and filters."""
+    from storage import reads
+
+    start, end = int(request.get("startRow", 0)), int(request.get("endRow", 100))
+    query = block_query(request, search)
+    counted = {k: v for k, v in query.items() if k not in ("sort", "descending")}
+    runs = reads.list_runs(engine, **query, limit=end - start, offset=start, reap=start == 0)
+    return {"rowData": [run_row(r) for r in runs], "rowCount": reads.count_runs(engine, **counted)}
 
 
 def runs_fingerprint(engine) -> list:
-    """Changes whenever the grid would: a run added or removed, or a live run moving on."""
+    """Changes whenever the grid would: a run added or removed, a live run moving on, a new param."""
     from storage import reads
 
     live = reads.list_runs(engine, status=["queued", "running"], limit=1000)
-    return [reads.count_runs(engine), sorted([r.id, r.status, r.epochs_done] for r in live)]
-
-
-def grid_data(engine, limit: int = GRID_LIMIT) -> tuple[list[dict], list[dict], str]:
-    """The Runs grid's rows, column definitions and a count line."""
-    from storage import reads
-
-    rows = [run_row(r) for r in reads.list_runs(engine, limit=limit)]
-    total = reads.count_runs(engine)
-    shown = f"{len(rows)} runs" if total <= len(rows) else f"newest {len(rows)} of {total} runs"
-    return rows, column_defs(rows), shown
+    return [reads.count_runs(engine), sorted([r.id, r.status, r.epochs_done] for r in live),
+            reads.list_param_names(engine)]
 
 
 def register(app, config) -> None:
@@ -85,29 +131,39 @@ def register(app, config) -> None:
 
         return open_db(config.db_url)
 
+    @app.callback(Output(ids.RUNS_GRID, "getRowsResponse"), Input(ids.RUNS_GRID, "getRowsRequest"),
+                  State(ids.RUNS_SEARCH, "value"), prevent_initial_call=True)
+    def load_block(request, search):
+        if not request:
+            raise PreventUpdate
+        return runs_block(db(), request, search)
+
     @app.callback(
-        Output(ids.RUNS_GRID, "rowData"),
         Output(ids.RUNS_GRID, "columnDefs"),
         Output(ids.RUNS_FINGERPRINT, "data"),
         Output(ids.RUNS_COUNT, "children"),
         Input(ids.RUNS_INTERVAL, "n_intervals"),
+        Input(ids.RUNS_SEARCH, "value"),
         State(ids.RUNS_FINGERPRINT, "data"),
     )
-    def load_runs(_n, fingerprint):
-        from storage import writes
-
-        engine = db()
-        writes.mark_crashed_runs(engine)
-        new_fp = runs_fingerprint(engine)
-        if fingerprint is not None and new_fp == fingerprint:
+    def watch_runs(_n, _search, fingerprint):
+        new = runs_fingerprint(db())
+        if fingerprint is not None and new == fingerprint and ctx.triggered_id != ids.RUNS_SEARCH:
             raise PreventUpdate
-        rows, defs, shown = grid_data(engine)
-        return rows, defs, new_fp, shown
+        defs = no_update if fingerprint and fingerprint[2] == new[2] else column_defs(new[2])
+        return defs, new, f"{new[0]} runs"
 
-    @app.callback(Output(ids.RUNS_GRID, "dashGridOptions"), Input(ids.RUNS_SEARCH, "value"),
-                  State(ids.RUNS_GRID, "dashGridOptions"), prevent_initial_call=True)
-    def quick_search(text, options):
-        return {**(options or {}), "quickFilterText": text or ""}
+    # Reload the visible blocks (keeping scroll and selection) when runs change or the search does.
+    app.clientside_callback(
+        """async function(fp) {
+               const api = await dash_ag_grid.getApiAsync("%s");
+               api.refreshInfiniteCache();
+               return window.dash_clientside.no_update;
+           }""" % ids.RUNS_GRID,
+        Output(ids.RUNS_GRID, "id"),
+        Input(ids.RUNS_FINGERPRINT, "data"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(Output(ids.RUNS_COMPARE_LINK, "href"), Output(ids.RUNS_MESSAGE, "children"),
                   Input(ids.RUNS_COMPARE, "n_clicks"), State(ids.RUNS_GRID, "selectedRows"),

@@ -122,14 +122,25 @@ def _parse_metric_sort(sort: str) -> tuple[str, str]:
     return key, which
 
 
+def _param_order(stmt, name: str, descending: bool):
+    """Order by a hyperparameter's value (numbers as numbers, then text), runs without it last."""
+    p = aliased(Param)
+    stmt = stmt.outerjoin(p, and_(p.run_id == Run.id, p.name == name))
+    keys = (p.value_num, p.value_text)
+    order = [(k.desc() if descending else k.asc()).nulls_last() for k in keys]
+    return stmt.order_by(*order, Run.id.desc() if descending else Run.id.asc())
+
+
 def _column_order(stmt, sort: str, descending: bool):
-    """Order by a runs column or 'experiment', NULLs last, ties by id."""
+    """Order by a runs column, 'experiment' or 'param:<name>', NULLs last, ties by id."""
+    if sort.startswith("param:"):
+        return _param_order(stmt, sort[len("param:"):], descending)
     if sort == "experiment":
         col = Experiment.name
     elif sort in SORTABLE_COLUMNS:
         col = Run.__table__.c[sort]
     else:
-        raise ValueError(f"cannot sort by {sort!r}; use a runs column or 'metric:<key>:best|last'")
+        raise ValueError(f"cannot sort by {sort!r}; use a runs column, 'metric:<key>:best|last' or 'param:<name>'")
     order = col.desc() if descending else col.asc()
     if col.nullable:  # NOT NULL columns keep a plain ORDER BY, which an index can serve
         order = order.nulls_last()
@@ -214,6 +225,7 @@ def list_runs(engine: Engine, *, status=None, params: Mapping[str, object] | Non
               reap: bool = True) -> list[RunRow]:
     """Runs matching every given filter, sorted and paged.
 
+    sort: a runs column, 'experiment', 'metric:<key>:best|last' or 'param:<name>'.
     status/tag/experiment take one value or a list; params maps a name to a value (or list of values);
     search is a case-insensitive substring of name, notes, tags, model, dataset or experiment
     (SQLite folds case for ASCII letters only; PostgreSQL for all).

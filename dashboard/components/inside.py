@@ -68,8 +68,9 @@ def compare_section(view: str = "", epoch: str = "", example: str = "0"):
         html.H5("Inside: the same view, side by side", className="mt-4"),
         dbc.Row([
             dbc.Col([dbc.Label("View", className="small mb-0"),
-                     dcc.Dropdown(id=ids.CMP_INSIDE_VIEW, value=view or None, clearable=False, options=[],
-                                  placeholder="select runs first")], md=3),
+                     dcc.Dropdown(id=ids.CMP_INSIDE_VIEW, clearable=False,
+                                  value=view if view in COMPARE_VIEWS else "gradients",
+                                  options=[{"label": VIEWS[v][0], "value": v} for v in COMPARE_VIEWS])], md=3),
             dbc.Col([dbc.Label("Epoch", className="small mb-0"),
                      epoch_slider(ids.CMP_INSIDE_EPOCH, value=int(epoch) if str(epoch).isdigit() else None)], md=5),
             dbc.Col([dbc.Label("Probe example", className="small mb-0"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -50,15 +51,19 @@ def wall_times(history: History) -> dict[int, float]:
     return out
 
 
+def _array(values) -> np.ndarray:
+    """Float array with NaN for missing points: plotly validates arrays far faster than lists."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
 def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int, str], metric: str, *,
                           splits: Sequence[str] = ("train", "val"), smoothing: float = 0.0,
                           x: str = "epoch", log_y: bool = False) -> go.Figure:
     """Overlay `metric` (e.g. 'loss' or 'accuracy') of several runs: one colour per run, dash per split."""
     if not histories:
         return empty_figure("Select runs to compare")
-    fig = go.Figure()
     dashes = {"train": "solid", "val": "dash", "test": "dot"}
-    drawn = 0
+    traces = []
     for i, (run_id, hist) in enumerate(histories.items()):
         times = wall_times(hist) if x == "time" else None
         for split in splits:
@@ -69,13 +74,14 @@ def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int,
             xs, ys = _xy(pts)
             if times is not None:
                 xs = [times.get(s) for s in xs]
-            fig.add_trace(go.Scatter(x=xs, y=smooth(ys, smoothing), mode="lines",
-                                     name=f"{labels.get(run_id, run_id)} · {split}",
-                                     legendgroup=str(run_id),
-                                     line={"color": color_for(i), "dash": dashes.get(split, "solid")}))
-            drawn += 1
-    if not drawn:
+            traces.append({"type": "scatter", "x": _array(xs), "y": _array(smooth(ys, smoothing)),
+                           "mode": "lines", "name": f"{labels.get(run_id, run_id)} · {split}",
+                           "legendgroup": str(run_id),
+                           "line": {"color": color_for(i), "dash": dashes.get(split, "solid")}})
+    if not traces:
         return empty_figure(f"The selected runs have no '{metric}' values")
+    # Traces built here are well-formed; skipping plotly's per-value validation makes 400 traces 10x faster.
+    fig = go.Figure(data=traces, _validate=False)
     fig.update_layout(height=420, template="plotly_white", margin={"l": 50, "r": 10, "t": 30, "b": 40},
                       xaxis_title="wall time (s)" if x == "time" else "epoch", yaxis_title=metric,
                       legend={"font": {"size": 11}})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 
 from .common import color_for, empty_figure
@@ -29,13 +30,13 @@ def parallel_coordinates_figure(params: Mapping[int, Mapping[str, object]], metr
         vals = [params[r].get(k) for r in runs]
         nums = _numeric(vals)
         if nums is not None:
-            dims.append({"label": k, "values": nums})
+            dims.append({"label": k, "values": np.array(nums)})
         else:
             cats = sorted({str(v) for v in vals})
             index = {c: i for i, c in enumerate(cats)}
-            dims.append({"label": k, "values": [index[str(v)] for v in vals],
+            dims.append({"label": k, "values": np.array([index[str(v)] for v in vals]),
                          "tickvals": list(range(len(cats))), "ticktext": cats})
-    scores = [metric[r] for r in runs]
+    scores = np.array([metric[r] for r in runs])
     dims.append({"label": metric_name, "values": scores})
     fig = go.Figure(go.Parcoords(line={"color": scores, "colorscale": "Viridis", "showscale": True},
                                  dimensions=dims))
@@ -51,7 +52,8 @@ def param_scatter_figure(params: Mapping[int, Mapping[str, object]], metric: Map
         return empty_figure("Pick a hyperparameter and select finished runs")
     xs = [params[r].get(key) for r in runs]
     nums = _numeric(xs)
-    fig = go.Figure(go.Scatter(x=nums if nums is not None else [str(v) for v in xs], y=[metric[r] for r in runs],
+    fig = go.Figure(go.Scatter(x=np.array(nums) if nums is not None else [str(v) for v in xs],
+                               y=np.array([metric[r] for r in runs]),
                                mode="markers", marker={"size": 10, "color": color_for(0), "opacity": 0.75},
                                text=[(labels or {}).get(r, f"#{r}") for r in runs],
                                hovertemplate="%{text}<br>" + key + "=%{x}<br>" + metric_name + "=%{y}<extra></extra>"))

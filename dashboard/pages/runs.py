@@ -19,21 +19,20 @@ STATUS_STYLE = {
 
 
 def layout(**_query):
+    # Infinite row model: rows arrive in blocks from the server as the grid scrolls (see callbacks/runs.py).
     grid = dag.AgGrid(
-        id=ids.RUNS_GRID, rowData=[], columnDefs=[],
-        defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False,
-                       "minWidth": 90},
+        id=ids.RUNS_GRID, columnDefs=[], rowModelType="infinite",
+        defaultColDef={"sortable": True, "resizable": True, "minWidth": 90},
         dashGridOptions={"rowSelection": {"mode": "multiRow", "enableClickSelection": False},
                          "selectionColumnDef": {"pinned": "left", "width": 50},
-                         "animateRows": False, "pagination": False, "rowBuffer": 20,
-                         "undoRedoCellEditing": False, "tooltipShowDelay": 300},
-        getRowId="params.data.id", style={"height": "70vh"},
-        columnSize="autoSize")
+                         "cacheBlockSize": 100, "maxBlocksInCache": 20, "infiniteInitialRowCount": 100,
+                         "animateRows": False, "rowBuffer": 20, "tooltipShowDelay": 300},
+        getRowId="params.data.id", style={"height": "70vh"})
     return dbc.Container([
         html.Div(className="d-flex flex-wrap gap-2 align-items-center mb-2", children=[
             html.H4("Runs", className="me-3 mb-0"),
-            dbc.Input(id=ids.RUNS_SEARCH, placeholder="quick search (any column)", size="sm",
-                      style={"maxWidth": "240px"}, debounce=False),
+            dbc.Input(id=ids.RUNS_SEARCH, placeholder="search name, notes, tags, model, data set", size="sm",
+                      style={"maxWidth": "280px"}, debounce=True),
             dbc.Button("Compare selected", id=ids.RUNS_COMPARE, size="sm", color="primary"),
             dbc.Input(id=ids.RUNS_TAG_TEXT, placeholder="tag", size="sm", style={"maxWidth": "120px"}),
             dbc.Button("Tag selected", id=ids.RUNS_TAG, size="sm", color="secondary"),
