@@ -84,7 +84,12 @@ class Trainer:
         else:
             out = model.forward(xb, training=True)
         loss = self.loss.value(out, yb)
+        skip = getattr(model, "input_grad", False)  # no one needs d loss / d data: skip it
+        if skip:
+            model.input_grad = False
         model.backward(self.loss.grad(out, yb))
+        if skip:
+            model.input_grad = True
         if self.clip > 0:
             self.last_grad_norm = clip_global_norm([g for _, g in model.named_grads()], self.clip)
         self.optimizer.step(model.named_params(), model.named_grads())

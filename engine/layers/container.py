@@ -42,3 +42,13 @@ class Sequential(Layer):
     def set_rng(self, rng):
         for layer in self.layers:
             layer.set_rng(rng)
+
+    @property
+    def input_grad(self) -> bool:
+        """Whether backward returns d/dx; False lets the first layer skip that work."""
+        return getattr(self.layers[0], "input_grad", True)
+
+    @input_grad.setter
+    def input_grad(self, value: bool) -> None:
+        if hasattr(self.layers[0], "input_grad"):
+            self.layers[0].input_grad = value

@@ -5,6 +5,11 @@ like `W.reshape(F, -1)`. Then out[n] = W2 @ cols[n] is already (F, OH*OW), i.e. 
 transposes are needed. `col2im` is the adjoint (overlapping windows add up). Both copy by kernel
 offset (KH*KW strided slices), which keeps the inner loop over contiguous image rows.
 `im2col_naive` and `conv2d_naive` are the slow, obviously-correct twins the tests compare against.
+
+Stride 1 (the common case) takes a faster "wide" route: with the padded image flattened per
+channel, kernel offset (i, j) is one contiguous shift by i*Wp + j, so `im2col_wide` copies long
+contiguous runs and `col2im_wide` adds them back. The price: every output row is computed Wp wide
+instead of OW (the extra k-1 columns are discarded; their upstream gradient is zero).
 """
 
 from __future__ import annotations
@@ -60,6 +65,55 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], kh: int, kw: in
     return dxp
 
 
+def padded_flat(x: np.ndarray, k: int, padding: int, out: np.ndarray | None = None) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, Hp*Wp + k - 1): zero-padded images, flattened, with a zero tail.
+
+    `out` may be a previous result of the same shape: only the interior is rewritten.
+    """
+    n, c, h, w = x.shape
+    hp, wp = h + 2 * padding, w + 2 * padding
+    if out is None:
+        out = np.zeros((n, c, hp * wp + k - 1), dtype=x.dtype)
+    out[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, padding:padding + h, padding:padding + w] = x
+    return out
+
+
+def im2col_wide(xp: np.ndarray, x_shape: tuple[int, int, int, int], k: int, padding: int,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """Stride-1 im2col on `padded_flat` images, channel-major: (C*k*k, N*OH*Wp).
+
+    Row (c, i, j), column (n, r, s) holds xp[n, c, (r + i)*Wp + s + j]; columns with s >= OW are
+    junk. With every image side by side, the convolution is one large matrix product.
+    """
+    n, c, h, w = x_shape
+    wp = w + 2 * padding
+    length = (h + 2 * padding - k + 1) * wp
+    if out is None:
+        out = np.empty((c * k * k, n * length), dtype=xp.dtype)
+    cols = out.reshape(c, k * k, n, length)
+    src = xp.transpose(1, 0, 2)  # (C, N, Hp*Wp + k - 1)
+    for i in range(k):
+        for j in range(k):
+            shift = i * wp + j
+            cols[:, i * k + j] = src[:, :, shift:shift + length]
+    return out
+
+
+def col2im_wide(cols: np.ndarray, x_shape: tuple[int, int, int, int], k: int, padding: int) -> np.ndarray:
+    """Adjoint of `im2col_wide` (junk columns must hold zeros): (C*k*k, N*OH*Wp) -> (N, C, H, W)."""
+    n, c, h, w = x_shape
+    hp, wp = h + 2 * padding, w + 2 * padding
+    length = (hp - k + 1) * wp
+    dxp = np.zeros((c, n, hp * wp + k - 1), dtype=cols.dtype)
+    cols4 = cols.reshape(c, k * k, n, length)
+    for i in range(k):
+        for j in range(k):
+            shift = i * wp + j
+            dxp[:, :, shift:shift + length] += cols4[:, i * k + j]
+    dx = dxp[:, :, :hp * wp].reshape(c, n, hp, wp)[:, :, padding:padding + h, padding:padding + w]
+    return dx.transpose(1, 0, 2, 3)
+
+
 def im2col_naive(x: np.ndarray, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
     """Slow twin of `im2col`: one receptive field at a time."""
     n, c, h, w = x.shape
@@ -91,7 +145,12 @@ def conv2d_naive(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int, paddi
 
 
 class Conv2D(Layer):
-    """Convolution with `out_channels` filters of size kernel x kernel; W is (F, C, KH, KW) like PyTorch."""
+    """Convolution with `out_channels` filters of size kernel x kernel; W is (F, C, KH, KW) like PyTorch.
+
+    `input_grad = False` (set by the trainer on a model's first layer) skips col2im entirely.
+    """
+
+    input_grad = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, *, rng: np.random.Generator,
                  stride: int = 1, padding: int = 0, init: str = "he", dtype=np.float32) -> None:
@@ -105,13 +164,19 @@ class Conv2D(Layer):
         self.params = {"W": init_weight(rng, fan_in, fan_out, shape, init, dtype),
                        "b": np.zeros(out_channels, dtype=dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.input_grad = True  # a container may switch this off for its first layer
         self._cols: np.ndarray | None = None
+        self._xp: np.ndarray | None = None
+        self._dout_wide: np.ndarray | None = None
         self._x_shape: tuple[int, ...] = ()
 
     def output_shape(self, h: int, w: int) -> tuple[int, int, int]:
         k, s, p = self.kernel, self.stride, self.padding
         return self.out_channels, conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
+
+    @staticmethod
+    def _reuse(buf: np.ndarray | None, shape: tuple[int, ...], dtype) -> np.ndarray | None:
+        """`buf` when it fits (same shape and dtype), else None so the kernel allocates."""
+        return buf if buf is not None and buf.shape == shape and buf.dtype == dtype else None
 
     def forward(self, x, *, training=False):
         n, c, h, w = x.shape
@@ -120,23 +185,43 @@ class Conv2D(Layer):
         f, oh, ow = self.output_shape(h, w)
         if oh < 1 or ow < 1:
             raise ValueError(f"kernel {self.kernel} is larger than the {h}x{w} input (padding {self.padding})")
-        k = self.kernel
-        shape = (n, c * k * k, oh * ow)
-        buf = self._cols if self._cols is not None and self._cols.shape == shape and \
-            self._cols.dtype == x.dtype else None
-        self._cols = im2col(x, k, k, self.stride, self.padding, out=buf)  # (N, CKK, P)
+        k, p = self.kernel, self.padding
+        W2, b = self.params["W"].reshape(f, -1), self.params["b"]
         self._x_shape = x.shape
-        out = np.matmul(self.params["W"].reshape(f, -1), self._cols)  # (N, F, P)
-        out += self.params["b"][:, None]
+        if self.stride == 1:
+            wp = w + 2 * p
+            self._xp = padded_flat(x, k, p, out=self._reuse(self._xp, (n, c, (h + 2 * p) * wp + k - 1), x.dtype))
+            cols_shape = (c * k * k, n * oh * wp)
+            self._cols = im2col_wide(self._xp, x.shape, k, p, out=self._reuse(self._cols, cols_shape, x.dtype))
+            out_wide = (W2 @ self._cols).reshape(f, n, oh, wp)  # one product for the whole batch
+            # adding the bias also drops the junk columns and puts N first again
+            out = np.empty((n, f, oh, ow), dtype=out_wide.dtype)
+            np.add(out_wide[:, :, :, :ow].transpose(1, 0, 2, 3), b[:, None, None], out=out)
+            return out
+        shape = (n, c * k * k, oh * ow)
+        self._cols = im2col(x, k, k, self.stride, p, out=self._reuse(self._cols, shape, x.dtype))
+        out = np.matmul(W2, self._cols)  # (N, F, P)
+        out += b[:, None]
         return out.reshape(n, f, oh, ow)
 
     def backward(self, dout):
-        n, f = dout.shape[:2]
-        d3 = dout.reshape(n, f, -1)  # (N, F, P)
+        n, f, oh, ow = dout.shape
         W2 = self.params["W"].reshape(f, -1)
+        np.sum(dout, axis=(0, 2, 3), out=self.grads["b"])
+        if self.stride == 1:
+            wp = self._x_shape[3] + 2 * self.padding
+            buf = self._reuse(self._dout_wide, (f, n, oh, wp), dout.dtype)
+            if buf is None:  # junk columns stay zero for the buffer's lifetime
+                buf = self._dout_wide = np.zeros((f, n, oh, wp), dtype=dout.dtype)
+            buf[:, :, :, :ow] = dout.transpose(1, 0, 2, 3)
+            d2 = buf.reshape(f, n * oh * wp)  # (F, N*L)
+            np.matmul(d2, self._cols.T, out=self.grads["W"].reshape(f, -1))
+            if not self.input_grad:
+                return None
+            return col2im_wide(W2.T @ d2, self._x_shape, self.kernel, self.padding)
+        d3 = dout.reshape(n, f, oh * ow)  # (N, F, P)
         dW = np.matmul(d3, self._cols.transpose(0, 2, 1))  # (N, F, CKK)
         np.sum(dW, axis=0, out=self.grads["W"].reshape(f, -1))
-        np.sum(d3, axis=(0, 2), out=self.grads["b"])
         if not self.input_grad:
             return None
         dcols = np.matmul(W2.T, d3)  # (N, CKK, P)

@@ -34,16 +34,17 @@ class MaxPool2D(Layer):
             raise ValueError(f"pool size {k} is larger than the {h}x{w} input")
         oh, ow = h // k, w // k
         self._x_shape = x.shape
-        if k == 2:  # the common case: four strided slices, no argmax
+        if k == 2:  # the common case: four strided slices and three comparisons, no argmax
             xc = x[:, :, :oh * 2, :ow * 2]
             a, b = xc[:, :, 0::2, 0::2], xc[:, :, 0::2, 1::2]
-            cc, d = xc[:, :, 1::2, 0::2], xc[:, :, 1::2, 1::2]
-            out = np.maximum(a, b)
-            np.maximum(out, cc, out=out)
-            np.maximum(out, d, out=out)
-            self._slices = (a, b, cc, d)
-            self._out = out
-            return out
+            c, d = xc[:, :, 1::2, 0::2], xc[:, :, 1::2, 1::2]
+            # strict ">" keeps the earlier element on ties, so the first maximum wins (as in PyTorch)
+            right_top, right_bottom = b > a, d > c
+            top, bottom = np.maximum(a, b), np.maximum(c, d)
+            lower = bottom > top
+            np.maximum(top, bottom, out=top)
+            self._winners = (right_top, right_bottom, lower)
+            return top
         win = _windows(x, k).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, k * k)
         self._arg = win.argmax(axis=-1)
         return np.take_along_axis(win, self._arg[..., None], axis=-1)[..., 0]
@@ -52,15 +53,17 @@ class MaxPool2D(Layer):
         k = self.size
         n, c, h, w = self._x_shape
         oh, ow = h // k, w // k
-        dx = np.zeros(self._x_shape, dtype=dout.dtype)
         if k == 2:
-            taken = np.zeros(dout.shape, dtype=bool)
-            for (r, s), part in zip(((0, 0), (0, 1), (1, 0), (1, 1)), self._slices):
-                hit = part == self._out
-                hit &= ~taken  # first maximum wins, like PyTorch
-                taken |= hit
-                np.multiply(dout, hit, out=dx[:, :, r:oh * 2:2, s:ow * 2:2])
+            right_top, right_bottom, lower = self._winners
+            upper = ~lower
+            odd = h % 2 or w % 2
+            dx = np.zeros(self._x_shape, dtype=dout.dtype) if odd else np.empty(self._x_shape, dtype=dout.dtype)
+            masks = {(0, 0): upper & ~right_top, (0, 1): upper & right_top,
+                     (1, 0): lower & ~right_bottom, (1, 1): lower & right_bottom}
+            for (r, s), mask in masks.items():
+                np.multiply(dout, mask, out=dx[:, :, r:oh * 2:2, s:ow * 2:2])
             return dx
+        dx = np.zeros(self._x_shape, dtype=dout.dtype)
         dwin = np.zeros((n, c, oh, ow, k * k), dtype=dout.dtype)
         np.put_along_axis(dwin, self._arg[..., None], dout[..., None], axis=-1)
         dx[:, :, :oh * k, :ow * k] = dwin.reshape(n, c, oh, ow, k, k).transpose(0, 1, 2, 4, 3, 5) \
