@@ -38,19 +38,35 @@ def combine_masks(*masks: np.ndarray | None) -> np.ndarray | None:
 
 # ---------------------------------------------------------------- scaled dot-product kernel
 
+def row_sum(a: np.ndarray) -> np.ndarray:
+    """Sum over the last axis, keepdims, as a matrix-vector product: for short rows (attention over a
+    few dozen keys) far faster than a ufunc reduction."""
+    return a @ np.ones((a.shape[-1], 1), dtype=a.dtype)
+
+
+# Softmax is shift-invariant, so when all scores lie within this span one shift by their overall maximum
+# is as good as one per row (no row can underflow to all zeros: exp(-60) is a normal float32), and a
+# single max/min over the array costs a twentieth of a maximum per row of a few dozen keys.
+SHARED_SHIFT_SPAN = 60.0
+
+
 def masked_softmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """Softmax over the last axis, in place on `scores`; masked entries get weight 0."""
+    hi, lo = float(scores.max()), float(scores.min())
     if mask is not None:
         np.copyto(scores, -np.inf, where=~mask)
-    m = scores.max(axis=-1, keepdims=True)
-    if mask is not None:
-        m[~np.isfinite(m)] = 0.0  # fully masked row: exp(-inf) = 0 everywhere
-    scores -= m
+    if hi - lo < SHARED_SHIFT_SPAN:
+        scores -= hi
+    else:
+        m = scores.max(axis=-1, keepdims=True)
+        if mask is not None:
+            m[~np.isfinite(m)] = 0.0  # fully masked row: exp(-inf) = 0 everywhere
+        scores -= m
     np.exp(scores, out=scores)
-    s = scores.sum(axis=-1, keepdims=True)
+    s = row_sum(scores)
     if mask is not None:
         s[s == 0] = 1.0
-    scores /= s
+    scores *= np.reciprocal(s, out=s)
     return scores
 
 
@@ -71,7 +87,7 @@ def scaled_dot_product_attention_backward(dout, q, k, v, weights):
     dv = np.swapaxes(weights, -1, -2) @ dout
     dw = dout @ np.swapaxes(v, -1, -2)  # (..., Tq, Tk)
     # softmax backward: ds = w * (dw - sum(dw * w)); masked entries have w = 0, so ds = 0 there
-    dw -= np.sum(dw * weights, axis=-1, keepdims=True)
+    dw -= np.einsum("...ij,...ij->...i", dw, weights)[..., None]
     dw *= weights
     dw *= scale
     return dw @ k, np.swapaxes(dw, -1, -2) @ q, dv
@@ -172,6 +188,15 @@ class MultiHeadAttention(Layer):
         N, T, _ = t.shape
         return t.reshape(N, T, self.heads, -1).transpose(0, 2, 1, 3)  # (N, h, T, dh)
 
+    @staticmethod
+    def _merge(*parts: np.ndarray) -> np.ndarray:
+        """Per-head arrays (N, h, T, dh) side by side into one (N, T, len(parts) * h * dh) array."""
+        N, h, T, dh = parts[0].shape
+        out = np.empty((N, T, len(parts), h, dh), dtype=parts[0].dtype)
+        for i, part in enumerate(parts):
+            out[:, :, i] = part.transpose(0, 2, 1, 3)
+        return out.reshape(N, T, -1)
+
     def forward(self, x, *, training=False, context=None, key_mask=None):
         """x (N, Tq, D); context (N, Tk, D) for cross-attention; key_mask (N, Tk) True = real token."""
         p, D = self.params, self.d_model
@@ -189,7 +214,7 @@ class MultiHeadAttention(Layer):
                              None if key_mask is None else padding_mask(key_mask))
         qh, kh, vh = self._split(q), self._split(k), self._split(v)
         out, weights = scaled_dot_product_attention(qh, kh, vh, mask)  # (N, h, Tq, dh)
-        merged = out.transpose(0, 2, 1, 3).reshape(N, Tq, D)
+        merged = self._merge(out)
         self._cache = (x, context, qh, kh, vh, weights, merged)
         self.last_weights = weights
         y = merged @ p["Wo"]
@@ -205,16 +230,14 @@ class MultiHeadAttention(Layer):
         np.sum(d2, axis=0, out=g["bo"])
         dmerged = self._split(dout @ p["Wo"].T)
         dq, dk, dv = scaled_dot_product_attention_backward(dmerged, qh, kh, vh, weights)
-        merge = lambda t: t.transpose(0, 2, 1, 3).reshape(N, t.shape[2], D)  # noqa: E731
-        dq, dk, dv = merge(dq), merge(dk), merge(dv)
         if context is None:
-            dqkv = np.concatenate([dq, dk, dv], axis=-1).reshape(-1, 3 * D)
+            dqkv = self._merge(dq, dk, dv).reshape(-1, 3 * D)
             np.matmul(x.reshape(-1, D).T, dqkv, out=g["Wqkv"])
             np.sum(dqkv, axis=0, out=g["bqkv"])
             self.dcontext = None
             return (dqkv @ p["Wqkv"].T).reshape(x.shape)
-        dq2 = dq.reshape(-1, D)
-        dkv = np.concatenate([dk, dv], axis=-1).reshape(-1, 2 * D)
+        dq2 = self._merge(dq).reshape(-1, D)
+        dkv = self._merge(dk, dv).reshape(-1, 2 * D)
         g["Wqkv"][:, :D] = x.reshape(-1, D).T @ dq2
         g["Wqkv"][:, D:] = context.reshape(-1, D).T @ dkv
         g["bqkv"][:D] = dq2.sum(axis=0)

@@ -11,6 +11,12 @@ import numpy as np
 from .base import Layer
 
 
+def _row_mean(a: np.ndarray) -> np.ndarray:
+    """Mean over the last axis, keepdims, as one matrix-vector product (fast for short rows)."""
+    F = a.shape[-1]
+    return (a.reshape(-1, F) @ np.full((F, 1), 1.0 / F, dtype=a.dtype)).reshape(a.shape[:-1] + (1,))
+
+
 class LayerNorm(Layer):
     """y = gamma * (x - mean) / sqrt(var + eps) + beta over the last axis of width `features`."""
 
@@ -21,10 +27,10 @@ class LayerNorm(Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
     def forward(self, x, *, training=False):
-        mean = x.mean(axis=-1, keepdims=True)
-        xc = x - mean
-        var = np.mean(xc * xc, axis=-1, keepdims=True)
-        self._inv_std = 1.0 / np.sqrt(var + self.eps)
+        xc = x - _row_mean(x)
+        var = _row_mean(xc * xc)
+        var += self.eps
+        self._inv_std = 1.0 / np.sqrt(var, out=var)
         self._xhat = xc
         self._xhat *= self._inv_std  # (..., F)
         out = self._xhat * self.params["gamma"]
@@ -34,12 +40,13 @@ class LayerNorm(Layer):
     def backward(self, dout):
         xhat, F = self._xhat, self.features
         d2, x2 = dout.reshape(-1, F), xhat.reshape(-1, F)
-        np.sum(d2 * x2, axis=0, out=self.grads["gamma"])
+        np.einsum("nf,nf->f", d2, x2, out=self.grads["gamma"])
         np.sum(d2, axis=0, out=self.grads["beta"])
         dxhat = dout * self.params["gamma"]
         # dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-        proj = np.mean(dxhat * xhat, axis=-1, keepdims=True)
-        dx = dxhat - dxhat.mean(axis=-1, keepdims=True)
+        proj = np.einsum("...f,...f->...", dxhat, xhat)[..., None]
+        proj *= 1.0 / F
+        dx = dxhat - _row_mean(dxhat)
         dx -= xhat * proj
         dx *= self._inv_std
         return dx

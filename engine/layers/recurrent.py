@@ -1,10 +1,10 @@
 """Recurrent layers: RNN (tanh), LSTM and GRU cells, and `Recurrent`, the unroller that runs a cell over time.
 
-A cell holds one set of weights with every gate side by side, so one GEMM computes all gates:
+A cell stores its weights with the gates side by side, as PyTorch does (transposed):
 `Wx` (D, G*H) for the input, `Wh` (H, G*H) for the previous hidden state, bias `b` (G*H).
-Gate order: RNN (a), LSTM (i, f, o, g): the three sigmoids first, so they are one slice; GRU (r, z, n)
-with PyTorch's candidate n = tanh(x Wxn + bn + r * (h Whn + bhn)), hence the extra bias `bhn` (H), and
-h' = (1 - z) * n + z * h (z near 1 keeps the old state).
+Gate order: RNN (a); LSTM (i, f, o, g); GRU (r, z, n) with PyTorch's candidate
+n = tanh(x Wxn + bn + r * (h Whn + bhn)), hence the extra bias `bhn` (H), and h' = (1 - z) * n + z * h
+(z near 1 keeps the old state).
 
 Initialisation: PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for every weight; the LSTM forget-gate bias starts at
 `forget_bias` (1 by default). With `chrono=T` (Tallec & Ollivier 2018, "chrono initialisation") the gates
@@ -15,8 +15,14 @@ Two ways to run a cell:
 - `cell.forward(x_t, state)` / `cell.backward(dstate)`: one timestep, caches pushed on a stack and popped
   by backward (BPTT order), gradients accumulated with `+=`. The seq2seq decoder uses this.
 - `Recurrent`: projects the input of every timestep with one GEMM before the loop, runs the cell's
-  `scan` (in-place kernels, buffers allocated once per call, none per step), and in backward computes
-  the weight gradients with one GEMM each after the reverse loop.
+  `scan` (in-place kernels, buffers allocated once per call, none per step), and after the reverse loop
+  computes each weight gradient with one GEMM over all timesteps.
+
+Speed notes. Inside the loops gates are laid out gate-major, (G, N, H) per step and (T, G, N, H) per
+sequence, so every elementwise operation runs over contiguous memory; one batched matmul per step
+computes all gates. The sigmoid goes through exp (vectorised in NumPy, unlike float32 tanh), and the
+LSTM's g gate rides along in the same pass via tanh(x) = 2 sigmoid(2x) - 1. Derivative factors that do
+not depend on the incoming gradient are computed for all timesteps at once before the reverse loop.
 """
 
 from __future__ import annotations
@@ -29,36 +35,46 @@ CELLS = ("rnn", "lstm", "gru")
 
 
 def sigmoid_(a: np.ndarray) -> np.ndarray:
-    """Logistic function in place via tanh: stable for any input, no temporaries."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
+    """Logistic function in place, 1 / (1 + exp(-a)): stable, since exp overflowing to inf gives exactly 0.
+
+    Callers silence that overflow with np.errstate(over="ignore").
+    """
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    a += 1.0
+    np.reciprocal(a, out=a)
     return a
 
 
-def _sigmoid_grad_(da: np.ndarray, s: np.ndarray, work: np.ndarray) -> None:
-    """da *= s * (1 - s) in place (s = sigmoid output); `work` is scratch of da's shape."""
-    np.subtract(1.0, s, out=work)
-    da *= s
-    da *= work
+def gate_major(W: np.ndarray, gates: int) -> np.ndarray:
+    """View a packed (R, G*H) weight (or (G*H,) bias as (1, G*H)) as (G, R, H), one block per gate."""
+    W2 = W.reshape(-1, W.shape[-1])
+    return W2.reshape(W2.shape[0], gates, -1).transpose(1, 0, 2)
 
 
-def _tanh_grad_(da: np.ndarray, y: np.ndarray, work: np.ndarray) -> None:
-    """da *= 1 - y^2 in place (y = tanh output)."""
-    np.multiply(y, y, out=work)
-    np.subtract(1.0, work, out=work)
-    da *= work
+def packed(a: np.ndarray) -> np.ndarray:
+    """(..., G, N, H) gate-major values -> (... * N, G*H), the packed layout of the weights (a copy)."""
+    *lead, G, N, H = a.shape
+    order = (*range(len(lead)), len(lead) + 1, len(lead), len(lead) + 2)
+    return a.transpose(order).reshape(-1, G * H)
 
 
 # ---------------------------------------------------------------- step kernels (in place, shared)
+# Forward kernels turn one step's preactivations (G, N, H) into gates in place. Backward kernels take
+# derivative factors from the *_factors functions, which work on one step (G, N, H) or on all steps
+# (T, G, N, H): the unroller computes them for the whole sequence in a few large vectorised operations,
+# leaving the reverse loop only the products that depend on the incoming gradient.
 
 def lstm_step_forward(a, c_prev, c, tc, h) -> None:
-    """One LSTM step: preactivations `a` (N, 4H) become gates (i, f, o, g) in place; writes c, tanh(c), h."""
-    H = c.shape[-1]
-    sigmoid_(a[:, :3 * H])
-    np.tanh(a[:, 3 * H:], out=a[:, 3 * H:])
-    i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+    """One LSTM step: preactivations `a` (4, N, H) become gates (i, f, o, g) in place; writes c, tanh(c), h.
+
+    `a[3]` must hold twice the g preactivation: one sigmoid pass over all four gates then gives
+    tanh(x) = 2 * sigmoid(2x) - 1 for g.
+    """
+    sigmoid_(a)
+    i, f, o, g = a
+    g *= 2.0
+    g -= 1.0
     np.multiply(f, c_prev, out=c)
     np.multiply(i, g, out=tc)  # tc is scratch until it holds tanh(c)
     c += tc
@@ -66,35 +82,45 @@ def lstm_step_forward(a, c_prev, c, tc, h) -> None:
     np.multiply(o, tc, out=h)
 
 
-def lstm_step_backward(dh, dc, gates, c_prev, tc, da, work) -> None:
-    """Backward of one LSTM step into preactivation grads `da` (N, 4H).
+def lstm_backward_factors(gates, tc):
+    """(D, OT): D = each gate's derivative w.r.t. its preactivation (s(1-s) for i, f, o; 1-g^2 for g),
+    OT = o * (1 - tanh(c)^2), the factor from h into c. gates (..., 4, N, H), tc (..., N, H)."""
+    D = np.subtract(1.0, gates)
+    D *= gates
+    g, dg = gates[..., 3, :, :], D[..., 3, :, :]
+    np.multiply(g, g, out=dg)
+    np.subtract(1.0, dg, out=dg)
+    OT = np.multiply(tc, tc)
+    np.subtract(1.0, OT, out=OT)
+    OT *= gates[..., 2, :, :]
+    return D, OT
+
+
+def lstm_step_backward(dh, dc, gates, c_prev, tc, D, OT, da, raw, tmp) -> None:
+    """Backward of one LSTM step into preactivation grads `da` (4, N, H), which may be `D` itself.
 
     `dh` is the whole gradient reaching h_t; `dc` the gradient reaching c_t from step t+1, updated in
-    place to the gradient reaching c_{t-1}. `work` is (N, 4H) scratch.
+    place to the gradient reaching c_{t-1}. `raw` (4, N, H) and `tmp` (N, H) are scratch.
     """
-    H = dh.shape[-1]
-    i, f, o, g = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-    di, df, do, dg = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
-    np.multiply(dh, tc, out=do)
-    np.multiply(dh, o, out=dg)  # dg is scratch: dh * o * (1 - tanh(c)^2) flows into c
-    _tanh_grad_(dg, tc, work[:, :H])
-    dc += dg
-    np.multiply(dc, g, out=di)
-    np.multiply(dc, c_prev, out=df)
-    np.multiply(dc, i, out=dg)
+    i, f, _, g = gates
+    np.multiply(dh, OT, out=tmp)
+    dc += tmp
+    np.multiply(dc, g, out=raw[0])       # d i
+    np.multiply(dc, c_prev, out=raw[1])  # d f
+    np.multiply(dh, tc, out=raw[2])      # d o
+    np.multiply(dc, i, out=raw[3])       # d g
+    np.multiply(raw, D, out=da)
     dc *= f
-    _sigmoid_grad_(da[:, :3 * H], gates[:, :3 * H], work[:, :3 * H])
-    _tanh_grad_(dg, g, work[:, 3 * H:])
 
 
 def gru_step_forward(ax, ah, bhn, h_prev, h) -> None:
-    """One GRU step. `ax` (N, 3H) = x Wx + b becomes gates (r, z, n) in place; `ah` (N, 3H) = h_prev Wh,
-    its n slice becomes hn = h_prev Whn + bhn (kept for backward). Writes h."""
-    H = h.shape[-1]
-    ax[:, :2 * H] += ah[:, :2 * H]
-    sigmoid_(ax[:, :2 * H])
-    r, z, n = ax[:, :H], ax[:, H:2 * H], ax[:, 2 * H:]
-    hn = ah[:, 2 * H:]
+    """One GRU step. `ax` (3, N, H) = x Wx + b becomes gates (r, z, n) in place; `ah` (3, N, H) = h_prev Wh,
+    its n block becomes hn = h_prev Whn + bhn (kept for backward). Writes h."""
+    rz = ax[:2]
+    rz += ah[:2]
+    sigmoid_(rz)
+    r, z, n = ax
+    hn = ah[2]
     hn += bhn
     np.multiply(r, hn, out=h)  # h is scratch until the end
     n += h
@@ -104,23 +130,33 @@ def gru_step_forward(ax, ah, bhn, h_prev, h) -> None:
     h += n
 
 
-def gru_step_backward(dh, gates, hn, h_prev, dax, dah, work) -> None:
-    """Backward of one GRU step: writes input-side grads `dax` and hidden-side grads `dah` (N, 3H).
+def gru_backward_factors(gates, hn, h_prev):
+    """(Kr, Kz, Kn): d h'/d(preactivation) per gate, up to the incoming gradient:
+    Kn = (1-z)(1-n^2), Kz = (h_prev - n) z(1-z), and Kr = hn r(1-r) (applied to dn, not dh)."""
+    r, z, n = gates[..., 0, :, :], gates[..., 1, :, :], gates[..., 2, :, :]
+    Kn = np.multiply(n, n)
+    np.subtract(1.0, Kn, out=Kn)
+    Kn *= 1.0 - z
+    Kz = np.subtract(h_prev, n)
+    Kz *= z
+    Kz *= 1.0 - z
+    Kr = np.subtract(1.0, r)
+    Kr *= r
+    Kr *= hn
+    return Kr, Kz, Kn
 
-    The gradient reaching h_{t-1} is then dh * z + dah @ Wh.T (the caller's GEMM).
+
+def gru_step_backward(dh, gates, Kr, Kz, Kn, dax, dah) -> None:
+    """Backward of one GRU step: writes input-side grads `dax` and hidden-side grads `dah` (3, N, H).
+
+    The gradient reaching h_{t-1} is then dh * z + the gate-wise sum of dah @ Wh.T (the caller's GEMM).
     """
-    H = dh.shape[-1]
-    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-    dr, dz, dn = dax[:, :H], dax[:, H:2 * H], dax[:, 2 * H:]
-    np.subtract(1.0, z, out=dn)
-    dn *= dh
-    _tanh_grad_(dn, n, work[:, :H])
-    np.subtract(h_prev, n, out=dz)
-    dz *= dh
-    np.multiply(dn, hn, out=dr)
-    _sigmoid_grad_(dax[:, :2 * H], gates[:, :2 * H], work[:, :2 * H])
-    dah[:, :2 * H] = dax[:, :2 * H]
-    np.multiply(dn, r, out=dah[:, 2 * H:])
+    dn = dax[2]
+    np.multiply(dh, Kn, out=dn)
+    np.multiply(dh, Kz, out=dax[1])
+    np.multiply(dn, Kr, out=dax[0])
+    dah[:2] = dax[:2]
+    np.multiply(dn, gates[0], out=dah[2])
 
 
 # ---------------------------------------------------------------- cells
@@ -146,6 +182,10 @@ class Cell(Layer):
         self.grads = {}
         self._stack: list[tuple] = []
 
+    @property
+    def n_gates(self) -> int:
+        return len(self.gate_names)
+
     def _init_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
@@ -158,15 +198,20 @@ class Cell(Layer):
         """Forget cached steps (call before unrolling a new sequence step by step)."""
         self._stack.clear()
 
+    def _hidden_weights(self) -> np.ndarray:
+        """Wh as contiguous (G, H, H) blocks for the per-step batched matmul."""
+        return np.ascontiguousarray(gate_major(self.params["Wh"], self.n_gates))
+
     # one-step API ---------------------------------------------------------
     def forward(self, x, state=None, *, training=False):
         """One timestep: x (N, D), state tuple of (N, H) -> new state tuple. Caches for `backward`."""
         if state is None:
             state = self.init_state(len(x))
-        p = self.params
-        a = x @ p["Wx"]
-        a += p["b"]
-        new_state, cache = self._step(a, state)
+        p, G = self.params, self.n_gates
+        a = np.matmul(x, gate_major(p["Wx"], G))  # (G, N, H)
+        a += gate_major(p["b"], G)
+        with np.errstate(over="ignore"):
+            new_state, cache = self._step(a, state)
         self._stack.append((x, state, cache))
         return new_state
 
@@ -175,6 +220,7 @@ class Cell(Layer):
         x, state, cache = self._stack.pop()
         dstate = tuple(np.zeros_like(s) if d is None else d for d, s in zip(dstate, state, strict=True))
         dax, dah, dstate_prev = self._step_backward(dstate, state, cache)
+        dax, dah = packed(dax), packed(dah)  # (N, G*H)
         p, gr = self.params, self.grads
         gr["Wx"] += x.T @ dax
         gr["b"] += dax.sum(axis=0)
@@ -182,6 +228,11 @@ class Cell(Layer):
         dh_prev = dah @ p["Wh"].T
         dh_prev += dstate_prev[0]
         return dax @ p["Wx"].T, (dh_prev, *dstate_prev[1:])
+
+    @staticmethod
+    def _initial_grad(d, like):
+        """The gradient reaching the final state as a fresh array the reverse loop may overwrite."""
+        return np.zeros_like(like) if d is None else np.array(d, dtype=like.dtype)
 
 
 class RNNCell(Cell):
@@ -194,43 +245,45 @@ class RNNCell(Cell):
         self._init_grads()
 
     def _step(self, a, state):
-        a += state[0] @ self.params["Wh"]
-        np.tanh(a, out=a)
-        return (a,), a
+        h = a[0]
+        h += state[0] @ self.params["Wh"]
+        np.tanh(h, out=h)
+        return (h,), h
 
     def _step_backward(self, dstate, state, h):
-        da = dstate[0] * (1.0 - h * h)
+        da = (dstate[0] * (1.0 - h * h))[None]
         return da, da, (np.zeros_like(state[0]),)
 
     def scan(self, A, h0):
-        """Run over time. A (T, N, H) = X Wx + b, overwritten with h_t. Returns Hbuf (T+1, N, H)."""
-        T, N, H = A.shape
+        """Run over time. A (T, 1, N, H) = X Wx + b. Returns Hbuf (T+1, N, H) with Hbuf[0] = h0."""
+        T, _, N, H = A.shape
         Wh = self.params["Wh"]
         Hbuf = np.empty((T + 1, N, H), dtype=A.dtype)
         Hbuf[0] = h0
         tmp = np.empty((N, H), dtype=A.dtype)
         for t in range(T):
             np.matmul(Hbuf[t], Wh, out=tmp)
-            tmp += A[t]
+            tmp += A[t, 0]
             np.tanh(tmp, out=Hbuf[t + 1])
         self._scan = (Hbuf,)
         return Hbuf, {}
 
     def scan_backward(self, dHs, dstate):
-        """BPTT. dHs (T, N, H) view of the output gradient (or None); returns dA (T, N, H), dstate_0."""
+        """BPTT. dHs (T, N, H) view of the output gradient (or None). Fills grads["Wh"]; returns the
+        preactivation grads packed (T*N, G*H) and the gradient reaching the initial state."""
         (Hbuf,) = self._scan
         T, N, H = Hbuf.shape[0] - 1, Hbuf.shape[1], Hbuf.shape[2]
         WhT = self.params["Wh"].T
-        dA = np.empty((T, N, H), dtype=Hbuf.dtype)
-        dh = np.zeros((N, H), dtype=Hbuf.dtype) if dstate[0] is None else dstate[0].astype(Hbuf.dtype)
-        work = np.empty((N, H), dtype=Hbuf.dtype)
+        dA = np.multiply(Hbuf[1:], Hbuf[1:])  # becomes 1 - h^2 for all steps, then the gradient
+        np.subtract(1.0, dA, out=dA)
+        dh = self._initial_grad(dstate[0], Hbuf[0])
         for t in range(T - 1, -1, -1):
             if dHs is not None:
                 dh += dHs[t]
-            np.copyto(dA[t], dh)
-            _tanh_grad_(dA[t], Hbuf[t + 1], work)
+            dA[t] *= dh
             np.matmul(dA[t], WhT, out=dh)
-        np.matmul(Hbuf[:-1].reshape(T * N, H).T, dA.reshape(T * N, H), out=self.grads["Wh"])
+        dA = dA.reshape(T * N, H)
+        np.matmul(Hbuf[:-1].reshape(T * N, H).T, dA, out=self.grads["Wh"])
         return dA, (dh,)
 
 
@@ -251,7 +304,8 @@ class LSTMCell(Cell):
 
     def _step(self, a, state):
         h_prev, c_prev = state
-        a += h_prev @ self.params["Wh"]
+        a += np.matmul(h_prev, gate_major(self.params["Wh"], 4))
+        a[3] *= 2.0
         c, tc, h = (np.empty_like(c_prev) for _ in range(3))
         lstm_step_forward(a, c_prev, c, tc, h)
         return (h, c), (a, tc)
@@ -260,41 +314,47 @@ class LSTMCell(Cell):
         gates, tc = cache
         dh, dc = dstate[0], dstate[1].copy()
         da = np.empty_like(gates)
-        lstm_step_backward(dh, dc, gates, state[1], tc, da, np.empty_like(gates))
+        D, OT = lstm_backward_factors(gates, tc)
+        lstm_step_backward(dh, dc, gates, state[1], tc, D, OT, da, np.empty_like(gates), np.empty_like(dh))
         return da, da, (np.zeros_like(dh), dc)
 
     def scan(self, A, h0, c0):
-        """Run over time. A (T, N, 4H) = X Wx + b, turned into gates in place."""
-        T, N, G = A.shape
-        H = G // 4
-        Wh = self.params["Wh"]
+        """Run over time. A (T, 4, N, H) = X Wx + b, turned into gates in place."""
+        T, G, N, H = A.shape
+        Wh = self._hidden_weights()
+        Wh[3] *= 2.0  # the g gate enters the kernel doubled (see lstm_step_forward)
+        A[:, 3] *= 2.0
         Hbuf = np.empty((T + 1, N, H), dtype=A.dtype)
         Cbuf = np.empty((T + 1, N, H), dtype=A.dtype)
         TC = np.empty((T, N, H), dtype=A.dtype)
         Hbuf[0], Cbuf[0] = h0, c0
-        tmp = np.empty((N, G), dtype=A.dtype)
-        for t in range(T):
-            np.matmul(Hbuf[t], Wh, out=tmp)
-            A[t] += tmp
-            lstm_step_forward(A[t], Cbuf[t], Cbuf[t + 1], TC[t], Hbuf[t + 1])
+        tmp = np.empty((G, N, H), dtype=A.dtype)
+        with np.errstate(over="ignore"):
+            for t in range(T):
+                np.matmul(Hbuf[t], Wh, out=tmp)
+                A[t] += tmp
+                lstm_step_forward(A[t], Cbuf[t], Cbuf[t + 1], TC[t], Hbuf[t + 1])
         self._scan = (A, Hbuf, Cbuf, TC)
         return Hbuf, {"c": Cbuf}
 
     def scan_backward(self, dHs, dstate):
         A, Hbuf, Cbuf, TC = self._scan
-        T, N, G = A.shape
-        H = G // 4
-        WhT = self.params["Wh"].T
-        dA = np.empty_like(A)
-        work = np.empty((N, G), dtype=A.dtype)
-        dh = np.zeros((N, H), dtype=A.dtype) if dstate[0] is None else dstate[0].astype(A.dtype)
-        dc = np.zeros((N, H), dtype=A.dtype) if dstate[1] is None else dstate[1].astype(A.dtype)
+        T, G, N, H = A.shape
+        WhT = self._hidden_weights().transpose(0, 2, 1)
+        D, OT = lstm_backward_factors(A, TC)  # every step at once
+        dA = D  # each step's factors are read once, then overwritten by that step's gradient
+        raw, tmpG, tmp = np.empty((G, N, H), dtype=A.dtype), np.empty((G, N, H), dtype=A.dtype), \
+            np.empty((N, H), dtype=A.dtype)
+        dh = self._initial_grad(dstate[0], Hbuf[0])
+        dc = self._initial_grad(dstate[1], Hbuf[0])
         for t in range(T - 1, -1, -1):
             if dHs is not None:
                 dh += dHs[t]
-            lstm_step_backward(dh, dc, A[t], Cbuf[t], TC[t], dA[t], work)
-            np.matmul(dA[t], WhT, out=dh)
-        np.matmul(Hbuf[:-1].reshape(T * N, H).T, dA.reshape(T * N, G), out=self.grads["Wh"])
+            lstm_step_backward(dh, dc, A[t], Cbuf[t], TC[t], D[t], OT[t], dA[t], raw, tmp)
+            np.matmul(dA[t], WhT, out=tmpG)
+            np.sum(tmpG, axis=0, out=dh)
+        dA = packed(dA)  # (T*N, 4H)
+        np.matmul(Hbuf[:-1].reshape(T * N, H).T, dA, out=self.grads["Wh"])
         return dA, (dh, dc)
 
 
@@ -313,51 +373,52 @@ class GRUCell(Cell):
 
     def _step(self, ax, state):
         h_prev = state[0]
-        ah = h_prev @ self.params["Wh"]
+        ah = np.matmul(h_prev, gate_major(self.params["Wh"], 3))
         h = np.empty_like(h_prev)
         gru_step_forward(ax, ah, self.params["bhn"], h_prev, h)
         return (h,), (ax, ah)
 
     def _step_backward(self, dstate, state, cache):
         gates, ah = cache
-        H = self.hidden
         dh = dstate[0]
         dax, dah = np.empty_like(gates), np.empty_like(gates)
-        gru_step_backward(dh, gates, ah[:, 2 * H:], state[0], dax, dah, np.empty_like(gates))
-        self.grads["bhn"] += dah[:, 2 * H:].sum(axis=0)
-        return dax, dah, (dh * gates[:, H:2 * H],)
+        Kr, Kz, Kn = gru_backward_factors(gates, ah[2], state[0])
+        gru_step_backward(dh, gates, Kr, Kz, Kn, dax, dah)
+        self.grads["bhn"] += dah[2].sum(axis=0)
+        return dax, dah, (dh * gates[1],)
 
     def scan(self, A, h0):
-        """Run over time. A (T, N, 3H) = X Wx + b, turned into gates in place."""
-        T, N, G = A.shape
-        H = G // 3
-        p = self.params
+        """Run over time. A (T, 3, N, H) = X Wx + b, turned into gates in place."""
+        T, G, N, H = A.shape
+        Wh, bhn = self._hidden_weights(), self.params["bhn"]
         Hbuf = np.empty((T + 1, N, H), dtype=A.dtype)
         AH = np.empty_like(A)
         Hbuf[0] = h0
-        for t in range(T):
-            np.matmul(Hbuf[t], p["Wh"], out=AH[t])
-            gru_step_forward(A[t], AH[t], p["bhn"], Hbuf[t], Hbuf[t + 1])
+        with np.errstate(over="ignore"):
+            for t in range(T):
+                np.matmul(Hbuf[t], Wh, out=AH[t])
+                gru_step_forward(A[t], AH[t], bhn, Hbuf[t], Hbuf[t + 1])
         self._scan = (A, AH, Hbuf)
         return Hbuf, {}
 
     def scan_backward(self, dHs, dstate):
         A, AH, Hbuf = self._scan
-        T, N, G = A.shape
-        H = G // 3
-        WhT = self.params["Wh"].T
+        T, G, N, H = A.shape
+        WhT = self._hidden_weights().transpose(0, 2, 1)
+        Kr, Kz, Kn = gru_backward_factors(A, AH[:, 2], Hbuf[:-1])  # every step at once
         dA, dAH = np.empty_like(A), np.empty_like(A)
-        work, tmp = np.empty((N, G), dtype=A.dtype), np.empty((N, H), dtype=A.dtype)
-        dh = np.zeros((N, H), dtype=A.dtype) if dstate[0] is None else dstate[0].astype(A.dtype)
+        tmpG, tmp = np.empty((G, N, H), dtype=A.dtype), np.empty((N, H), dtype=A.dtype)
+        dh = self._initial_grad(dstate[0], Hbuf[0])
         for t in range(T - 1, -1, -1):
             if dHs is not None:
                 dh += dHs[t]
-            gru_step_backward(dh, A[t], AH[t, :, 2 * H:], Hbuf[t], dA[t], dAH[t], work)
-            dh *= A[t, :, H:2 * H]
-            dh += np.matmul(dAH[t], WhT, out=tmp)
-        np.matmul(Hbuf[:-1].reshape(T * N, H).T, dAH.reshape(T * N, G), out=self.grads["Wh"])
-        np.sum(dAH[:, :, 2 * H:], axis=(0, 1), out=self.grads["bhn"])
-        return dA, (dh,)
+            gru_step_backward(dh, A[t], Kr[t], Kz[t], Kn[t], dA[t], dAH[t])
+            dh *= A[t, 1]
+            np.matmul(dAH[t], WhT, out=tmpG)
+            dh += np.sum(tmpG, axis=0, out=tmp)
+        np.matmul(Hbuf[:-1].reshape(T * N, H).T, packed(dAH), out=self.grads["Wh"])
+        np.sum(dAH[:, 2], axis=(0, 1), out=self.grads["bhn"])
+        return packed(dA), (dh,)
 
 
 CELL_CLASSES = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
@@ -399,11 +460,12 @@ class Recurrent(Layer):
 
     def forward(self, x, *, training=False, state=None):
         """x (N, T, D); `state` an optional initial state tuple. Returns (N, T, H)."""
-        p = self.params
+        p, G, H = self.params, self.cell.n_gates, self.hidden
         N, T, D = x.shape
         xt = np.ascontiguousarray(x.transpose(1, 0, 2), dtype=p["Wx"].dtype)  # (T, N, D)
-        A = (xt.reshape(T * N, D) @ p["Wx"]).reshape(T, N, -1)  # every timestep's input projection at once
-        A += p["b"]
+        XW = xt.reshape(T * N, D) @ p["Wx"]  # every timestep's input projection in one GEMM
+        XW += p["b"]
+        A = np.ascontiguousarray(XW.reshape(T, N, G, H).transpose(0, 2, 1, 3))  # (T, G, N, H)
         state = self.cell.init_state(N) if state is None else state
         Hbuf, extra = self.cell.scan(A, *state)
         self._xt = xt
@@ -417,11 +479,10 @@ class Recurrent(Layer):
         dHs = None if dout is None else dout.transpose(1, 0, 2)  # (T, N, H) view
         dstate = tuple(dstate or ())
         dstate += (None,) * (self.cell.n_states - len(dstate))
-        dA, self.dstate0 = self.cell.scan_backward(dHs, dstate)
-        dA2 = dA.reshape(T * N, -1)
-        np.matmul(self._xt.reshape(T * N, D).T, dA2, out=self.grads["Wx"])
-        np.sum(dA2, axis=0, out=self.grads["b"])
-        return (dA2 @ self.params["Wx"].T).reshape(T, N, D).transpose(1, 0, 2)
+        dA, self.dstate0 = self.cell.scan_backward(dHs, dstate)  # (T*N, G*H)
+        np.matmul(self._xt.reshape(T * N, D).T, dA, out=self.grads["Wx"])
+        np.sum(dA, axis=0, out=self.grads["b"])
+        return (dA @ self.params["Wx"].T).reshape(T, N, D).transpose(1, 0, 2)
 
     @property
     def last_state(self) -> tuple[np.ndarray, ...]:
@@ -444,6 +505,5 @@ class Recurrent(Layer):
         """Gate activations of the last forward pass, name -> (N, T, H); {} for the vanilla RNN."""
         if self.kind == "rnn":
             return {}
-        A, H = self._out["A"], self.hidden
-        return {name: A[:, :, k * H:(k + 1) * H].transpose(1, 0, 2)
-                for k, name in enumerate(self.cell.gate_names)}
+        A = self._out["A"]
+        return {name: A[:, k].transpose(1, 0, 2) for k, name in enumerate(self.cell.gate_names)}

@@ -187,3 +187,21 @@ def test_heads_must_divide_the_model_width():
         MultiHeadAttention(8, 3, rng=np.random.default_rng(0))
     with pytest.raises(SpecError, match="must divide"):
         parse_spec({"model": "transformer", "dataset": "reverse", "d_model": 30, "heads": 4})
+
+
+@pytest.mark.parametrize("offset", [0.0, 500.0])  # 0: one shared shift; 500: a shift per row
+def test_softmax_is_exact_whether_scores_share_one_shift_or_need_one_per_row(offset):
+    rng = np.random.default_rng(6)
+    scores = rng.standard_normal((3, 4, 7)) * 3
+    scores[0, 0] += offset
+    mask = rng.random((3, 4, 7)) < 0.7
+    mask[1, 2] = False  # a fully masked row
+    for m in (None, mask):
+        allowed = np.ones_like(mask) if m is None else m
+        expected = np.zeros_like(scores)
+        for idx in np.ndindex(scores.shape[:-1]):
+            row = scores[idx][allowed[idx]]
+            if row.size:
+                e = np.exp(row - row.max())
+                expected[idx][allowed[idx]] = e / e.sum()
+        np.testing.assert_allclose(masked_softmax(scores.copy(), m), expected, atol=1e-12)
