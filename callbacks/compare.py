@@ -12,7 +12,6 @@ from dashboard.figures.common import differing_keys, run_label
 from dashboard.figures.curves import compare_curves_figure, grouped_band_figure
 from dashboard.figures.hparams import param_scatter_figure, parallel_coordinates_figure
 
-RUN_OPTIONS_LIMIT = 5_000
 HIDDEN_DIFF_KEYS = {"name", "experiment", "tags"}
 DIFF_MAX_RUNS = 12
 
@@ -71,24 +70,6 @@ def register(app, config) -> None:
         from storage.db import open_db
 
         return open_db(config.db_url)
-
-    @app.callback(
-        Output(ids.CMP_RUNS, "options"),
-        Output(ids.CMP_GROUP, "options"),
-        Output(ids.CMP_SCATTER_PARAM, "options"),
-        Output(ids.CMP_FINAL, "options"),
-        Input(ids.CMP_RUNS, "id"),
-    )
-    def load_options(_):
-        from storage import reads
-
-        engine = db()
-        runs = reads.list_runs(engine, limit=RUN_OPTIONS_LIMIT)
-        run_opts = [{"label": f"#{r.id} {r.name or ''} {r.model}/{r.dataset} {r.params.get('optimizer', '')} "
-                              f"[{r.status}]", "value": r.id} for r in runs]
-        params = [{"label": p, "value": p} for p in reads.list_param_names(engine)]
-        metrics = [{"label": k, "value": k} for k in reads.list_metric_keys(engine)]
-        return run_opts, params, params, metrics
 
     @app.callback(
         Output(ids.CMP_CURVES, "figure"),

@@ -15,6 +15,32 @@ PATH = "/compare"
 TITLE = "Compare"
 
 
+RECENT_RUN_OPTIONS = 500
+
+
+def _options(selected: list[int]):
+    """Dropdown options built with the page (Dash 4's Dropdown drops values missing from its options):
+    the selected runs plus the most recent ones, every hyperparameter, every metric key."""
+    from flask import current_app
+
+    from storage import reads
+    from storage.db import open_db
+
+    engine = open_db(current_app.config["NNLAB"].db_url)
+    recent = reads.list_runs(engine, limit=RECENT_RUN_OPTIONS, reap=False)
+    chosen = reads.list_runs(engine, run_ids=selected, limit=len(selected), reap=False) if selected else []
+    seen, runs = set(), []
+    for r in chosen + recent:
+        if r.id not in seen:
+            seen.add(r.id)
+            runs.append(r)
+    run_opts = [{"label": f"#{r.id} {r.name or ''} {r.model}/{r.dataset} {r.params.get('optimizer', '')} "
+                          f"[{r.status}]", "value": r.id} for r in runs]
+    params = [{"label": p, "value": p} for p in reads.list_param_names(engine)]
+    metrics = [{"label": k, "value": k} for k in reads.list_metric_keys(engine)]
+    return run_opts, params, metrics
+
+
 def _num(value, default):
     try:
         return float(value)
@@ -26,12 +52,13 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
            x: str = "epoch", log: str = "0", group: str = "", param: str = "", final: str = "val_accuracy",
            **_query):
     selected = [int(r) for r in runs.split(",") if r.strip().isdigit()]
+    run_opts, params, metrics = _options(selected)
     graph = {"config": {"displaylogo": False}}
     return dbc.Container([
         html.H4("Compare runs"),
         dbc.Row([
             dbc.Col([dbc.Label("Runs", className="small mb-0"),
-                     dcc.Dropdown(id=ids.CMP_RUNS, multi=True, value=selected, options=[],
+                     dcc.Dropdown(id=ids.CMP_RUNS, multi=True, value=selected, options=run_opts,
                                   placeholder="pick runs (or select them on the Runs page)")], md=6),
             dbc.Col([dbc.Label("Metric", className="small mb-0"),
                      dcc.Dropdown(id=ids.CMP_METRIC, value=metric, clearable=False,
@@ -42,7 +69,7 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
                                             {"label": " validation", "value": "val"}], inline=True,
                                    inputStyle={"marginLeft": "8px"})], md=2),
             dbc.Col([dbc.Label("Group by (mean ± std)", className="small mb-0"),
-                     dcc.Dropdown(id=ids.CMP_GROUP, value=group or None, options=[], placeholder="none")], md=2),
+                     dcc.Dropdown(id=ids.CMP_GROUP, value=group or None, options=params, placeholder="none")], md=2),
         ], className="g-2 mb-2"),
         dbc.Row([
             dbc.Col([dbc.Label("Smoothing", className="small mb-0"),
@@ -58,9 +85,9 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
         dcc.Loading(dcc.Graph(id=ids.CMP_CURVES, figure=empty_figure("Select runs to compare"), **graph)),
         dbc.Row([
             dbc.Col([dbc.Label("Final metric", className="small mb-0"),
-                     dcc.Dropdown(id=ids.CMP_FINAL, value=final, clearable=False, options=[])], md=3),
+                     dcc.Dropdown(id=ids.CMP_FINAL, value=final, clearable=False, options=metrics)], md=3),
             dbc.Col([dbc.Label("Scatter: hyperparameter", className="small mb-0"),
-                     dcc.Dropdown(id=ids.CMP_SCATTER_PARAM, value=param or None, options=[])], md=3),
+                     dcc.Dropdown(id=ids.CMP_SCATTER_PARAM, value=param or None, options=params)], md=3),
         ], className="g-2 mt-3"),
         dbc.Row([
             dbc.Col(dcc.Graph(id=ids.CMP_PARCOORDS, figure=empty_figure("Parallel coordinates"), **graph), md=7),
