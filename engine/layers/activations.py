@@ -8,25 +8,37 @@ from .base import Layer
 
 
 class ReLU(Layer):
+    """max(x, 0), computed as x * (x > 0) + 0: faster than np.maximum, which checks for NaN.
+
+    (The "+ 0" turns the -0.0 of negative inputs into 0.0.) The one difference: -inf maps to NaN
+    instead of 0, and only a diverged run produces -inf.
+    """
+
     def forward(self, x, *, training=False):
         self._mask = x > 0
-        return np.maximum(x, 0)
+        out = x * self._mask
+        out += 0.0
+        return out
 
     def backward(self, dout):
         return dout * self._mask
 
 
 class LeakyReLU(Layer):
+    """x for x > 0, slope * x otherwise (0 <= slope <= 1)."""
+
     def __init__(self, slope: float = 0.01) -> None:
         super().__init__()
         self.slope = slope
 
     def forward(self, x, *, training=False):
-        self._mask = x > 0
-        return np.where(self._mask, x, x * self.slope)
+        # the local slope, 1 or `slope`, is the forward multiplier and the backward one
+        self._factor = (x > 0) * np.asarray(1.0 - self.slope, dtype=x.dtype)
+        self._factor += np.asarray(self.slope, dtype=x.dtype)
+        return x * self._factor
 
     def backward(self, dout):
-        return np.where(self._mask, dout, dout * self.slope)
+        return dout * self._factor
 
 
 class Sigmoid(Layer):

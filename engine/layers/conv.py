@@ -66,15 +66,16 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], kh: int, kw: in
 
 
 def padded_flat(x: np.ndarray, k: int, padding: int, out: np.ndarray | None = None) -> np.ndarray:
-    """(N, C, H, W) -> (N, C, Hp*Wp + k - 1): zero-padded images, flattened, with a zero tail.
+    """(N, C, H, W) -> (C, N, Hp*Wp + k - 1): zero-padded images, channel-major, with a zero tail.
 
     `out` may be a previous result of the same shape: only the interior is rewritten.
     """
     n, c, h, w = x.shape
     hp, wp = h + 2 * padding, w + 2 * padding
     if out is None:
-        out = np.zeros((n, c, hp * wp + k - 1), dtype=x.dtype)
-    out[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, padding:padding + h, padding:padding + w] = x
+        out = np.zeros((c, n, hp * wp + k - 1), dtype=x.dtype)
+    interior = out[:, :, :hp * wp].reshape(c, n, hp, wp)[:, :, padding:padding + h, padding:padding + w]
+    interior[...] = x.transpose(1, 0, 2, 3)
     return out
 
 
@@ -82,7 +83,7 @@ def im2col_wide(xp: np.ndarray, x_shape: tuple[int, int, int, int], k: int, padd
                 out: np.ndarray | None = None) -> np.ndarray:
     """Stride-1 im2col on `padded_flat` images, channel-major: (C*k*k, N*OH*Wp).
 
-    Row (c, i, j), column (n, r, s) holds xp[n, c, (r + i)*Wp + s + j]; columns with s >= OW are
+    Row (c, i, j), column (n, r, s) holds xp[c, n, (r + i)*Wp + s + j]; columns with s >= OW are
     junk. With every image side by side, the convolution is one large matrix product.
     """
     n, c, h, w = x_shape
@@ -91,16 +92,18 @@ def im2col_wide(xp: np.ndarray, x_shape: tuple[int, int, int, int], k: int, padd
     if out is None:
         out = np.empty((c * k * k, n * length), dtype=xp.dtype)
     cols = out.reshape(c, k * k, n, length)
-    src = xp.transpose(1, 0, 2)  # (C, N, Hp*Wp + k - 1)
     for i in range(k):
         for j in range(k):
             shift = i * wp + j
-            cols[:, i * k + j] = src[:, :, shift:shift + length]
+            cols[:, i * k + j] = xp[:, :, shift:shift + length]
     return out
 
 
 def col2im_wide(cols: np.ndarray, x_shape: tuple[int, int, int, int], k: int, padding: int) -> np.ndarray:
-    """Adjoint of `im2col_wide` (junk columns must hold zeros): (C*k*k, N*OH*Wp) -> (N, C, H, W)."""
+    """Adjoint of `im2col_wide` (junk columns must hold zeros): (C*k*k, N*OH*Wp) -> (N, C, H, W).
+
+    The result is a view with channel-major memory (strides of a (C, N, H, W) array).
+    """
     n, c, h, w = x_shape
     hp, wp = h + 2 * padding, w + 2 * padding
     length = (hp - k + 1) * wp
@@ -190,14 +193,16 @@ class Conv2D(Layer):
         self._x_shape = x.shape
         if self.stride == 1:
             wp = w + 2 * p
-            self._xp = padded_flat(x, k, p, out=self._reuse(self._xp, (n, c, (h + 2 * p) * wp + k - 1), x.dtype))
+            self._xp = padded_flat(x, k, p, out=self._reuse(self._xp, (c, n, (h + 2 * p) * wp + k - 1), x.dtype))
             cols_shape = (c * k * k, n * oh * wp)
             self._cols = im2col_wide(self._xp, x.shape, k, p, out=self._reuse(self._cols, cols_shape, x.dtype))
             out_wide = (W2 @ self._cols).reshape(f, n, oh, wp)  # one product for the whole batch
-            # adding the bias also drops the junk columns and puts N first again
-            out = np.empty((n, f, oh, ow), dtype=out_wide.dtype)
-            np.add(out_wide[:, :, :, :ow].transpose(1, 0, 2, 3), b[:, None, None], out=out)
-            return out
+            # adding the bias also drops the junk columns. The result stays channel-major in memory
+            # (an (N, F, OH, OW) view of an (F, N, OH, OW) array); layers downstream allocate like
+            # their input, so no transposing copies are needed on the way forward or back
+            out = np.empty((f, n, oh, ow), dtype=out_wide.dtype)
+            np.add(out_wide[:, :, :, :ow], b[:, None, None, None], out=out)
+            return out.transpose(1, 0, 2, 3)
         shape = (n, c * k * k, oh * ow)
         self._cols = im2col(x, k, k, self.stride, p, out=self._reuse(self._cols, shape, x.dtype))
         out = np.matmul(W2, self._cols)  # (N, F, P)
@@ -207,7 +212,6 @@ class Conv2D(Layer):
     def backward(self, dout):
         n, f, oh, ow = dout.shape
         W2 = self.params["W"].reshape(f, -1)
-        np.sum(dout, axis=(0, 2, 3), out=self.grads["b"])
         if self.stride == 1:
             wp = self._x_shape[3] + 2 * self.padding
             buf = self._reuse(self._dout_wide, (f, n, oh, wp), dout.dtype)
@@ -215,10 +219,12 @@ class Conv2D(Layer):
                 buf = self._dout_wide = np.zeros((f, n, oh, wp), dtype=dout.dtype)
             buf[:, :, :, :ow] = dout.transpose(1, 0, 2, 3)
             d2 = buf.reshape(f, n * oh * wp)  # (F, N*L)
+            np.sum(d2, axis=1, out=self.grads["b"])
             np.matmul(d2, self._cols.T, out=self.grads["W"].reshape(f, -1))
             if not self.input_grad:
                 return None
             return col2im_wide(W2.T @ d2, self._x_shape, self.kernel, self.padding)
+        np.sum(dout, axis=(0, 2, 3), out=self.grads["b"])
         d3 = dout.reshape(n, f, oh * ow)  # (N, F, P)
         dW = np.matmul(d3, self._cols.transpose(0, 2, 1))  # (N, F, CKK)
         np.sum(dW, axis=0, out=self.grads["W"].reshape(f, -1))

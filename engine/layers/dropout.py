@@ -24,8 +24,8 @@ class Dropout(Layer):
             self._mask = None
             return x
         keep = 1.0 - self.p
-        self._mask = (self.rng.random(x.shape, dtype=np.float32) < keep).astype(x.dtype)
-        self._mask *= 1.0 / keep
+        # one pass from the uniform draws to the scaled mask (bool times a typed scalar)
+        self._mask = (self.rng.random(x.shape, dtype=np.float32) < keep) * np.asarray(1.0 / keep, dtype=x.dtype)
         return x * self._mask
 
     def backward(self, dout):

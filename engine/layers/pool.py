@@ -44,6 +44,7 @@ class MaxPool2D(Layer):
             lower = bottom > top
             np.maximum(top, bottom, out=top)
             self._winners = (right_top, right_bottom, lower)
+            self._like = x
             return top
         win = _windows(x, k).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, k * k)
         self._arg = win.argmax(axis=-1)
@@ -57,7 +58,8 @@ class MaxPool2D(Layer):
             right_top, right_bottom, lower = self._winners
             upper = ~lower
             odd = h % 2 or w % 2
-            dx = np.zeros(self._x_shape, dtype=dout.dtype) if odd else np.empty(self._x_shape, dtype=dout.dtype)
+            # allocated like the input (same memory order), so a channel-major conv output keeps its layout
+            dx = np.zeros_like(self._like, dtype=dout.dtype) if odd else np.empty_like(self._like, dtype=dout.dtype)
             masks = {(0, 0): upper & ~right_top, (0, 1): upper & right_top,
                      (1, 0): lower & ~right_bottom, (1, 1): lower & right_bottom}
             for (r, s), mask in masks.items():
@@ -102,8 +104,12 @@ class Flatten(Layer):
     """(N, C, H, W) -> (N, C*H*W), the bridge from feature maps to dense layers."""
 
     def forward(self, x, *, training=False):
-        self._shape = x.shape
+        self._x = x
         return x.reshape(len(x), -1)
 
     def backward(self, dout):
-        return dout.reshape(self._shape)
+        if self._x.flags.c_contiguous:
+            return dout.reshape(self._x.shape)
+        dx = np.empty_like(self._x, dtype=dout.dtype)  # keep the input's memory layout (see Conv2D)
+        dx[...] = dout.reshape(self._x.shape)
+        return dx

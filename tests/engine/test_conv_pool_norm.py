@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.layers import AvgPool2D, BatchNorm, Conv2D, Flatten, MaxPool2D, Residual, Sequential, Dense
-from engine.layers.conv import col2im, conv2d_naive, conv_output_size, im2col, im2col_naive
+from engine.layers.conv import (col2im, col2im_wide, conv2d_naive, conv_output_size, im2col, im2col_naive,
+                                im2col_wide, padded_flat)
 
 
 @pytest.mark.parametrize("k,stride,padding", [(3, 1, 0), (3, 1, 1), (3, 2, 1), (2, 2, 0), (5, 3, 2), (1, 1, 0)])
@@ -24,6 +25,47 @@ def test_conv_forward_matches_the_naive_convolution(k, stride, padding):
     x = rng.standard_normal((2, 3, 10, 9))
     expected = conv2d_naive(x, conv.params["W"], conv.params["b"], stride, padding)
     np.testing.assert_allclose(conv.forward(x), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("k,padding", [(3, 1), (3, 0), (5, 2), (1, 0), (2, 1)])
+def test_wide_im2col_holds_the_naive_columns_plus_junk(k, padding):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 7, 6))
+    n, c, h, w = x.shape
+    oh, ow, wp = h + 2 * padding - k + 1, w + 2 * padding - k + 1, w + 2 * padding
+    wide = im2col_wide(padded_flat(x, k, padding), x.shape, k, padding)  # (C*k*k, N*OH*Wp)
+    narrow = wide.reshape(c * k * k, n, oh, wp)[:, :, :, :ow].transpose(1, 0, 2, 3).reshape(n, c * k * k, -1)
+    np.testing.assert_array_equal(narrow, im2col_naive(x, k, k, 1, padding))
+
+
+def test_wide_col2im_is_the_adjoint_of_wide_im2col_on_valid_columns():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 2, 5, 6))
+    k, p = 3, 1
+    wide = im2col_wide(padded_flat(x, k, p), x.shape, k, p)
+    c = rng.standard_normal(wide.shape)
+    c.reshape(2 * 9, 2, 5, 8)[..., 6:] = 0.0  # junk columns carry no gradient
+    lhs = float(np.sum(wide * c))
+    rhs = float(np.sum(x * col2im_wide(c, x.shape, k, p)))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+def test_layers_accept_and_keep_channel_major_memory():
+    rng = np.random.default_rng(9)
+    conv = Conv2D(2, 3, 3, padding=1, rng=rng, dtype=np.float64)
+    x = rng.standard_normal((4, 2, 6, 6))
+    x_cm = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)  # same values, (C, N, H, W) memory
+    out = conv.forward(x_cm)
+    np.testing.assert_allclose(out, conv2d_naive(x, conv.params["W"], conv.params["b"], 1, 1), atol=1e-12)
+    pool, flat = MaxPool2D(2), Flatten()
+    y = flat.forward(pool.forward(out))
+    np.testing.assert_array_equal(y, MaxPool2D(2).forward(np.ascontiguousarray(out)).reshape(4, -1))
+    g = rng.standard_normal(y.shape)
+    d = pool.backward(flat.backward(g))
+    assert d.shape == out.shape and not d.flags.c_contiguous  # laid out like the conv output
+    ref = MaxPool2D(2)
+    ref.forward(np.ascontiguousarray(out))
+    np.testing.assert_array_equal(d, ref.backward(g.reshape(4, 3, 3, 3)))
 
 
 def test_col2im_is_the_adjoint_of_im2col():
