@@ -7,9 +7,11 @@ random sequences): vanilla RNN, LSTM and GRU over T=50 steps of 16 features with
 head on the last step; one Transformer encoder block (post-norm, width 64, 4 heads, feed-forward 128)
 over T=32 steps of 64 features, mean-pooled into the head. Each cell is the median of `--repeats` epochs
 after one warm-up epoch, our epochs and PyTorch's interleaved so that both see the same background load;
-ratio = ours / torch (below 1: we are faster). NumPy's BLAS threads are set with threadpoolctl,
-PyTorch's with torch.set_num_threads. Other processes on the machine may be running; the figures are
-indicative, not a test. bench/engine.py includes WORKLOADS in its own table.
+ratio = ours / torch (below 1: we are faster). Wall-clock seconds first, then CPU seconds of this process
+(time.process_time: all threads together), which a busy shared machine disturbs much less. NumPy's BLAS
+threads are set with threadpoolctl, PyTorch's with torch.set_num_threads. Other processes on the machine
+may be running; the figures are indicative, not a test. bench/engine.py includes WORKLOADS in its own
+table.
 """
 
 from __future__ import annotations
@@ -139,19 +141,21 @@ WORKLOADS: list[tuple[str, Factory, Factory]] = [
 ]
 
 
-def time_interleaved(factories: list[Factory], repeats: int) -> list[float]:
-    """Median seconds per epoch of each factory's epoch function, after one warm-up epoch each; the
-    epochs of the different factories alternate."""
+def time_interleaved(factories: list[Factory], repeats: int) -> list[tuple[float, float]]:
+    """(median wall seconds, median CPU seconds) per epoch of each factory's epoch function, after one
+    warm-up epoch each; the epochs of the different factories alternate."""
     epochs = [factory() for factory in factories]
     for epoch in epochs:
         epoch()
-    times: list[list[float]] = [[] for _ in epochs]
+    walls: list[list[float]] = [[] for _ in epochs]
+    cpus: list[list[float]] = [[] for _ in epochs]
     for _ in range(repeats):
-        for epoch, bucket in zip(epochs, times, strict=True):
-            t0 = time.perf_counter()
+        for epoch, wall, cpu in zip(epochs, walls, cpus, strict=True):
+            t0, c0 = time.perf_counter(), time.process_time()
             epoch()
-            bucket.append(time.perf_counter() - t0)
-    return [statistics.median(bucket) for bucket in times]
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+    return [(statistics.median(w), statistics.median(c)) for w, c in zip(walls, cpus, strict=True)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -165,15 +169,17 @@ def main(argv: list[str] | None = None) -> None:
     from threadpoolctl import threadpool_limits
 
     print("Other processes may be running on this machine; figures are indicative.")
-    print(f"{'workload':46s} {'thr':>3s} {'ours s':>8s} {'torch s':>8s} {'ratio':>6s}")
+    print(f"{'workload':46s} {'thr':>3s} {'ours s':>8s} {'torch s':>8s} {'ratio':>6s}   "
+          f"{'ours cpu':>8s} {'torch cpu':>9s} {'ratio':>6s}")
     for name, our_factory, torch_factory in WORKLOADS:
         if args.only.lower() not in name.lower():
             continue
         for threads in (int(t) for t in args.threads.split(",")):
             torch.set_num_threads(threads)
             with threadpool_limits(threads, user_api="blas"):
-                ours_s, torch_s = time_interleaved([our_factory, torch_factory], args.repeats)
-            print(f"{name:46s} {threads:3d} {ours_s:8.3f} {torch_s:8.3f} {ours_s / torch_s:6.2f}", flush=True)
+                (ours_s, ours_c), (torch_s, torch_c) = time_interleaved([our_factory, torch_factory], args.repeats)
+            print(f"{name:46s} {threads:3d} {ours_s:8.3f} {torch_s:8.3f} {ours_s / torch_s:6.2f}   "
+                  f"{ours_c:8.3f} {torch_c:9.3f} {ours_c / torch_c:6.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ def test_encoder_block_matches_torch_transformer_encoder_layer(norm):
                                               norm_first=norm == "pre", dtype=torch.float64)
     attn, lin1, lin2 = ours.attn, ours.ffn.layers[0], ours.ffn.layers[2]
     # (PyTorch parameter, our parameter, our gradient, transposed?)
-    pairs = [(theirs.self_attn.in_proj_weight, attn, "Wqkv", True), (theirs.self_attn.in_proj_bias, attn, "bqkv", False),
+    pairs = [(theirs.self_attn.in_proj_weight, attn, "Wqkv", True),
+             (theirs.self_attn.in_proj_bias, attn, "bqkv", False),
              (theirs.self_attn.out_proj.weight, attn, "Wo", True), (theirs.self_attn.out_proj.bias, attn, "bo", False),
              (theirs.linear1.weight, lin1, "W", True), (theirs.linear1.bias, lin1, "b", False),
              (theirs.linear2.weight, lin2, "W", True), (theirs.linear2.bias, lin2, "b", False),
