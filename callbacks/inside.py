@@ -232,10 +232,22 @@ def slider_marks(epochs: list[int]) -> dict:
 # --- callbacks -----------------------------------------------------------------------------------
 
 def register(app, config) -> None:
+    register_run_tab(app, config)
+    register_compare(app, config)
+
+
+def _opener(config):
     def db():
         from storage.db import open_db
 
         return open_db(config.db_url)
+
+    return db
+
+
+def register_run_tab(app, config) -> None:
+    """The run page's Inside tab: index refresh (live), views at the chosen epoch, play/pause."""
+    db = _opener(config)
 
     @app.callback(
         Output(ids.INSIDE_INDEX, "data"),
@@ -305,19 +317,23 @@ def register(app, config) -> None:
             return value, True, "▶ Play"
         return later[0], len(later) == 1, "▶ Play" if len(later) == 1 else "❚❚ Pause"
 
+
+def register_compare(app, config) -> None:
+    """The compare page's side-by-side section."""
+    db = _opener(config)
+
     @app.callback(
         Output(ids.CMP_INSIDE_EPOCH, "max"),
         Output(ids.CMP_INSIDE_EPOCH, "marks"),
         Output(ids.CMP_INSIDE_EPOCH, "value"),
         Input(ids.CMP_RUNS, "value"),
-        State(ids.CMP_INSIDE_EPOCH, "value"),
     )
-    def compare_epochs(run_ids, epoch):
+    def compare_epochs(run_ids):
+        """A new selection of runs starts at their newest recorded epoch."""
         runs = [RunSnapshots.load(db(), r) for r in (run_ids or [])[:MAX_COMPARE]]
         epochs = sorted(set().union(*[set(r.epochs()) for r in runs])) if runs else []
         top = max(epochs, default=0)
-        epoch = top if epoch is None or epoch > top else epoch  # default: the newest epoch
-        return max(top, 1), slider_marks(epochs), epoch
+        return max(top, 1), slider_marks(epochs), top
 
     @app.callback(
         Output(ids.CMP_INSIDE_FIGURE, "figure"),

@@ -62,7 +62,7 @@ def view_card(view: str, title: str, body):
     return html.Div([html.H6(title, className="mt-3 mb-0"), content], className="inside-view")
 
 
-def compare_section(view: str = "", epoch: str = "", example: str = "0"):
+def compare_section(view: str = "", example: str = "0"):
     """The compare page's side-by-side section: one view of 2 to 4 runs at one epoch on one probe input."""
     return html.Div([
         html.H5("Inside: the same view, side by side", className="mt-4"),
@@ -72,7 +72,7 @@ def compare_section(view: str = "", epoch: str = "", example: str = "0"):
                                   value=view if view in COMPARE_VIEWS else "gradients",
                                   options=[{"label": VIEWS[v][0], "value": v} for v in COMPARE_VIEWS])], md=3),
             dbc.Col([dbc.Label("Epoch", className="small mb-0"),
-                     epoch_slider(ids.CMP_INSIDE_EPOCH, value=int(epoch) if str(epoch).isdigit() else None)], md=5),
+                     epoch_slider(ids.CMP_INSIDE_EPOCH)], md=5),
             dbc.Col([dbc.Label("Probe example", className="small mb-0"),
                      dbc.Input(id=ids.CMP_INSIDE_EXAMPLE, type="number", min=0, step=1, debounce=True, size="sm",
                                value=int(example) if str(example).isdigit() else 0)], md=2),

@@ -102,6 +102,9 @@ def gradient_flow_figure(params_by_run: Mapping[str, Sequence[Mapping]], *, titl
                           row=1, col=col)
     fig.update_yaxes(type="log", exponentformat="power")
     fig.update_xaxes(title_text="weight layer (input → output)")
+    if not any(r.get("update_ratio") for rows in runs.values() for r in rows):
+        fig.add_annotation(text="no earlier recorded epoch to measure updates against", x=0.79, y=0.5,
+                           xref="paper", yref="paper", showarrow=False, font={"color": "#666"})
     return _layout(fig, 360, title)
 
 

@@ -24,11 +24,46 @@ def _figure_data(duo, graph_css: str) -> list:
 
 
 def _screenshot(duo, css: str, name: str) -> None:
-    """Save a PNG of one element when NNLAB_SCREENSHOTS names a folder."""
+    """Save a PNG of one element (via the DevTools protocol) when NNLAB_SCREENSHOTS names a folder."""
     folder = os.environ.get("NNLAB_SCREENSHOTS")
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-        duo.find_element(css).screenshot(os.path.join(folder, name))
+    if not folder:
+        return
+    import base64
+
+    os.makedirs(folder, exist_ok=True)
+    x, y, w, h = duo.driver.execute_script(
+        "const r = arguments[0].getBoundingClientRect();"
+        "return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height];", duo.find_element(css))
+    shot = duo.driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": x, "y": y, "width": w, "height": h, "scale": 1}})
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+
+
+def _compare(duo, run_ids, view: str) -> None:
+    """Open the compare page on `view` and pick the runs in its Runs dropdown, as a user does."""
+    duo.wait_for_page(url=f"{duo.server_url}/compare?inside={view}")
+    duo.wait_for_element("#compare-runs", timeout=10).click()
+    for rid in run_ids:
+        duo.wait_for_element(f".dash-dropdown-option input[value='{rid}']", timeout=10)
+        duo.find_element(f".dash-dropdown-option input[value='{rid}']").click()
+    duo.find_element("body").send_keys(Keys.ESCAPE)
+    duo.wait_for_contains_text("#compare-runs", f"#{run_ids[-1]}", timeout=10)
+
+
+def _longest_probe_sentence(db_url) -> tuple[int, list[str]]:
+    """(probe example, its words) of the longest sentence in run 1's probe batch."""
+    import numpy as np
+
+    from storage.db import open_db
+    from storage.snapshots import read_snapshot
+
+    engine = open_db(db_url)
+    x = read_snapshot(engine, 1, "probe", "x", 0)
+    names = read_snapshot(engine, 1, "probe", "meta", 0)["token_names"]
+    i = int(np.argmax((x != 0).sum(axis=1)))
+    return i, [names[t] for t in x[i] if t != 0]
 
 
 def _open_inside_tab(duo, run_id: int) -> None:
@@ -77,7 +112,7 @@ def test_side_by_side_attention_of_runs_with_different_head_counts(start_app, db
     for heads in (1, 4):
         run_experiment({"model": "transformer", "heads": heads, **SEQ}, db_url)
     duo = start_app()
-    duo.wait_for_page(url=f"{duo.server_url}/compare?runs=1,2&inside=attention")
+    _compare(duo, [1, 2], "attention")
     figure = "#compare-inside-figure"
     duo.wait_for_element(figure + " .heatmaplayer", timeout=30)
     duo.wait_for_contains_text("#compare-inside-note", "Same probe inputs", timeout=10)
@@ -85,8 +120,14 @@ def test_side_by_side_attention_of_runs_with_different_head_counts(start_app, db
     assert len(heat) == 1 + 4  # one panel per head of each run
     titles = " ".join(e.text for e in duo.find_elements(figure + " .annotation-text"))
     assert "heads=1 · head 1" in titles and "heads=4 · head 4" in titles
-    ticks = " ".join(e.text for e in duo.find_elements(figure + " .xtick text"))
-    assert any(w in ticks for w in ("movie", "plot", "good", "bad", "the", "it", "was", "is"))  # token axes
+    # pick the longest probe sentence: the axes show its words (padding dropped) in every panel
+    words = _longest_probe_sentence(db_url)
+    example = duo.find_element("#compare-inside-example")
+    example.clear()
+    example.send_keys(str(words[0]), Keys.ENTER)
+    duo.wait_for_text_to_equal(figure + " .xaxislayer-above .xtick:last-child text", words[1][-1], timeout=15)
+    ticks = [e.text for e in duo.find_elements(figure + " .xaxislayer-above")[0].find_elements("css selector", ".xtick text")]
+    assert ticks == words[1]
     _screenshot(duo, figure, "inside-heads.png")
     assert duo.get_logs() == []
 
@@ -98,7 +139,7 @@ def test_side_by_side_gradient_flow_of_plain_and_residual_nets(start_app, db_url
         run_experiment({"model": "resnet", "dataset": "digits", "depth": 20, "hidden": "16", "epochs": 1,
                         "subset": 300, "residual": residual, "lr": 0.01}, db_url)
     duo = start_app()
-    duo.wait_for_page(url=f"{duo.server_url}/compare?runs=1,2&inside=gradients")
+    _compare(duo, [1, 2], "gradients")
     figure = "#compare-inside-figure"
     duo.wait_for_element(figure + " .scatterlayer .trace", timeout=30)
     names = {t["name"] for t in _figure_data(duo, figure)}
