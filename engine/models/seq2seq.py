@@ -111,7 +111,7 @@ class Seq2SeqModel(Composite):
             else:
                 prev = (feats[:, t] @ self.head.params["W"] + self.head.params["b"]).argmax(axis=1)
         self.dec_embed.forward(tokens)  # caches the tokens the decoder read, for its gradient
-        self._E = E
+        self._E, self._feats = E, feats
         return self.head.forward(feats, training=training)
 
     def backward(self, dout):
@@ -135,6 +135,11 @@ class Seq2SeqModel(Composite):
             top = i == len(self.encoder) - 1
             dkeys = drop.backward(rnn.backward(dkeys, dstate=dstate if top else None))
         return self.enc_embed.backward(dkeys)
+
+    @property
+    def last_hidden_states(self) -> np.ndarray:
+        """(N, T_out, H) decoder states of the last forward pass (the encoder's: `encoder[-1]`)."""
+        return self._feats[:, :, :self.config_.hidden]
 
     def attention_weights(self) -> list[np.ndarray]:
         """[(N, 1, T_out, S)]: the decoder's attention over the source at every output step ([] without)."""

@@ -73,7 +73,7 @@ def test_memory_at_length_50_lstm_and_gru_remember_the_vanilla_rnn_does_not(seed
 def test_attention_reverses_length_10_sequences_a_plain_encoder_decoder_does_worse(seed):
     budget = 8
     acc, epochs = _train({**REVERSE, "model": "seq2seq", "attention": "additive", "seed": seed,
-                          "epochs": budget}, target=0.97)
+                          "epochs": budget}, target=0.98)
     assert acc >= 0.95, f"additive attention seed {seed}: {acc:.3f}"
     plain, _ = _train({**REVERSE, "model": "seq2seq", "attention": "none", "seed": seed, "epochs": budget})
     assert plain <= acc - 0.15, f"no attention seed {seed}: {plain:.3f} vs {acc:.3f} with attention"

@@ -80,6 +80,8 @@ def test_seq2seq_attention_weights_are_one_distribution_per_output_step():
     model.forward(x)
     (w,) = model.attention_weights()
     assert w.shape == (N, 1, S, S)
+    assert model.last_hidden_states.shape == (N, S, 4)
+    assert model.encoder[-1].last_hidden_states.shape == (N, S, 4)
     np.testing.assert_allclose(w.sum(axis=-1), 1.0)
     assert np.all(w[1, :, :, 3:] == 0)
     assert _seq2seq(rng, attention="none").attention_weights() == []
