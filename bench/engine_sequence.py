@@ -53,6 +53,15 @@ class PooledBlock(Composite):
         self.head = Dense(d_model, CLASSES, rng=rng, init="xavier")
         self.children = {"block": self.block, "head": self.head}
 
+    @property
+    def input_grad(self) -> bool:
+        """The trainer turns this off: like PyTorch, no gradient for the (data) input."""
+        return self.block.input_grad
+
+    @input_grad.setter
+    def input_grad(self, value: bool) -> None:
+        self.block.input_grad = value
+
     def forward(self, x, *, training=False):
         h = self.block.forward(x, training=training)
         self._T = h.shape[1]

@@ -165,8 +165,11 @@ class MultiHeadAttention(Layer):
     Self-attention by default; cross-attention when `forward(x, context=...)` is given (queries from x,
     keys and values from context; `dcontext` holds the context's gradient after backward).
     Weights as PyTorch lays them out transposed: `Wqkv` (D, 3D) = [Wq | Wk | Wv], `Wo` (D, D).
-    After a forward pass `last_weights` is (N, heads, Tq, Tk).
+    After a forward pass `last_weights` is (N, heads, Tq, Tk). With `input_grad = False` backward skips
+    the query input's gradient and returns None (the context's is still computed).
     """
+
+    input_grad = True
 
     def __init__(self, d_model: int, heads: int, *, rng: np.random.Generator, dtype=np.float32,
                  causal: bool = False) -> None:
@@ -235,7 +238,7 @@ class MultiHeadAttention(Layer):
             np.matmul(x.reshape(-1, D).T, dqkv, out=g["Wqkv"])
             np.sum(dqkv, axis=0, out=g["bqkv"])
             self.dcontext = None
-            return (dqkv @ p["Wqkv"].T).reshape(x.shape)
+            return (dqkv @ p["Wqkv"].T).reshape(x.shape) if self.input_grad else None
         dq2 = self._merge(dq).reshape(-1, D)
         dkv = self._merge(dk, dv).reshape(-1, 2 * D)
         g["Wqkv"][:, :D] = x.reshape(-1, D).T @ dq2
@@ -243,7 +246,7 @@ class MultiHeadAttention(Layer):
         g["bqkv"][:D] = dq2.sum(axis=0)
         g["bqkv"][D:] = dkv.sum(axis=0)
         self.dcontext = (dkv @ p["Wqkv"][:, D:].T).reshape(context.shape)
-        return (dq2 @ p["Wqkv"][:, :D].T).reshape(x.shape)
+        return (dq2 @ p["Wqkv"][:, :D].T).reshape(x.shape) if self.input_grad else None
 
 
 # ---------------------------------------------------------------- attention for an RNN decoder

@@ -18,7 +18,12 @@ def _row_mean(a: np.ndarray) -> np.ndarray:
 
 
 class LayerNorm(Layer):
-    """y = gamma * (x - mean) / sqrt(var + eps) + beta over the last axis of width `features`."""
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta over the last axis of width `features`.
+
+    With `input_grad = False` backward fills the gamma/beta gradients only and returns None.
+    """
+
+    input_grad = True
 
     def __init__(self, features: int, *, eps: float = 1e-5, dtype=np.float32) -> None:
         super().__init__()
@@ -42,6 +47,8 @@ class LayerNorm(Layer):
         d2, x2 = dout.reshape(-1, F), xhat.reshape(-1, F)
         np.einsum("nf,nf->f", d2, x2, out=self.grads["gamma"])
         np.sum(d2, axis=0, out=self.grads["beta"])
+        if not self.input_grad:
+            return None
         dxhat = dout * self.params["gamma"]
         # dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
         proj = np.einsum("...f,...f->...", dxhat, xhat)[..., None]

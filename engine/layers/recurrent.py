@@ -446,8 +446,11 @@ class Recurrent(Layer):
     """Unroll a cell over a sequence: x (N, T, D) -> hidden states (N, T, H); BPTT in `backward`.
 
     After a forward pass, `last_hidden_states` (N, T, H), `last_gates` {name: (N, T, H)} and `last_state`
-    (the final state tuple, (h, c) for an LSTM) are available for inspection.
+    (the final state tuple, (h, c) for an LSTM) are available for inspection. With `input_grad = False`
+    (the trainer's setting for a model's first layer) backward skips dx and returns None.
     """
+
+    input_grad = True
 
     def __init__(self, cell: str, in_features: int, hidden: int, *, rng: np.random.Generator, dtype=np.float32,
                  forget_bias: float = 1.0, chrono: int = 0) -> None:
@@ -482,6 +485,8 @@ class Recurrent(Layer):
         dA, self.dstate0 = self.cell.scan_backward(dHs, dstate)  # (T*N, G*H)
         np.matmul(self._xt.reshape(T * N, D).T, dA, out=self.grads["Wx"])
         np.sum(dA, axis=0, out=self.grads["b"])
+        if not self.input_grad:
+            return None
         return (dA @ self.params["Wx"].T).reshape(T, N, D).transpose(1, 0, 2)
 
     @property

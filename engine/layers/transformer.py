@@ -47,7 +47,11 @@ class Composite(Layer):
 
 
 class EncoderBlock(Composite):
-    """Self-attention and a ReLU feed-forward of width `ffn`, each with LayerNorm and a residual."""
+    """Self-attention and a ReLU feed-forward of width `ffn`, each with LayerNorm and a residual.
+
+    With `input_grad = False` backward fills every parameter gradient but returns None, skipping the
+    work only d/dx needs: LN1's dx in pre-norm, the attention's dx in post-norm (where it reads x).
+    """
 
     def __init__(self, d_model: int, heads: int, ffn: int, *, rng: np.random.Generator, dtype=np.float32,
                  norm: str = "pre", dropout: float = 0.0, causal: bool = False) -> None:
@@ -63,6 +67,19 @@ class EncoderBlock(Composite):
         self.drop1, self.drop2 = Dropout(dropout, rng=rng), Dropout(dropout, rng=rng)
         self.children = {"attn": self.attn, "ln1": self.ln1, "ffn": self.ffn, "ln2": self.ln2,
                          "drop1": self.drop1, "drop2": self.drop2}
+        self._input_grad = True
+
+    @property
+    def input_grad(self) -> bool:
+        return self._input_grad
+
+    @input_grad.setter
+    def input_grad(self, value: bool) -> None:
+        self._input_grad = value
+        if self.norm == "pre":
+            self.ln1.input_grad = value
+        else:
+            self.attn.input_grad = value
 
     def forward(self, x, *, training=False, key_mask=None):
         """x (N, T, D) -> (N, T, D); key_mask (N, T) True for real tokens."""
@@ -80,11 +97,13 @@ class EncoderBlock(Composite):
     def backward(self, dout):
         if self.norm == "pre":
             dx = dout + self.ln2.backward(self.ffn.backward(self.drop2.backward(dout)))
-            return dx + self.ln1.backward(self.attn.backward(self.drop1.backward(dx)))
+            da = self.ln1.backward(self.attn.backward(self.drop1.backward(dx)))
+            return dx + da if self._input_grad else None
         d = self.ln2.backward(dout)
         d = d + self.ffn.backward(self.drop2.backward(d))
         d = self.ln1.backward(d)
-        return d + self.attn.backward(self.drop1.backward(d))
+        da = self.attn.backward(self.drop1.backward(d))
+        return d + da if self._input_grad else None
 
 
 class TransformerEncoder(Composite):
@@ -99,6 +118,14 @@ class TransformerEncoder(Composite):
         self.ln_f = LayerNorm(d_model, dtype=dtype) if norm == "pre" else None
         if self.ln_f is not None:
             self.children["ln_f"] = self.ln_f
+
+    @property
+    def input_grad(self) -> bool:
+        return self.blocks[0].input_grad
+
+    @input_grad.setter
+    def input_grad(self, value: bool) -> None:
+        self.blocks[0].input_grad = value
 
     def forward(self, x, *, training=False, key_mask=None):
         for block in self.blocks:

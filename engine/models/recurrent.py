@@ -56,6 +56,16 @@ class RecurrentModel(Composite):
         for d in self.drops:
             d.set_rng(rng)
 
+    @property
+    def input_grad(self) -> bool:
+        """Whether backward returns d/dx for float inputs (token inputs have none: always False)."""
+        return self.embed is None and self.rnns[0].input_grad
+
+    @input_grad.setter
+    def input_grad(self, value: bool) -> None:
+        if self.embed is None:
+            self.rnns[0].input_grad = value
+
     def forward(self, x, *, training=False):
         h = self.embed.forward(x) if self.embed is not None else x
         for i, (rnn, drop) in enumerate(zip(self.rnns, self.drops, strict=True)):

@@ -207,3 +207,20 @@ def test_shapes_for_random_batch_and_sequence_sizes(kind, n, t, d, h, many):
     dx = model.backward(np.ones_like(out))
     assert dx.shape == (n, t, d)
     assert all(g.shape == p.shape for (_, g), (_, p) in zip(model.named_grads(), model.named_params(), strict=True))
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_float_input_model_can_skip_the_input_gradient_as_the_trainer_asks(kind):
+    rng = np.random.default_rng(9)
+    model = _model(kind, rng, layers=2)
+    x, g = rng.standard_normal((N, T, D)), rng.standard_normal((N, 3))
+    model.forward(x)
+    assert model.input_grad and model.backward(g).shape == x.shape
+    full = {k: v.copy() for k, v in model.named_grads()}
+    model.input_grad = False
+    model.forward(x)
+    assert model.backward(g) is None
+    for k, v in model.named_grads():
+        np.testing.assert_allclose(v, full[k], rtol=1e-12, err_msg=k)
+    token_model = _model(kind, rng, vocab=7)
+    assert not token_model.input_grad  # tokens have no gradient; the embedding always trains

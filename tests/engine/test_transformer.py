@@ -118,3 +118,18 @@ def test_transformer_attention_weights_per_layer_and_padding_ignored():
 def test_transformer_refuses_heads_that_do_not_divide_the_width():
     with pytest.raises(ValueError, match="must divide"):
         _transformer(np.random.default_rng(0), d_model=6, heads=4)
+
+
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_block_without_input_gradient_returns_none_and_the_same_parameter_gradients(norm):
+    rng = np.random.default_rng(8)
+    block = EncoderBlock(6, 2, 10, rng=rng, dtype=np.float64, norm=norm)
+    x, g = rng.standard_normal((2, 5, 6)), rng.standard_normal((2, 5, 6))
+    block.forward(x)
+    assert block.backward(g) is not None
+    full = {k: v.copy() for k, v in block.named_grads()}
+    block.input_grad = False
+    block.forward(x)
+    assert block.backward(g) is None
+    for k, v in block.named_grads():
+        np.testing.assert_allclose(v, full[k], rtol=1e-12, atol=1e-14, err_msg=k)
