@@ -6,12 +6,16 @@ After each planned epoch it computes the views on the probe batch and writes the
 transaction; the budget is checked before every write, so a run never stores more than its budget.
 If training stops before the planned last epoch, the epoch it stopped at is recorded in full.
 
+Snapshot time is kept under 5% of the training time (engine.inspect.schedule.TimeBudget; a short
+run may always spend half a second): planned epochs are skipped while over it, except the last one.
+
 In production (`strict=False`) a failure inside the recorder never fails the run: it is logged,
 stored as a 'note' snapshot, and snapshots stop for that run. Tests use `strict=True` to see errors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import traceback
@@ -19,7 +23,7 @@ import traceback
 from sqlalchemy import Engine
 
 from engine.inspect import BIG_KINDS, ByteBudget, Inspector, Snapshot, plan_schedule
-from engine.inspect.schedule import MB
+from engine.inspect.schedule import MB, TimeBudget
 from engine.train import EpochRecord, TrainSummary
 
 from .snapshots_extra import encode_snapshot, write_encoded
@@ -29,13 +33,26 @@ DEFAULT_BUDGET_MB = 4.0
 NOTE_KIND = "note"
 
 
+def _one_blas_thread():
+    """A context that runs BLAS single-threaded. Probe batches are small: extra BLAS threads only add
+    hand-off cost, which on a busy machine measured 5-10x the snapshot's own work."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl is a requirement
+        return contextlib.nullcontext
+    controller = ThreadpoolController()
+    return lambda: controller.limit(limits=1, user_api="blas")
+
+
 class SnapshotRecorder:
     """Engine callback: snapshots of `run_id` at planned epochs, within `budget_mb` megabytes (10^6 bytes)."""
 
     def __init__(self, engine: Engine, run_id: int, *, budget_mb: float = DEFAULT_BUDGET_MB,
-                 strict: bool = False) -> None:
+                 strict: bool = False, time_budget: TimeBudget | None = None) -> None:
         self.engine, self.run_id, self.strict = engine, run_id, strict
         self.budget = ByteBudget(int(budget_mb * MB))
+        self.time = time_budget or TimeBudget()
+        self._single_thread = _one_blas_thread()
         self.inspector: Inspector | None = None
         self.plan = None
         self.recorded: dict[int, set[str]] = {}  # epoch -> {"small", "big"}
@@ -50,8 +67,9 @@ class SnapshotRecorder:
     def on_epoch_end(self, record: EpochRecord) -> None:
         if self.plan is None:
             return None
+        self.time.add_training(record.seconds)
         small, big = self.plan.wants(record.epoch)
-        if small:
+        if (small or big) and self.time.allows():
             self._guarded(record.epoch, self._record, record.epoch, big)
         return None
 
@@ -59,6 +77,9 @@ class SnapshotRecorder:
         last = summary.epochs_run
         if self.plan is not None and last > 0 and "big" not in self.recorded.get(last, set()):
             self._guarded(last, self._record, last, True)
+        if self.time.skipped and not self.disabled:
+            self._note(0, "time", f"snapshots skipped on {self.time.skipped} planned epochs to keep them under "
+                                  f"{self.time.fraction:.0%} of the training time")
 
     # --- work ----------------------------------------------------------------------------------
     def _start(self, context: dict) -> None:
@@ -73,7 +94,8 @@ class SnapshotRecorder:
             self.disabled = True
             return
         write_encoded(self.engine, self.run_id, 0, probe)
-        views = [self._encode(s) for s in self.inspector.compute(0, big=True)]
+        with self._single_thread():
+            views = [self._encode(s) for s in self.inspector.compute(0, big=True)]
         small_b = sum(len(e["data"]) for k, _, e in views if k not in BIG_KINDS)
         big_b = sum(len(e["data"]) for k, _, e in views if k in BIG_KINDS)
         self.plan = plan_schedule(int(context.get("epochs") or 0), small_b, big_b, self.budget.limit,
@@ -84,12 +106,16 @@ class SnapshotRecorder:
         if small:
             self._write(0, [v for v in views if big or v[0] not in BIG_KINDS], big)
         self.seconds += time.perf_counter() - t0
+        self.time.spend(time.perf_counter() - t0)
 
     def _record(self, epoch: int, big: bool) -> None:
         t0 = time.perf_counter()
-        views = [self._encode(s) for s in self.inspector.compute(epoch, big=big)]
+        with self._single_thread():
+            views = [self._encode(s) for s in self.inspector.compute(epoch, big=big)]
         self._write(epoch, views, big)
-        self.seconds += time.perf_counter() - t0
+        spent = time.perf_counter() - t0
+        self.seconds += spent
+        self.time.spend(spent)
 
     def _write(self, epoch: int, views: list, big: bool) -> None:
         """Write an epoch's views if they fit the budget; else its small views alone; else nothing."""

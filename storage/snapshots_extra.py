@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 
 import numpy as np
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, tuple_
 
 from .db import write_tx
 from .models import Snapshot
@@ -25,17 +25,18 @@ def encode_snapshot(value, float_dtype: str | None = "float16") -> dict:
 
 
 def write_encoded(engine: Engine, run_id: int, epoch: int, rows: Iterable[tuple[str, str, dict]]) -> int:
-    """Store (kind, name, encoded) rows of one epoch in one transaction, replacing same-named ones.
-    Returns the stored byte count."""
-    total = 0
+    """Store (kind, name, encoded) rows of one epoch in one transaction (one DELETE, one INSERT),
+    replacing same-named ones. Returns the stored byte count."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    values = [{"run_id": run_id, "epoch": int(epoch), "kind": kind, "name": name, "nbytes": len(enc["data"]), **enc}
+              for kind, name, enc in rows]
     with write_tx(engine) as conn:
-        for kind, name, enc in rows:
-            conn.execute(delete(Snapshot).where(Snapshot.run_id == run_id, Snapshot.kind == kind,
-                                                Snapshot.epoch == epoch, Snapshot.name == name))
-            conn.execute(Snapshot.__table__.insert().values(run_id=run_id, epoch=int(epoch), kind=kind, name=name,
-                                                            nbytes=len(enc["data"]), **enc))
-            total += len(enc["data"])
-    return total
+        conn.execute(delete(Snapshot).where(Snapshot.run_id == run_id, Snapshot.epoch == epoch,
+                                            tuple_(Snapshot.kind, Snapshot.name).in_([(k, n) for k, n, _ in rows])))
+        conn.execute(Snapshot.__table__.insert(), values)
+    return sum(v["nbytes"] for v in values)
 
 
 def snapshot_index(engine: Engine, run_id: int) -> dict[str, list[int]]:

@@ -59,8 +59,10 @@ def _first_array(value):
 
 
 def _sumsq(a: np.ndarray) -> float:
+    """Sum of squares in float64. einsum, not BLAS: a multi-threaded BLAS call can stall for
+    milliseconds on a busy machine, and these reductions run once per layer per snapshot."""
     r = a.ravel()
-    return float(np.dot(r, r))
+    return float(np.einsum("i,i->", r, r))
 
 
 def _units(a: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ it has: conv weights, recurrent layers, attention layers, a 2-D input plane, a c
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -24,7 +23,7 @@ from .sequence import (GATE_UNIT_SEQUENCES, gate_means, hidden_norms, recurrent_
                        timestep_grad_norms, true_class_confidence)
 from .walk import leaf_layers
 
-SIGNIFICANT = 5
+_INF = float("inf")
 # Views taken only at the log-spaced epochs; every other kind is small and taken every epoch.
 BIG_KINDS = frozenset({"histograms", "confusion", "filters", "feature_maps", "attention", "gates", "confidence"})
 
@@ -37,6 +36,8 @@ class Snapshot(NamedTuple):
 
 def compact(value):
     """JSON-able copy with floats rounded to 5 significant digits and NaN/inf as None."""
+    if isinstance(value, float):  # the common case first: this runs on every number of every view
+        return float(f"{value:.5g}") if value == value and value not in (_INF, -_INF) else None
     if isinstance(value, dict):
         return {str(k): compact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -47,11 +48,8 @@ def compact(value):
         return bool(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if not math.isfinite(v):
-            return None
-        return float(f"{v:.{SIGNIFICANT}g}")
+    if isinstance(value, np.floating):
+        return compact(float(value))
     return value
 
 

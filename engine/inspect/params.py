@@ -47,8 +47,10 @@ def histogram(a: np.ndarray, bins: int = HIST_BINS) -> dict:
     lo, hi = float(finite.min()), float(finite.max())
     if hi <= lo:
         hi = lo + 1e-12
-    counts, _ = np.histogram(finite, bins=bins, range=(lo, hi))
-    return {"lo": lo, "hi": hi, "frac": (counts / finite.size).tolist()}
+    # equal bins by index arithmetic (like np.histogram with a range, the maximum in the last bin)
+    idx = np.minimum(((finite - lo) * (bins / (hi - lo))).astype(np.intp), bins - 1)
+    counts = np.bincount(idx, minlength=bins)
+    return {"lo": lo, "hi": hi, "frac": np.round(counts / finite.size, 5).tolist()}
 
 
 def param_histograms(model, *, with_grads: bool, bins: int = HIST_BINS) -> dict:

@@ -109,3 +109,35 @@ class ByteBudget:
     @property
     def left(self) -> int:
         return self.limit - self.spent
+
+
+# Snapshots may take this fraction of the training time so far (plus a small allowance for short runs).
+TIME_FRACTION = 0.05
+TIME_FLOOR_S = 0.5
+
+
+class TimeBudget:
+    """Keeps snapshot time under `fraction` of training time, with `floor_s` seconds always allowed.
+
+    Planned epochs are skipped while the time spent on snapshots is above the allowance, so a run
+    whose epochs are fast compared with its probe pass gets views every few epochs instead of every
+    epoch. (The recorder still records the last epoch in full.)
+    """
+
+    def __init__(self, fraction: float = TIME_FRACTION, floor_s: float = TIME_FLOOR_S) -> None:
+        self.fraction, self.floor_s = fraction, floor_s
+        self.train_s = 0.0
+        self.spent_s = 0.0
+        self.skipped = 0
+
+    def add_training(self, seconds: float) -> None:
+        self.train_s += max(seconds, 0.0)
+
+    def allows(self) -> bool:
+        """Whether a planned snapshot epoch may be taken now."""
+        ok = self.spent_s <= max(self.fraction * self.train_s, self.floor_s)
+        self.skipped += not ok
+        return ok
+
+    def spend(self, seconds: float) -> None:
+        self.spent_s += seconds

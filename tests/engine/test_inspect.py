@@ -283,3 +283,14 @@ def test_perceptron_views_have_weights_but_no_gradients():
     rows = got[("stats", "params")]["rows"]
     assert [r["name"] for r in rows] == ["W", "b"] and all(r["grad_norm"] is None for r in rows)
     assert got[("histograms", "params")]["params"][0]["grads"] is None
+
+
+def test_histogram_matches_numpy_histogram():
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=1000).astype(np.float32)
+    from engine.inspect.params import histogram
+
+    h = histogram(a, bins=20)
+    counts, edges = np.histogram(a.astype(np.float64), bins=20, range=(h["lo"], h["hi"]))
+    np.testing.assert_allclose(h["frac"], counts / a.size, atol=1e-5)
+    assert h["lo"] == pytest.approx(float(a.min())) and h["hi"] == pytest.approx(float(a.max()))

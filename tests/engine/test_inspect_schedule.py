@@ -7,7 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.inspect.schedule import PLAN_FRACTION, ByteBudget, log_epochs, plan_schedule
+from engine.inspect.schedule import PLAN_FRACTION, ByteBudget, TimeBudget, log_epochs, plan_schedule
 
 
 def test_log_epochs_are_powers_of_two_plus_the_untrained_and_last_epochs():
@@ -54,3 +54,14 @@ def test_byte_budget_refuses_what_would_pass_the_limit():
     b = ByteBudget(100)
     assert b.take(60) and not b.take(41) and b.take(40)
     assert b.spent == 100 and b.left == 0 and not b.fits(1)
+
+
+def test_time_budget_allows_a_fraction_of_training_time_with_a_floor():
+    tb = TimeBudget(fraction=0.05, floor_s=1.0)  # explicit, not the defaults
+    tb.spend(0.9)
+    assert tb.allows()                      # under the floor
+    tb.spend(0.2)
+    assert not tb.allows()                  # 1.1 s > max(0, 1.0)
+    tb.add_training(30.0)
+    assert tb.allows()                      # 1.1 s <= 5% of 30 s
+    assert tb.skipped == 1

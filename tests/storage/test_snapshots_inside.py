@@ -152,3 +152,17 @@ def test_cli_export_snapshots_writes_a_folder_per_run(sqlite_url, tmp_path, caps
     assert main(["export", "--snapshots", str(out), "--out", str(tmp_path / "m.csv"), "--db", sqlite_url]) == 0
     assert sorted(p.name for p in out.iterdir()) == [f"run-{i}" for i in ids]
     assert (out / f"run-{ids[0]}" / "probe" / "00000-x.npy").exists()
+
+
+def test_slow_snapshots_are_skipped_except_the_last_epoch_and_the_run_says_so(sqlite_url):
+    from engine.experiment import prepare, run_training
+    from engine.inspect.schedule import TimeBudget
+    from engine.spec import parse_spec
+
+    engine = open_db(sqlite_url)
+    run_id = _new_run(engine)
+    rec = SnapshotRecorder(engine, run_id, strict=True, time_budget=TimeBudget(fraction=0.0, floor_s=0.0))
+    run_training(prepare(parse_spec({**XOR, "epochs": 12})), [rec])
+    index = snapshot_index(engine, run_id)
+    assert index["stats"] == index["histograms"] == [0, 12]  # the untrained and the last epoch only
+    assert "skipped on 12 planned epochs" in read_snapshot(engine, run_id, "note", "time", 0)["text"]
