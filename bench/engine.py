@@ -4,8 +4,11 @@
 
 Same shapes, float32, Adam (lr 1e-3), cross-entropy, shuffled mini-batches; BLAS threads set with
 threadpoolctl for NumPy and torch.set_num_threads for PyTorch. Each cell is the median of
-`--repeats` epochs after one warm-up epoch. Ratio = ours / torch (below 1: we are faster).
-Other processes on the machine may be running; the figures are indicative, not a test.
+`--repeats` epochs after one warm-up epoch each, our epochs and PyTorch's interleaved so that both
+see the same background load. Ratio = ours / torch (below 1: we are faster). Wall-clock seconds
+first, then CPU seconds of this process (time.process_time, all threads), which a busy shared
+machine disturbs much less. Other processes on the machine may be running; the figures are
+indicative, not a test.
 
 To add workloads, append (name, our_factory, torch_factory) to WORKLOADS, where a factory takes no
 arguments, builds data and model, and returns a zero-argument function that runs one epoch.
@@ -123,20 +126,23 @@ def extra_workloads() -> list[tuple[str, Factory, Factory]]:
     return list(getattr(module, "WORKLOADS", []))
 
 
-def time_epochs(factory: Factory, repeats: int) -> float:
-    """Median seconds of `repeats` epochs after one warm-up epoch."""
-    epoch = factory()
-    epoch()
-    times = []
+def time_pair(our_factory: Factory, torch_factory: Factory, repeats: int) -> dict[str, float]:
+    """Median wall and CPU seconds per epoch, ours and torch's, interleaved after one warm-up each."""
+    ours_epoch, torch_epoch = our_factory(), torch_factory()
+    ours_epoch()
+    torch_epoch()
+    times: dict[str, list[float]] = {"ours": [], "torch": [], "ours_cpu": [], "torch_cpu": []}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for key, epoch in (("ours", ours_epoch), ("torch", torch_epoch)):
+            w0, c0 = time.perf_counter(), time.process_time()
+            epoch()
+            times[key].append(time.perf_counter() - w0)
+            times[key + "_cpu"].append(time.process_time() - c0)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print a table: workload, threads, our epoch, torch's epoch, ratio."""
+    """Print a table: workload, threads, wall seconds (ours, torch, ratio), CPU seconds (same)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", default="1,2")
@@ -147,14 +153,15 @@ def main(argv: list[str] | None = None) -> None:
 
     workloads = [w for w in WORKLOADS + extra_workloads() if args.only.lower() in w[0].lower()]
     print("Other processes may be running on this machine; figures are indicative.")
-    print(f"{'workload':44s} {'thr':>3s} {'ours s':>8s} {'torch s':>8s} {'ratio':>6s}")
+    print(f"{'workload':44s} {'thr':>3s} {'ours s':>8s} {'torch s':>8s} {'ratio':>6s}  "
+          f"{'ours cpu':>8s} {'torch cpu':>9s} {'ratio':>6s}")
     for name, our_factory, torch_factory in workloads:
         for threads in (int(t) for t in args.threads.split(",")):
             torch.set_num_threads(threads)
             with threadpool_limits(threads, user_api="blas"):
-                t_ours = time_epochs(our_factory, args.repeats)
-                t_torch = time_epochs(torch_factory, args.repeats)
-            print(f"{name:44s} {threads:3d} {t_ours:8.4f} {t_torch:8.4f} {t_ours / t_torch:6.2f}", flush=True)
+                t = time_pair(our_factory, torch_factory, args.repeats)
+            print(f"{name:44s} {threads:3d} {t['ours']:8.4f} {t['torch']:8.4f} {t['ours'] / t['torch']:6.2f}  "
+                  f"{t['ours_cpu']:8.4f} {t['torch_cpu']:9.4f} {t['ours_cpu'] / t['torch_cpu']:6.2f}", flush=True)
     sys.stdout.flush()
 
 

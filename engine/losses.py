@@ -27,14 +27,19 @@ class SoftmaxCrossEntropy:
 
     def value(self, logits: np.ndarray, y: np.ndarray) -> float:
         lp = log_softmax(logits.astype(np.float64, copy=False))
+        if lp.ndim == 2:  # plain fancy indexing: several times faster than take_along_axis
+            return float(-lp[np.arange(len(y)), y].mean())
         picked = np.take_along_axis(lp, y[..., None].astype(np.intp), axis=-1)
         return float(-picked.mean())
 
     def grad(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
         g = softmax(logits)
         n = y.size
-        np.put_along_axis(g, y[..., None].astype(np.intp),
-                          np.take_along_axis(g, y[..., None].astype(np.intp), axis=-1) - 1.0, axis=-1)
+        if g.ndim == 2:
+            g[np.arange(len(y)), y] -= 1.0
+        else:
+            np.put_along_axis(g, y[..., None].astype(np.intp),
+                              np.take_along_axis(g, y[..., None].astype(np.intp), axis=-1) - 1.0, axis=-1)
         g /= n
         return g
 
