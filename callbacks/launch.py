@@ -46,7 +46,6 @@ def register(app, config) -> None:
 
     @app.callback(
         Output({"type": ids.LAUNCH_FIELD, "name": ALL}, "value"),
-        Output({"type": "launch-wrap", "name": ALL}, "style"),
         Output({"type": ids.LAUNCH_FIELD, "name": "dataset"}, "options"),
         Output({"type": ids.LAUNCH_FIELD, "name": "model"}, "options"),
         Input(ids.FAMILY, "value"),
@@ -54,10 +53,20 @@ def register(app, config) -> None:
     )
     def switch_family(family):
         values = [field_value(f.name, family) for f in FIELDS]
-        styles = [field_style(f, family) for f in FIELDS]
         datasets = [{"label": d, "value": d} for d in FAMILY_DATASETS[family]]
         models = [{"label": m, "value": m} for m in FAMILY_MODELS.get(family, (family,))]
-        return values, styles, datasets, models
+        return values, datasets, models
+
+    @app.callback(
+        Output({"type": "launch-wrap", "name": ALL}, "style"),
+        Input(ids.FAMILY, "value"),
+        Input({"type": ids.LAUNCH_FIELD, "name": "model"}, "value"),
+        Input({"type": ids.LAUNCH_FIELD, "name": "optimizer"}, "value"),
+        prevent_initial_call=True,
+    )
+    def show_fields(family, model, optimizer):
+        current = {"model": model, "optimizer": optimizer}
+        return [field_style(f, family, current) for f in FIELDS]
 
     @app.callback(Output("launch-sweep-collapse", "is_open"), Input(ids.SWEEP_ON, "value"))
     def toggle_sweep(on):

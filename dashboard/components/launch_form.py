@@ -136,8 +136,22 @@ def _input(f: Field, family: str):
     return dbc.Input(id=fid, type="text", value=value, size="sm", debounce=True)
 
 
-def field_style(f: Field, family: str) -> dict:
-    return {} if family in f.families else {"display": "none"}
+# Fields that matter only for some settings within a family.
+SHOWN_WHEN = {
+    "momentum": lambda v: v.get("optimizer") in ("momentum", "nesterov"),
+    "attention": lambda v: v.get("model") == "seq2seq",
+    "heads": lambda v: v.get("model") == "transformer",
+    "d_model": lambda v: v.get("model") == "transformer",
+    "norm": lambda v: v.get("model") == "transformer",
+    "positional": lambda v: v.get("model") == "transformer",
+}
+
+
+def field_style(f: Field, family: str, values: dict | None = None) -> dict:
+    """Visible when the family uses the field and, for some fields, when the current settings need it."""
+    values = values if values is not None else {n: field_value(n, family) for n in ("model", "optimizer")}
+    shown = family in f.families and SHOWN_WHEN.get(f.name, lambda _v: True)(values)
+    return {} if shown else {"display": "none"}
 
 
 def launch_form(family: str = "mlp"):
