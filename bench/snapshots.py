@@ -13,7 +13,7 @@ recorder's share. Columns:
   run %         all snapshot time of a run with the spec's default epochs (small every epoch, big at
                 log-spaced ones, within the budget), as % of its training time; projected from the above
   capped %      the same once the recorder's time budget applies (planned epochs skipped while snapshots
-                exceed 5% of training time, 0.5 s always allowed; the last epoch always recorded)
+                exceed 5% of training time, 0.25 s always allowed; the last epoch always recorded)
   start s       probe record + untrained (epoch 0) views + planning, once per run
   small kB / big kB   stored bytes of one epoch of each kind; run MB: projected for the default epochs
   CPU %         the same as small % in CPU time of this process (less disturbed by other processes)

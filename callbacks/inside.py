@@ -122,7 +122,9 @@ def _wrong(run: RunSnapshots, epoch: int):
     rows = run.at("wrong", epoch)[1].get("probe") or []
     meta = run.meta
     names = meta.get("label_names") or [str(i) for i in range(meta.get("n_classes", 0))]
-    name = (lambda c: names[c] if c is not None and c < len(names) else str(c))  # noqa: E731
+    def name(c):
+        return names[c] if c is not None and c < len(names) else str(c)
+
     if not rows:
         return html.Div("No probe example is wrong at this epoch.", className="text-muted small")
     if meta.get("image_side"):
@@ -145,7 +147,7 @@ def _gates(run: RunSnapshots, epoch: int):
     stored = run.at("gates", epoch)[1]
     if not stored:
         return figs.gates_figure({}, words)
-    layer = sorted(stored)[0].rsplit(".", 1)[0]
+    layer = min(stored).rsplit(".", 1)[0]
     gates = {k.rsplit(".", 1)[-1]: np.asarray(v, dtype=float)[0] for k, v in stored.items()
              if k.rsplit(".", 1)[0] == layer}
     return figs.gates_figure({g: v[keep[keep < len(v)]] for g, v in gates.items()}, words)

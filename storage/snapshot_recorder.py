@@ -7,7 +7,7 @@ transaction; the budget is checked before every write, so a run never stores mor
 If training stops before the planned last epoch, the epoch it stopped at is recorded in full.
 
 Snapshot time is kept under 5% of the training time (engine.inspect.schedule.TimeBudget; a short
-run may always spend half a second): planned epochs are skipped while over it, except the last one.
+run may always spend a quarter second): planned epochs are skipped while over it, except the last one.
 
 In production (`strict=False`) a failure inside the recorder never fails the run: it is logged,
 stored as a 'note' snapshot, and snapshots stop for that run. Tests use `strict=True` to see errors.
@@ -66,12 +66,11 @@ class SnapshotRecorder:
 
     def on_epoch_end(self, record: EpochRecord) -> None:
         if self.plan is None:
-            return None
+            return
         self.time.add_training(record.seconds)
         small, big = self.plan.wants(record.epoch)
         if (small or big) and self.time.allows():
             self._guarded(record.epoch, self._record, record.epoch, big)
-        return None
 
     def on_train_end(self, summary: TrainSummary) -> None:
         last = summary.epochs_run

@@ -8,6 +8,7 @@ it has: conv weights, recurrent layers, attention layers, a 2-D input plane, a c
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -19,11 +20,17 @@ from .conv import FEATURE_MAP_IMAGES, feature_map_taps, first_filters
 from .hooks import probe_pass
 from .params import copy_params, param_histograms, param_stats
 from .probe import Probe, select_probe
-from .sequence import (GATE_UNIT_SEQUENCES, gate_means, hidden_norms, recurrent_leaves, step_probabilities,
-                       timestep_grad_norms, true_class_confidence)
+from .sequence import (
+    GATE_UNIT_SEQUENCES,
+    gate_means,
+    hidden_norms,
+    recurrent_leaves,
+    step_probabilities,
+    timestep_grad_norms,
+    true_class_confidence,
+)
 from .walk import leaf_layers
 
-_INF = float("inf")
 # Views taken only at the log-spaced epochs; every other kind is small and taken every epoch.
 BIG_KINDS = frozenset({"histograms", "confusion", "filters", "feature_maps", "attention", "gates", "confidence"})
 
@@ -37,7 +44,7 @@ class Snapshot(NamedTuple):
 def compact(value):
     """JSON-able copy with floats rounded to 5 significant digits and NaN/inf as None."""
     if isinstance(value, float):  # the common case first: this runs on every number of every view
-        return float(f"{value:.5g}") if value == value and value not in (_INF, -_INF) else None
+        return float(f"{value:.5g}") if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(k): compact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -113,7 +113,7 @@ class ByteBudget:
 
 # Snapshots may take this fraction of the training time so far (plus a small allowance for short runs).
 TIME_FRACTION = 0.05
-TIME_FLOOR_S = 0.5
+TIME_FLOOR_S = 0.25
 
 
 class TimeBudget:

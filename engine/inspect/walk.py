@@ -25,7 +25,7 @@ def child_layers(layer: Layer) -> Iterator[tuple[str, Layer]]:
             if not (layer.params and child.params is layer.params):
                 yield name, child
 
-    if hasattr(layer, "layers") and isinstance(getattr(layer, "layers"), list) and hasattr(layer, "prefix"):
+    if isinstance(getattr(layer, "layers", None), list) and hasattr(layer, "prefix"):
         for i, child in enumerate(layer.layers):
             yield from fresh(f"{layer.prefix}.{i}", child)
     children = getattr(layer, "children", None)

@@ -95,7 +95,7 @@ def test_layer_statistics_match_the_activations_of_a_direct_forward():
     exp = make({"model": "mlp", "dataset": "digits", "hidden": "32"})
     ins = Inspector(exp.model, exp.trainer.loss, exp.data)
     layers = {r["layer"]: r for r in views(ins.compute(0, big=False))[("stats", "layers")]}
-    dense, relu = exp.model.layers[0], exp.model.layers[1]
+    dense = exp.model.layers[0]
     pre = ins.probe.x @ dense.params["W"] + dense.params["b"]
     act = np.maximum(pre, 0)
     assert list(layers) == ["layers.0", "layers.1", "layers.2"]  # forward order = depth
@@ -291,6 +291,6 @@ def test_histogram_matches_numpy_histogram():
     from engine.inspect.params import histogram
 
     h = histogram(a, bins=20)
-    counts, edges = np.histogram(a.astype(np.float64), bins=20, range=(h["lo"], h["hi"]))
+    counts, _ = np.histogram(a.astype(np.float64), bins=20, range=(h["lo"], h["hi"]))
     np.testing.assert_allclose(h["frac"], counts / a.size, atol=1e-5)
     assert h["lo"] == pytest.approx(float(a.min())) and h["hi"] == pytest.approx(float(a.max()))

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.inspect.schedule import PLAN_FRACTION, ByteBudget, TimeBudget, log_epochs, plan_schedule
+from engine.inspect.schedule import (
+    PLAN_FRACTION,
+    ByteBudget,
+    TimeBudget,
+    log_epochs,
+    plan_schedule,
+)
 
 
 def test_log_epochs_are_powers_of_two_plus_the_untrained_and_last_epochs():
@@ -29,7 +36,7 @@ def test_a_tight_budget_thins_small_views_evenly_and_keeps_the_last_epoch():
     assert len(plan.small) < 1001 and 1000 in plan.small
     extra = sorted(plan.small - plan.big)
     stride = math.gcd(*extra)
-    assert stride > 1 and all(b - a <= 2 * stride for a, b in zip(extra, extra[1:]))  # every k-th epoch
+    assert stride > 1 and all(b - a <= 2 * stride for a, b in itertools.pairwise(extra))  # every k-th epoch
     assert plan.notes
 
 

@@ -12,8 +12,16 @@ from storage import reads, writes
 from storage.db import open_db
 from storage.snapshot_recorder import SnapshotRecorder
 from storage.snapshots import list_snapshots, read_snapshot
-from storage.snapshots_extra import (encode_snapshot, export_snapshots, nearest_epoch, read_kind,
-                                     read_kind_near, snapshot_bytes, snapshot_index, write_encoded)
+from storage.snapshots_extra import (
+    encode_snapshot,
+    export_snapshots,
+    nearest_epoch,
+    read_kind,
+    read_kind_near,
+    snapshot_bytes,
+    snapshot_index,
+    write_encoded,
+)
 
 XOR = {"model": "mlp", "dataset": "xor", "hidden": "4", "lr": 0.05, "batch_size": 4}
 
@@ -166,3 +174,10 @@ def test_slow_snapshots_are_skipped_except_the_last_epoch_and_the_run_says_so(sq
     index = snapshot_index(engine, run_id)
     assert index["stats"] == index["histograms"] == [0, 12]  # the untrained and the last epoch only
     assert "skipped on 12 planned epochs" in read_snapshot(engine, run_id, "note", "time", 0)["text"]
+
+
+def test_a_run_trains_identically_with_and_without_snapshots(sqlite_url):
+    spec = {"model": "mlp", "dataset": "moons", "hidden": "16", "dropout": 0.2, "epochs": 4, "n_samples": 300}
+    on = run_experiment({**spec, "snapshots": True}, sqlite_url)
+    off = run_experiment({**spec, "snapshots": False}, sqlite_url)
+    assert on.final["val_loss"] == off.final["val_loss"] and on.final["train_loss"] == off.final["train_loss"]
