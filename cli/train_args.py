@@ -42,6 +42,7 @@ HELP = {
     "norm": "Transformer LayerNorm position: pre|post",
     "attention": "seq2seq attention: none|additive|dot",
     "positional": "positional encoding: sinusoidal|learned",
+    "causal": "Transformer: mask attention to future positions (each token sees only itself and the past)",
     "noise": "noise of the 2-D data sets",
     "n_samples": "number of generated samples (2-D and sequence data sets)",
     "subset": "train on the first N stratified training samples (0 = all)",

@@ -89,6 +89,7 @@ class ExperimentSpec:
     norm: str = "pre"
     attention: str = "none"
     positional: str = "sinusoidal"
+    causal: bool = False
     # data
     noise: float = 0.1
     n_samples: int = 1000
@@ -133,7 +134,7 @@ FAMILY_PARAMS = {
             "batchnorm"),
     "resnet": ("depth", "hidden", "residual", "batchnorm", "activation", "init", "channels"),
     "recurrent": ("hidden", "layers", "seq_len", "vocab", "dropout"),
-    "attention": ("heads", "d_model", "layers", "norm", "attention", "positional", "hidden", "seq_len",
+    "attention": ("heads", "d_model", "layers", "norm", "attention", "positional", "causal", "hidden", "seq_len",
                   "vocab", "dropout"),
 }
 

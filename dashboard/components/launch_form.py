@@ -89,6 +89,7 @@ FIELDS = (
     Field("norm", "LayerNorm position", "select", ("attention",), S.NORMS),
     Field("attention", "seq2seq attention", "select", ("attention",), S.ATTENTIONS),
     Field("positional", "Positional encoding", "select", ("attention",), S.POSITIONALS),
+    Field("causal", "Causal mask", "switch", ("attention",)),
     Field("optimizer", "Optimizer", "select", ALL, S.OPTIMIZERS),
     Field("lr", "Learning rate", "number", ALL),
     Field("momentum", "Momentum", "number", FF + ("recurrent", "attention")),
@@ -144,6 +145,7 @@ SHOWN_WHEN = {
     "d_model": lambda v: v.get("model") == "transformer",
     "norm": lambda v: v.get("model") == "transformer",
     "positional": lambda v: v.get("model") == "transformer",
+    "causal": lambda v: v.get("model") == "transformer",
 }
 
 
