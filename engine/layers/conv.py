@@ -1,15 +1,18 @@
-"""2-D convolution over (N, C, H, W) images, as one matrix product per image (im2col).
+"""2-D convolution over (N, C, H, W) images as matrix products (im2col).
 
-`im2col` lays every receptive field out as a column: (N, C*KH*KW, OH*OW), rows ordered (c, i, j)
-like `W.reshape(F, -1)`. Then out[n] = W2 @ cols[n] is already (F, OH*OW), i.e. NCHW, so no
-transposes are needed. `col2im` is the adjoint (overlapping windows add up). Both copy by kernel
-offset (KH*KW strided slices), which keeps the inner loop over contiguous image rows.
+General route (any stride): `im2col` lays every receptive field out as a column, (N, C*KH*KW,
+OH*OW) with rows ordered (c, i, j) like `W.reshape(F, -1)`; then out[n] = W2 @ cols[n] is already
+(F, OH*OW). `col2im` is the adjoint (overlapping windows add up). Both copy by kernel offset
+(KH*KW strided slices), which keeps the inner loop over contiguous image rows.
+
+Stride-1 route (the common case, faster): with the padded images stored channel-major and
+flattened, (C, N, Hp*Wp), kernel offset (i, j) is one contiguous shift by i*Wp + j, so
+`im2col_wide` copies long runs into (C*k*k, N*OH*Wp) and the whole batch is one matrix product.
+The price: each output row is computed Wp wide instead of OW (the extra columns are dropped and
+get zero gradient). The output keeps channel-major memory (an (N, F, OH, OW) view of an
+(F, N, OH, OW) array): the layers after it allocate like their input, so no transposing copies.
+
 `im2col_naive` and `conv2d_naive` are the slow, obviously-correct twins the tests compare against.
-
-Stride 1 (the common case) takes a faster "wide" route: with the padded image flattened per
-channel, kernel offset (i, j) is one contiguous shift by i*Wp + j, so `im2col_wide` copies long
-contiguous runs and `col2im_wide` adds them back. The price: every output row is computed Wp wide
-instead of OW (the extra k-1 columns are discarded; their upstream gradient is zero).
 """
 
 from __future__ import annotations
