@@ -87,9 +87,11 @@ class Trainer:
         skip = getattr(model, "input_grad", False)  # no one needs d loss / d data: skip it
         if skip:
             model.input_grad = False
-        model.backward(self.loss.grad(out, yb))
-        if skip:
-            model.input_grad = True
+        try:
+            model.backward(self.loss.grad(out, yb))
+        finally:
+            if skip:
+                model.input_grad = True
         if self.clip > 0:
             self.last_grad_norm = clip_global_norm([g for _, g in model.named_grads()], self.clip)
         self.optimizer.step(model.named_params(), model.named_grads())

@@ -187,3 +187,21 @@ def test_adam_keeps_state_per_dotted_name():
     params = {"a.W": np.zeros(2), "b.W": np.zeros(3)}
     opt.step(iter(params.items()), iter({k: np.ones_like(v) for k, v in params.items()}.items()))
     assert set(opt.state) == {"a.W", "b.W"} and opt.t == {"a.W": 1, "b.W": 1}
+
+
+def test_training_skips_the_data_gradient_but_leaves_the_model_able_to_return_it():
+    exp = prepare(parse_spec({"model": "cnn", "dataset": "digits", "epochs": 1, "subset": 40}))
+    first = exp.model.layers[0]
+    calls = []
+    original = first.backward
+
+    def spy(dout):
+        calls.append(first.input_grad)
+        return original(dout)
+    first.backward = spy
+    run_training(exp)
+    assert calls and not any(calls)  # every training step skipped d loss / d images
+    x = exp.data.x_val[:3]
+    out = exp.model.forward(x)
+    dx = exp.model.backward(np.ones_like(out))
+    assert dx is not None and dx.shape == x.shape
