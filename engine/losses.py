@@ -59,7 +59,7 @@ class BinaryCrossEntropy:
 
     def grad(self, logits, y):
         t = y.reshape(logits.shape).astype(logits.dtype)
-        return (sigmoid(logits) - t) / logits.shape[0]
+        return (sigmoid(logits) - t) / logits.size  # value() averages over every logit
 
     def predict(self, logits):
         return (logits.reshape(-1) > 0).astype(np.int64)
@@ -82,7 +82,7 @@ class MeanSquaredError:
         return float(np.mean(np.sum(d * d, axis=-1)) / 2.0)
 
     def grad(self, out, y):
-        return (out - self._target(out, y)) / out.shape[0]
+        return (out - self._target(out, y)) / (out.size // out.shape[-1])  # value() averages over N (and T)
 
     def predict(self, out):
         if out.shape[-1] == 1:

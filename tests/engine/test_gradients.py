@@ -124,6 +124,14 @@ def test_loss_gradients_match_central_differences(loss, n_out):
     check_loss_gradient(loss, logits, y)
 
 
+@pytest.mark.parametrize("loss,n_out", [(BinaryCrossEntropy(), 1), (MeanSquaredError(), 1), (MeanSquaredError(), 4)])
+def test_bce_and_mse_gradients_on_sequences_average_like_their_values(loss, n_out):
+    rng = np.random.default_rng(7)
+    outputs = rng.standard_normal((3, 5, n_out))
+    y = rng.integers(0, max(n_out, 2), (3, 5))
+    check_loss_gradient(loss, outputs, y)
+
+
 def test_softmax_ce_gradient_on_sequences_and_with_huge_logits():
     rng = np.random.default_rng(6)
     logits = rng.standard_normal((3, 4, 5))
