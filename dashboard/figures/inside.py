@@ -56,6 +56,11 @@ def grid_figure(n_rows: int, n_cols: int, cells: Sequence[dict], *, hspace: floa
     return go.Figure(data=data, layout=lay)
 
 
+def _integer_ticks(n: int) -> dict:
+    """Whole-number ticks (no 1.5th layer) when there are few positions; automatic ones otherwise."""
+    return {"dtick": 1} if n <= 24 else {"tickformat": "d"}
+
+
 def _finite(values) -> list[float | None]:
     return [None if v is None or not math.isfinite(float(v)) else float(v) for v in values]
 
@@ -101,7 +106,7 @@ def gradient_flow_figure(params_by_run: Mapping[str, Sequence[Mapping]], *, titl
                                      hovertemplate="%{text}<br>%{y:.3g}<extra>" + label + "</extra>"),
                           row=1, col=col)
     fig.update_yaxes(type="log", exponentformat="power")
-    fig.update_xaxes(title_text="weight layer (input → output)")
+    fig.update_xaxes(title_text="weight layer (input → output)", **_integer_ticks(max(len(v) for v in runs.values())))
     if not any(r.get("update_ratio") for rows in runs.values() for r in rows):
         fig.add_annotation(text="no earlier recorded epoch to measure updates against", x=0.79, y=0.5,
                            xref="paper", yref="paper", showarrow=False, font={"color": "#666"})
@@ -128,7 +133,7 @@ def activation_depth_figure(layers_by_run: Mapping[str, Sequence[Mapping]], *, t
                           row=1, col=col)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)
-    fig.update_xaxes(title_text="activation layer (depth)")
+    fig.update_xaxes(title_text="activation layer (depth)", **_integer_ticks(max(len(v) for v in runs.values())))
     return _layout(fig, 340, title)
 
 
@@ -212,8 +217,9 @@ def confusion_figure(matrices: Mapping[str, np.ndarray], class_names: Sequence[s
 
 def image_panels_figure(images: Sequence[np.ndarray], captions: Sequence[str], *, symmetric: bool = False,
                         columns: int = MAX_PANEL_COLUMNS, height_per_row: int = 120, title: str = "",
-                        empty_note: str = "Nothing to show") -> go.Figure:
-    """Small grayscale images (H, W) in a grid, one shared colour range over all of them."""
+                        empty_note: str = "Nothing to show", pixel_ticks: bool = False) -> go.Figure:
+    """Small grayscale images (H, W) in a grid, one shared colour range over all of them; with
+    `pixel_ticks` the first panel of each row numbers its pixel rows and columns."""
     images = [np.asarray(a, dtype=float) for a in images]
     if not images:
         return empty_figure(empty_note)
@@ -227,7 +233,9 @@ def image_panels_figure(images: Sequence[np.ndarray], captions: Sequence[str], *
     hover = "row %{y}, col %{x}: %{z:.3g}<extra></extra>"
     cells = [{"row": i // cols, "col": i % cols, "title": captions[i] if i < len(captions) else "",
               "traces": [{"type": "heatmap", "z": img, "coloraxis": "coloraxis", "hovertemplate": hover}],
-              "xaxis": {"showticklabels": False}, "yaxis": {"showticklabels": False, "autorange": "reversed"}}
+              "xaxis": {"showticklabels": pixel_ticks, "dtick": 1, "tickfont": {"size": 8}},
+              "yaxis": {"showticklabels": pixel_ticks and i % cols == 0, "autorange": "reversed", "dtick": 1,
+                        "tickfont": {"size": 8}}}
              for i, img in enumerate(images)]
     fig = grid_figure(rows, cols, cells, vspace=0.3 / rows, layout={"coloraxis": {
         "colorscale": DIVERGING if symmetric else "Gray", "cmin": lo, "cmax": hi, "reversescale": symmetric}})
@@ -246,7 +254,7 @@ def filters_figure(filters_by_run: Mapping[str, np.ndarray], *, title: str = "")
             images.append(w[f].mean(axis=0) if f < w.shape[0] else np.full(w.shape[2:], np.nan))
             captions.append(f"{label} · filter {f}" if f == 0 else f"filter {f}")
     return image_panels_figure(images, captions, symmetric=True, columns=per_row, title=title,
-                               empty_note="No convolution filters recorded")
+                               empty_note="No convolution filters recorded", pixel_ticks=True)
 
 
 def feature_maps_figure(maps: Mapping[str, np.ndarray], image: int = 0, *, channels: int = MAX_PANEL_COLUMNS,

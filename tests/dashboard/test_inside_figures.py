@@ -138,3 +138,9 @@ def test_line_builders_never_raise_on_odd_numbers(values):
     figs.activation_depth_figure({"a": layers})
     figs.recurrent_figure({"a": {"hidden_norm": values, "gates": {"f": values}, "input_grad": values}})
     figs.confidence_figure({"a": values}, ["w"] * len(values))
+
+
+def test_filter_panels_number_their_pixel_grid():
+    fig = figs.filters_figure({"run": np.zeros((2, 1, 3, 3))})
+    assert fig.layout.xaxis.showticklabels and fig.layout.xaxis.dtick == 1
+    assert fig.layout.yaxis.showticklabels and not fig.layout.yaxis2.showticklabels
