@@ -28,15 +28,16 @@ def _db_url(args) -> str:
 def cmd_train(args) -> int:
     """Validate, then train one run with a progress bar; print the run id (or JSON with --json)."""
     from jobs.run import run_experiment
-    from jobs.threads import limit_threads
+    from jobs.threads import default_max_running, limit_threads, threads_per_job
 
     try:
         spec = parse_spec(spec_values(args))
     except SpecError as e:
         print(f"nnlab train: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if args.threads:
-        limit_threads(args.threads)
+    # Same share of the cores as a dashboard job, so a terminal run beside them never oversubscribes
+    # the machine (two 2-thread BLAS processes on 2 cores ran 94x slower in bench/concurrency.py).
+    limit_threads(args.threads or threads_per_job(default_max_running()))
     bar = None if args.quiet else ProgressBar(spec.epochs)
     result = run_experiment(spec, _db_url(args), on_progress=bar.update if bar else None)
     if bar:
@@ -208,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_spec_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object with the result at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=int, default=0, help="BLAS threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="BLAS threads (default: cores / $NNLAB_MAX_RUNNING, the share of one dashboard job)")
     p.set_defaults(fn=cmd_train)
 
     p = with_db(sub.add_parser("runs", help="list runs"))
