@@ -52,6 +52,13 @@ class RunSnapshots:
         n = len(self.probe.get("y", [])) or 1
         return min(max(int(i or 0), 0), n - 1)
 
+    def focus(self, i) -> tuple[int, int]:
+        """(probe example, its position among the examples whose full maps were kept): `i` itself
+        when it was kept, else the first kept one (the longest sequence)."""
+        kept = list(self.meta.get("focus_examples") or [0])
+        i = self.example(i)
+        return (i, kept.index(i)) if i in kept else (kept[0], 0)
+
     def tokens(self, i: int, which: str = "x") -> tuple[list[str], np.ndarray]:
         """Words of probe sequence `i` (its input 'x' or target 'y') and the positions kept (padding dropped)."""
         seq = np.asarray(self.probe.get(which, []))
@@ -87,14 +94,15 @@ def _confidence(runs, epoch, example):
     return figs.confidence_figure(conf, words, what=what)
 
 
-def _attention_maps(run: RunSnapshots, epoch: int, example: int) -> list[np.ndarray]:
+def _attention_maps(run: RunSnapshots, epoch: int, position: int) -> list[np.ndarray]:
     maps = run.at("attention", epoch)[1]
     ordered = [maps[k] for k in sorted(maps, key=lambda k: int(k.rsplit(".", 1)[-1]))]
-    return [np.asarray(m, dtype=float)[min(example, len(m) - 1)] for m in ordered]
+    return [np.asarray(m, dtype=float)[min(position, len(m) - 1)] for m in ordered]
 
 
 def _attention(runs, epoch, example, layer, by_layer: bool):
     first = next(iter(runs.values()))
+    example, position = first.focus(example)
     key_words, key_keep = first.tokens(example, "x")
     if first.model == "seq2seq":  # queries are output steps
         query_words, query_keep = first.tokens(example, "y")
@@ -102,13 +110,13 @@ def _attention(runs, epoch, example, layer, by_layer: bool):
         query_words, query_keep = key_words, key_keep
     rows = {}
     for label, r in runs.items():
-        maps = _attention_maps(r, epoch, example)
+        maps = _attention_maps(r, epoch, position)
         chosen = list(enumerate(maps)) if by_layer else ([(min(layer, len(maps) - 1), maps[min(layer, len(maps) - 1)])]
                                                           if maps else [])
         for i, m in chosen:
             m = m[:, query_keep[query_keep < m.shape[1]]][:, :, key_keep[key_keep < m.shape[2]]]
             rows[f"layer {i + 1}" if by_layer else label] = m
-    return figs.attention_figure(rows, query_words, key_words)
+    return figs.attention_figure(rows, query_words, key_words, title=f"probe example {example}")
 
 
 def _images(run: RunSnapshots, indices) -> list[np.ndarray]:
@@ -143,7 +151,7 @@ def _wrong(run: RunSnapshots, epoch: int):
 
 def _gates(run: RunSnapshots, epoch: int):
     """Per-unit gates of the first recurrent layer on probe sequence 0 (padding dropped)."""
-    words, keep = run.tokens(0, "x")
+    words, keep = run.tokens(run.focus(0)[0], "x")
     stored = run.at("gates", epoch)[1]
     if not stored:
         return figs.gates_figure({}, words)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .walk import leaf_layers
 
-ATTENTION_SEQUENCES = 4  # full weight maps are kept for this many probe sequences
+ATTENTION_SEQUENCES = 4  # full weight maps are kept for this many probe sequences (the longest ones)
 
 
 def attention_maps(model, leaves=None) -> list[np.ndarray]:

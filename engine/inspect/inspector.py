@@ -19,7 +19,7 @@ from .classify import confidently_wrong, predict_proba, validation_confusion
 from .conv import FEATURE_MAP_IMAGES, feature_map_taps, first_filters
 from .hooks import probe_pass
 from .params import copy_params, param_histograms, param_stats
-from .probe import Probe, select_probe
+from .probe import Probe, focus_examples, select_probe
 from .sequence import (
     GATE_UNIT_SEQUENCES,
     gate_means,
@@ -70,6 +70,7 @@ class Inspector:
         self.classifier = data.task in ("classify", "seq_classify", "seq2seq")
         self.plane = bool(data.meta.get("plane")) and data.input_shape == (2,)
         self.extent = grid_extent(data) if self.plane else None
+        self.focus = focus_examples(self.probe, ATTENTION_SEQUENCES, data.meta.get("pad_id"))
         self.leaves = leaf_layers(model)
         self.taps = feature_map_taps(model)
         self.recurrent = dict(recurrent_leaves(model))
@@ -85,7 +86,8 @@ class Inspector:
                 "token_names": list(d.meta.get("token_names", []))[:10_000],
                 "label_names": list(d.meta.get("label_names", d.meta.get("class_names", []))),
                 "pad_id": d.meta.get("pad_id"), "bos_id": d.meta.get("bos_id"), "image_side": d.meta.get("image_side"),
-                "extent": self.extent, "grid_res": GRID_RES if self.plane else 0}
+                "extent": self.extent, "grid_res": GRID_RES if self.plane else 0,
+                "focus_examples": self.focus}
         return [Snapshot("probe", "meta", compact(meta)), Snapshot("probe", "index", p.index),
                 Snapshot("probe", "x", np.asarray(p.x)), Snapshot("probe", "y", np.asarray(p.y))]
 
@@ -153,7 +155,8 @@ class Inspector:
             out.append(Snapshot("recurrent", name, compact(view)))
             if big:
                 for gate, values in layer.last_gates.items():
-                    out.append(Snapshot("gates", f"{name}.{gate}", np.array(values[:GATE_UNIT_SEQUENCES])))
+                    keep = self.focus[:GATE_UNIT_SEQUENCES]
+                    out.append(Snapshot("gates", f"{name}.{gate}", np.array(values[keep])))
         if big and self.data.task in ("seq_classify", "seq2seq") and pp.outputs.ndim in (2, 3):
             proba = step_probabilities(self.model, self.loss, self.probe.x, self.probe.y, pp.outputs)
             if proba is not None:
@@ -170,5 +173,5 @@ class Inspector:
             "heads": [int(w.shape[1]) for w in maps]}))]
         if big:
             for i, w in enumerate(maps):
-                out.append(Snapshot("attention", f"layer.{i}", np.array(w[:ATTENTION_SEQUENCES])))
+                out.append(Snapshot("attention", f"layer.{i}", np.array(w[self.focus])))
         return out

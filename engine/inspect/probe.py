@@ -42,6 +42,16 @@ def default_probe_size(data) -> int:
     return DEFAULT_PROBE
 
 
+def focus_examples(probe: Probe, k: int, pad_id: int | None = None) -> list[int]:
+    """Probe positions of the `k` longest token sequences (most non-padding tokens; ties: earlier
+    first), the examples whose full attention maps and gates are kept. Non-sequence probes: 0..k-1."""
+    x = np.asarray(probe.x)
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer) or pad_id is None:
+        return list(range(min(k, len(probe))))
+    lengths = (x != pad_id).sum(axis=1)
+    return [int(i) for i in np.argsort(-lengths, kind="stable")[:k]]
+
+
 def _round_robin(order: np.ndarray, labels: np.ndarray, size: int) -> np.ndarray:
     """Take `size` positions from `order`, cycling over the classes in `labels`."""
     classes = np.unique(labels)

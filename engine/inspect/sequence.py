@@ -9,7 +9,7 @@ from .classify import predict_proba
 from .hooks import model_forward
 from .walk import leaf_layers
 
-GATE_UNIT_SEQUENCES = 1  # per-unit gate heatmaps are kept for this many probe sequences
+GATE_UNIT_SEQUENCES = 1  # per-unit gate heatmaps are kept for this many probe sequences (the longest)
 
 
 def recurrent_leaves(model) -> list[tuple[str, object]]:

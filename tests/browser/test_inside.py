@@ -16,10 +16,12 @@ SEQ = {"dataset": "sentiment", "n_samples": 160, "seq_len": 10, "d_model": 16, "
 
 
 def _figure_data(duo, graph_css: str) -> list:
-    """The traces Plotly drew in a dcc.Graph (read from the page, not from the server)."""
+    """The traces Plotly drew in a dcc.Graph, read from the page (z as plain nested lists)."""
     return duo.driver.execute_script(
         "const el = document.querySelector(arguments[0] + ' .js-plotly-plot');"
-        "return el && el.data ? el.data.map(t => ({type: t.type, name: t.name || '', z: t.z || null})) : [];",
+        "if (!el || !el._fullData) { return []; }"
+        "return el._fullData.map(t => ({type: t.type, name: t.name || '',"
+        "  z: t.z ? Array.from(t.z, row => Array.from(row)) : null}));",
         graph_css)
 
 
@@ -128,6 +130,9 @@ def test_side_by_side_attention_of_runs_with_different_head_counts(start_app, db
     duo.wait_for_text_to_equal(figure + " .xaxislayer-above .xtick:last-child text", words[1][-1], timeout=15)
     ticks = [e.text for e in duo.find_elements(figure + " .xaxislayer-above")[0].find_elements("css selector", ".xtick text")]
     assert ticks == words[1]
+    # each drawn row is a whole attention row: padding keys carry no weight, so the shown keys sum to 1
+    for trace in (t for t in _figure_data(duo, figure) if t["type"] == "heatmap"):
+        assert all(abs(sum(row) - 1) < 2e-3 for row in trace["z"])
     _screenshot(duo, figure, "inside-heads.png")
     assert duo.get_logs() == []
 

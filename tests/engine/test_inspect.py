@@ -218,7 +218,7 @@ def test_attention_rows_sum_to_one_and_equal_the_forward_weights():
     for i, w in enumerate(direct):
         stored = got[("attention", f"layer.{i}")]
         assert stored.shape == (4, 2, 8, 8)
-        np.testing.assert_allclose(stored, w[:4], rtol=1e-6)
+        np.testing.assert_allclose(stored, w[ins.focus], rtol=1e-6)
         np.testing.assert_allclose(stored.sum(axis=-1), 1.0, rtol=1e-5)
     stats = got[("attention_heads", "stats")]
     assert stats["heads"] == [2, 2]
@@ -249,7 +249,7 @@ def test_recurrent_views_match_hidden_states_and_input_gradients():
     np.testing.assert_allclose(view["hidden_norm"], np.linalg.norm(h, axis=-1).mean(axis=0), rtol=1e-4)
     assert set(view["gates"]) == {"i", "f", "o", "g"}
     np.testing.assert_allclose(view["gates"]["f"], model.last_gates["f"].mean(axis=(0, 2)), rtol=1e-4)
-    np.testing.assert_array_equal(got[("gates", "rnn.0.f")], model.last_gates["f"][:1])
+    np.testing.assert_array_equal(got[("gates", "rnn.0.f")], model.last_gates["f"][ins.focus[:1]])
     # the gradient reaching each timestep's input, by the model's own backward path (one layer, many-to-one)
     dh = model.head.backward(loss.grad(out, p.y))
     dx = model.rnns[0].backward(None, dstate=(dh,)).astype(np.float64)
@@ -294,3 +294,13 @@ def test_histogram_matches_numpy_histogram():
     counts, _ = np.histogram(a.astype(np.float64), bins=20, range=(h["lo"], h["hi"]))
     np.testing.assert_allclose(h["frac"], counts / a.size, atol=1e-5)
     assert h["lo"] == pytest.approx(float(a.min())) and h["hi"] == pytest.approx(float(a.max()))
+
+
+def test_full_maps_are_kept_for_the_longest_probe_sentences():
+    exp = make(FAMILIES["transformer"])
+    ins = Inspector(exp.model, exp.trainer.loss, exp.data)
+    lengths = (ins.probe.x != exp.data.meta["pad_id"]).sum(axis=1)
+    assert len(ins.focus) == 4 and ins.focus[0] == int(np.argmax(lengths))
+    assert sorted(lengths[ins.focus].tolist(), reverse=True) == sorted(lengths.tolist(), reverse=True)[:4]
+    meta = {s.name: s.value for s in ins.probe_record()}["meta"]
+    assert meta["focus_examples"] == ins.focus
