@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import dash_bootstrap_components as dbc
 import numpy as np
+import plotly.graph_objects as go
 from dash import Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
@@ -49,8 +50,11 @@ class RunSnapshots:
         return sorted({e for kind, es in self.index.items() if kind not in ("probe", "note") for e in es})
 
     def example(self, i) -> int:
+        """A valid probe example: `i` clamped, or (None: nothing chosen) the longest sequence."""
+        if i is None or i == "":
+            return int((self.meta.get("focus_examples") or [0])[0])
         n = len(self.probe.get("y", [])) or 1
-        return min(max(int(i or 0), 0), n - 1)
+        return min(max(int(i), 0), n - 1)
 
     def focus(self, i) -> tuple[int, int]:
         """(probe example, its position among the examples whose full maps were kept): `i` itself
@@ -82,6 +86,7 @@ def _layers(runs, epoch):
 
 def _confidence(runs, epoch, example):
     first = next(iter(runs.values()))
+    example = first.example(example)
     which = "y" if first.meta.get("task") == "seq2seq" else "x"
     words, keep = first.tokens(example, which)
     conf = {}
@@ -91,7 +96,7 @@ def _confidence(runs, epoch, example):
             row = np.asarray(p, dtype=float)[r.example(example)]
             conf[label] = row[keep[keep < len(row)]] if len(keep) else row
     what = "P(right token)" if which == "y" else "P(right label) after each word"
-    return figs.confidence_figure(conf, words, what=what)
+    return figs.confidence_figure(conf, words, what=what, title=f"probe example {example}")
 
 
 def _attention_maps(run: RunSnapshots, epoch: int, position: int) -> list[np.ndarray]:
@@ -161,7 +166,7 @@ def _gates(run: RunSnapshots, epoch: int):
     return figs.gates_figure({g: v[keep[keep < len(v)]] for g, v in gates.items()}, words)
 
 
-def build_view(view: str, runs: dict[str, RunSnapshots], epoch: int, example: int = 0, layer: int = 0, *,
+def build_view(view: str, runs: dict[str, RunSnapshots], epoch: int, example: int | None = None, layer: int = 0, *,
                single: bool = False):
     """The figure (or table) of `view` for the runs at `epoch`, side by side when there are several."""
     first = next(iter(runs.values()))
@@ -191,14 +196,14 @@ def build_view(view: str, runs: dict[str, RunSnapshots], epoch: int, example: in
         return figs.filters_figure({label: next(iter(r.at("filters", epoch)[1].values()), None) for label, r in runs.items()})
     if view == "feature_maps":
         if single:
-            return figs.feature_maps_figure(first.at("feature_maps", epoch)[1], image=example)
+            return figs.feature_maps_figure(first.at("feature_maps", epoch)[1], image=int(example or 0))
         maps = {}
         for label, r in runs.items():
             got = r.at("feature_maps", epoch)[1]
             if got:
                 name = sorted(got)[min(layer, len(got) - 1)]
                 maps[f"{label} · {name}"] = got[name]
-        return figs.feature_maps_figure(maps, image=example)
+        return figs.feature_maps_figure(maps, image=int(example or 0))
     if view == "confusion":
         names = first.meta.get("label_names") or []
         return figs.confusion_figure({label: r.at("confusion", epoch)[1].get("val") for label, r in runs.items()}, names)
@@ -209,16 +214,18 @@ def build_view(view: str, runs: dict[str, RunSnapshots], epoch: int, example: in
     return empty_figure(f"Unknown view {view!r}")
 
 
-def run_views(run: RunSnapshots, epoch: int, example: int) -> list:
-    """Every view that applies to this run (its kinds were recorded), as titled cards."""
+def run_views(run: RunSnapshots, epoch: int, example: int | None) -> list:
+    """Every view that applies to this run (its kinds were recorded and hold something to draw)."""
     cards = []
     for view, (title, kind) in VIEWS.items():
         if kind not in run.index:
             continue
+        body = build_view(view, {f"#{run.run_id}": run}, epoch, example, single=True)
+        if isinstance(body, go.Figure) and not body.data:  # e.g. no activation layers in an LSTM
+            continue
         at = run.at(kind, epoch)[0]
         shown = f" · epoch {at}" + ("" if at == epoch else f" (nearest recorded to {epoch})")
-        cards.append(view_card(view, title + shown, build_view(view, {f"#{run.run_id}": run}, epoch, example,
-                                                                  single=True)))
+        cards.append(view_card(view, title + shown, body))
     return cards
 
 
@@ -294,7 +301,7 @@ def register_run_tab(app, config) -> None:
             return dbc.Alert("No snapshots for this run (snapshots off, or none recorded yet).", color="light"), ""
         run = RunSnapshots.load(db(), run_id, _run_model(db(), run_id))
         epoch = int(epoch or 0)
-        return notes(run) + run_views(run, epoch, run.example(example)), f"epoch {epoch}"
+        return notes(run) + run_views(run, epoch, example), f"epoch {epoch}"
 
     @app.callback(
         Output(ids.INSIDE_TIMER, "disabled"),
@@ -361,7 +368,7 @@ def register_compare(app, config) -> None:
         runs, note = compare_runs(db(), run_ids[:MAX_COMPARE])
         if len(run_ids) > MAX_COMPARE:
             note += f" Showing the first {MAX_COMPARE} runs."
-        fig = build_view(view, runs, int(epoch or 0), int(example or 0), int(layer or 0))
+        fig = build_view(view, runs, int(epoch or 0), example, int(layer or 0))
         return fig, note
 
 

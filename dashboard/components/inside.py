@@ -45,8 +45,8 @@ def inside_tab():
             dbc.Col(epoch_slider(ids.INSIDE_EPOCH), className="pt-2"),
             dbc.Col(html.Span("epoch 0", id=ids.INSIDE_EPOCH_LABEL, className="fw-bold"), width="auto"),
             dbc.Col([dbc.Label("probe example", className="small mb-0 me-1"),
-                     dbc.Input(id=ids.INSIDE_EXAMPLE, type="number", min=0, step=1, value=0, size="sm",
-                               debounce=True, style={"width": "80px", "display": "inline-block"})],
+                     dbc.Input(id=ids.INSIDE_EXAMPLE, type="number", min=0, step=1, size="sm", debounce=True,
+                               placeholder="longest", style={"width": "90px", "display": "inline-block"})],
                     width="auto"),
         ], className="g-2 mt-2 align-items-center"),
         dcc.Interval(id=ids.INSIDE_TIMER, interval=PLAY_MS, disabled=True),
@@ -62,7 +62,7 @@ def view_card(view: str, title: str, body):
     return html.Div([html.H6(title, className="mt-3 mb-0"), content], className="inside-view")
 
 
-def compare_section(view: str = "", example: str = "0"):
+def compare_section(view: str = "", example: str = ""):
     """The compare page's side-by-side section: one view of 2 to 4 runs at one epoch on one probe input."""
     return html.Div([
         html.H5("Inside: the same view, side by side", className="mt-4"),
@@ -75,7 +75,8 @@ def compare_section(view: str = "", example: str = "0"):
                      epoch_slider(ids.CMP_INSIDE_EPOCH)], md=5),
             dbc.Col([dbc.Label("Probe example", className="small mb-0"),
                      dbc.Input(id=ids.CMP_INSIDE_EXAMPLE, type="number", min=0, step=1, debounce=True, size="sm",
-                               value=int(example) if str(example).isdigit() else 0)], md=2),
+                               placeholder="longest", value=int(example) if str(example).isdigit() else None)],
+                    md=2),
             dbc.Col([dbc.Label("Layer", className="small mb-0"),
                      dbc.Input(id=ids.CMP_INSIDE_LAYER, type="number", min=0, step=1, value=0, debounce=True,
                                size="sm")], md=2),

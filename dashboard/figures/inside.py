@@ -31,8 +31,9 @@ def _layout(fig: go.Figure, height: int, title: str = "") -> go.Figure:
 
 
 def grid_figure(n_rows: int, n_cols: int, cells: Sequence[dict], *, hspace: float = 0.02, vspace: float = 0.08,
-                layout: dict | None = None) -> go.Figure:
-    """A figure of n_rows x n_cols panels built in one go (much faster than make_subplots + updates).
+                layout: dict | None = None, square: bool = False) -> go.Figure:
+    """A figure of n_rows x n_cols panels built in one go (much faster than make_subplots + updates);
+    `square` keeps pixels square (images).
 
     Each cell: {"row", "col" (0-based), "traces": [trace dicts], "title", "xaxis": {...}, "yaxis": {...}}.
     """
@@ -47,6 +48,8 @@ def grid_figure(n_rows: int, n_cols: int, cells: Sequence[dict], *, hspace: floa
         yd = [max(0.0, y1 - height), min(1.0, y1)]
         lay[f"xaxis{suffix}"] = {"domain": xd, "anchor": f"y{suffix}", **cell.get("xaxis", {})}
         lay[f"yaxis{suffix}"] = {"domain": yd, "anchor": f"x{suffix}", **cell.get("yaxis", {})}
+        if square:
+            lay[f"yaxis{suffix}"]["scaleanchor"] = f"x{suffix}"
         for trace in cell["traces"]:
             data.append({**trace, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
         if cell.get("title"):
@@ -174,12 +177,12 @@ def boundary_figure(grids: Mapping[str, np.ndarray], extent: Mapping, *, points=
         res = grid.shape[0]
         xs = np.linspace(extent["x0"], extent["x1"], res)
         ys = np.linspace(extent["y0"], extent["y1"], res)
-        fig.add_trace(go.Heatmap(x=xs, y=ys, z=grid, coloraxis="coloraxis", zsmooth="best",
+        fig.add_trace(go.Heatmap(x=xs, y=ys, z=grid, coloraxis="coloraxis", zsmooth="best", showlegend=False,
                                  hovertemplate="x=%{x:.2f} y=%{y:.2f}<br>P(1)=%{z:.2f}<extra></extra>"),
                       row=1, col=c)
         fig.add_trace(go.Contour(x=xs, y=ys, z=grid, showscale=False, contours={"start": 0.5, "end": 0.5,
                                  "size": 1, "coloring": "none"}, line={"color": "white", "width": 2},
-                                 hoverinfo="skip"), row=1, col=c)
+                                 hoverinfo="skip", showlegend=False), row=1, col=c)
         if points is not None and labels is not None and len(points):
             pts, lab = np.asarray(points, dtype=float), np.asarray(labels).ravel()
             for cls, symbol in ((0, "circle"), (1, "x")):
@@ -237,7 +240,7 @@ def image_panels_figure(images: Sequence[np.ndarray], captions: Sequence[str], *
               "yaxis": {"showticklabels": pixel_ticks and i % cols == 0, "autorange": "reversed", "dtick": 1,
                         "tickfont": {"size": 8}}}
              for i, img in enumerate(images)]
-    fig = grid_figure(rows, cols, cells, vspace=0.3 / rows, layout={"coloraxis": {
+    fig = grid_figure(rows, cols, cells, vspace=0.3 / rows, square=True, layout={"coloraxis": {
         "colorscale": DIVERGING if symmetric else "Gray", "cmin": lo, "cmax": hi, "reversescale": symmetric}})
     return _layout(fig, 60 + rows * height_per_row, title)
 

@@ -95,6 +95,6 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
         ]),
         html.H5("What differs", className="mt-3"),
         html.Div(id=ids.CMP_DIFF),
-        compare_section(_query.get("inside", ""), _query.get("example", "0")),
+        compare_section(_query.get("inside", ""), _query.get("example", "")),
         dcc.Store(id="compare-query"),
     ], fluid=True)
