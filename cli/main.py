@@ -123,8 +123,9 @@ def cmd_show(args) -> int:
             print(json.dumps([{"kind": s["kind"], "name": s.get("name"), "epoch": s["epoch"],
                                "shape": s["shape"]} for s in snaps]))
         else:
-            print(render(("kind", "name", "epoch", "shape", "bytes"),
-                         [(s["kind"], s.get("name"), s["epoch"], s["shape"], s.get("nbytes")) for s in snaps]))
+            from storage.snapshots_extra import summarize_snapshots
+
+            print(render(("kind", "names", "epochs", "bytes"), summarize_snapshots(snaps)))
         return 0
     if args.json:
         print(json.dumps(_run_dict(run), indent=2, default=str))

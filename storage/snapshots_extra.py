@@ -116,3 +116,26 @@ def export_snapshots(engine: Engine, run_id: int, directory: str) -> int:
 def _safe(text: str) -> str:
     """A file-name-safe version of a snapshot kind or name."""
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in text) or "_"
+
+
+def epoch_ranges(epochs: list[int]) -> str:
+    """'0-12, 16, 20' for sorted epochs: consecutive runs collapsed."""
+    parts, start = [], None
+    for i, e in enumerate(epochs):
+        if start is None:
+            start = e
+        if i + 1 == len(epochs) or epochs[i + 1] != e + 1:
+            parts.append(str(start) if start == e else f"{start}-{e}")
+            start = None
+    return ", ".join(parts)
+
+
+def summarize_snapshots(rows: list[dict]) -> list[tuple]:
+    """(kind, names, epochs, bytes) per kind, from `list_snapshots` rows: what `nnlab show --snapshots` prints."""
+    kinds: dict[str, dict] = {}
+    for r in rows:
+        k = kinds.setdefault(r["kind"], {"names": set(), "epochs": set(), "bytes": 0})
+        k["names"].add(r["name"])
+        k["epochs"].add(int(r["epoch"]))
+        k["bytes"] += int(r.get("nbytes") or 0)
+    return [(kind, len(k["names"]), epoch_ranges(sorted(k["epochs"])), k["bytes"]) for kind, k in sorted(kinds.items())]

@@ -181,3 +181,15 @@ def test_a_run_trains_identically_with_and_without_snapshots(sqlite_url):
     on = run_experiment({**spec, "snapshots": True}, sqlite_url)
     off = run_experiment({**spec, "snapshots": False}, sqlite_url)
     assert on.final["val_loss"] == off.final["val_loss"] and on.final["train_loss"] == off.final["train_loss"]
+
+
+def test_cli_show_snapshots_table_summarises_kinds_and_epochs(sqlite_url, capsys):
+    from cli.main import main
+    from storage.snapshots_extra import epoch_ranges
+
+    assert epoch_ranges([0, 1, 2, 3, 4, 8, 10, 11]) == "0-4, 8, 10-11"
+    result = run_experiment({**XOR, "epochs": 3}, sqlite_url)
+    assert main(["show", str(result.run_id), "--snapshots", "--db", sqlite_url]) == 0
+    out = capsys.readouterr().out
+    stats = next(line for line in out.splitlines() if line.startswith("stats"))
+    assert stats.split()[:3] == ["stats", "3", "0-3"]  # three names (params, layers, probe), epochs 0 to 3
