@@ -18,8 +18,8 @@ def _windows(x: np.ndarray, k: int) -> np.ndarray:
     return x[:, :, :oh * k, :ow * k].reshape(n, c, oh, k, ow, k)
 
 
-class MaxPool2D(Layer):
-    """Keep the largest value of each size x size window; the gradient goes to the first maximum."""
+class _Pool2D(Layer):
+    """Shared by the pools: a square window of `size`, stride `size`, refusing inputs smaller than it."""
 
     def __init__(self, size: int = 2) -> None:
         super().__init__()
@@ -27,11 +27,20 @@ class MaxPool2D(Layer):
             raise ValueError(f"pool size must be >= 1, got {size}")
         self.size = size
 
-    def forward(self, x, *, training=False):
+    def _check(self, x: np.ndarray) -> tuple[int, int, int, int]:
         k = self.size
         n, c, h, w = x.shape
         if h < k or w < k:
             raise ValueError(f"pool size {k} is larger than the {h}x{w} input")
+        return n, c, h, w
+
+
+class MaxPool2D(_Pool2D):
+    """Keep the largest value of each size x size window; the gradient goes to the first maximum."""
+
+    def forward(self, x, *, training=False):
+        k = self.size
+        n, c, h, w = self._check(x)
         oh, ow = h // k, w // k
         self._x_shape = x.shape
         if k == 2:  # the common case: four strided slices and three comparisons, no argmax
@@ -73,20 +82,12 @@ class MaxPool2D(Layer):
         return dx
 
 
-class AvgPool2D(Layer):
+class AvgPool2D(_Pool2D):
     """Average each size x size window."""
-
-    def __init__(self, size: int = 2) -> None:
-        super().__init__()
-        if size < 1:
-            raise ValueError(f"pool size must be >= 1, got {size}")
-        self.size = size
 
     def forward(self, x, *, training=False):
         k = self.size
-        n, c, h, w = x.shape
-        if h < k or w < k:
-            raise ValueError(f"pool size {k} is larger than the {h}x{w} input")
+        n, c, h, w = self._check(x)
         self._x_shape = x.shape
         out = _windows(x, k).sum(axis=(3, 5))
         out *= 1.0 / (k * k)
