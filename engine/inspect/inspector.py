@@ -18,7 +18,7 @@ from .boundary import GRID_RES, boundary_grid, grid_extent
 from .classify import confidently_wrong, predict_proba, validation_confusion
 from .conv import FEATURE_MAP_IMAGES, feature_map_taps, first_filters
 from .hooks import probe_pass
-from .params import copy_params, param_histograms, param_stats
+from .params import ParamTable, param_histograms, param_stats
 from .probe import Probe, focus_examples, select_probe
 from .sequence import (
     GATE_UNIT_SEQUENCES,
@@ -43,20 +43,27 @@ class Snapshot(NamedTuple):
 
 def compact(value):
     """JSON-able copy with floats rounded to 5 significant digits and NaN/inf as None."""
-    if isinstance(value, float):  # the common case first: this runs on every number of every view
+    t = type(value)  # exact types first: this runs on every number of every view
+    if t is float:
         return float(f"{value:.5g}") if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): compact(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if t is dict:
+        return {k if type(k) is str else str(k): compact(v) for k, v in value.items()}
+    if t is list or t is tuple:
         return [compact(v) for v in value]
+    if t is int or t is str or t is bool or value is None:
+        return value
     if isinstance(value, np.ndarray):
         return compact(value.tolist())
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
-    if isinstance(value, np.floating):
+    if isinstance(value, (float, np.floating)):
         return compact(float(value))
+    if isinstance(value, dict):
+        return {str(k): compact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [compact(v) for v in value]
     return value
 
 
@@ -74,7 +81,7 @@ class Inspector:
         self.leaves = leaf_layers(model)
         self.taps = feature_map_taps(model)
         self.recurrent = dict(recurrent_leaves(model))
-        self._previous = copy_params(model)
+        self._previous: ParamTable | None = None  # the weights at the last recorded epoch
         self._previous_epoch: int | None = None
 
     # --- the probe record (once per run) ---------------------------------------------------------
@@ -103,11 +110,12 @@ class Inspector:
         # Read everything the forward pass left on the model before another forward overwrites it.
         out += self._attention_views(big)
         out += self._sequence_views(pp, big)  # may run prefix forwards: after the attention maps
-        out += self._stats(epoch, pp)
-        if big:
-            out.append(Snapshot("histograms", "params", compact(param_histograms(m, with_grads=pp.backward_ran))))
+        table = ParamTable(m, with_grads=pp.backward_ran)
+        proba = predict_proba(self.loss, pp.outputs) if self.classifier else None
+        out += self._stats(epoch, pp, table, proba)
+        if big:  # histograms are built compact (see params.param_histograms)
+            out.append(Snapshot("histograms", "params", param_histograms(table)))
         if self.classifier:
-            proba = predict_proba(self.loss, pp.outputs)
             out.append(Snapshot("wrong", "probe", compact(confidently_wrong(proba, p.y, p.index))))
             if big:
                 cm = validation_confusion(m, self.loss, self.data)
@@ -119,18 +127,15 @@ class Inspector:
             out += self._conv_views(pp)
         return out
 
-    def _stats(self, epoch: int, pp) -> list[Snapshot]:
-        rows = param_stats(self.model, self._previous if self._previous_epoch is not None else None,
-                           with_grads=pp.backward_ran)
+    def _stats(self, epoch: int, pp, table: ParamTable, proba: np.ndarray | None) -> list[Snapshot]:
+        rows = param_stats(table, self._previous)  # built compact
         since = self._previous_epoch
-        self._previous = copy_params(self.model)
-        self._previous_epoch = epoch
+        self._previous, self._previous_epoch = table, epoch
         layers = [leaf.summary() for leaf in pp.leaves]
         probe = {"loss": pp.loss}
-        if self.classifier:
-            predicted = predict_proba(self.loss, pp.outputs).argmax(axis=-1)
-            probe["accuracy"] = float(np.mean(predicted == self.probe.y))
-        return [Snapshot("stats", "params", compact({"since_epoch": since, "rows": rows})),
+        if proba is not None:
+            probe["accuracy"] = float(np.mean(proba.argmax(axis=-1) == self.probe.y))
+        return [Snapshot("stats", "params", {"since_epoch": since, "rows": rows}),
                 Snapshot("stats", "layers", compact(layers)),
                 Snapshot("stats", "probe", compact(probe))]
 
