@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 
 import numpy as np
-from sqlalchemy import Engine, delete, func, select, tuple_
+from sqlalchemy import Engine, bindparam, delete, func, insert, select
 
 from .db import write_tx
 from .models import Snapshot
@@ -24,18 +24,56 @@ def encode_snapshot(value, float_dtype: str | None = "float16") -> dict:
     return _encode(value, float_dtype)
 
 
+_COLUMNS = ("run_id", "epoch", "kind", "name", "shape", "dtype", "encoding", "data", "nbytes")
+_KEY = ("run_id", "kind", "epoch", "name")
+_SQL: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _compiled(dialect, name: str) -> tuple[str, tuple[str, ...] | None]:
+    """(SQL, positional bind order or None) of the snapshot DELETE or INSERT, compiled once per dialect."""
+    hit = _SQL.get((dialect.name, name))
+    if hit is None:
+        s = Snapshot.__table__
+        if name == "delete":
+            stmt = delete(s).where(*(s.c[k] == bindparam(f"key_{k}") for k in _KEY))
+            compiled = stmt.compile(dialect=dialect)
+        else:
+            compiled = insert(s).inline().compile(dialect=dialect, column_keys=list(_COLUMNS))  # no RETURNING
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        hit = _SQL[(dialect.name, name)] = (compiled.string, order)
+    return hit
+
+
+def _execute_many(conn, name: str, rows: list[dict]) -> None:
+    """One executemany of a compiled statement on the DBAPI cursor, inside conn's transaction."""
+    sql, order = _compiled(conn.dialect, name)
+    params = rows if order is None else [tuple(r[k] for k in order) for r in rows]
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(sql, params)
+    finally:
+        cursor.close()
+
+
 def write_encoded(engine: Engine, run_id: int, epoch: int, rows: Iterable[tuple[str, str, dict]]) -> int:
-    """Store (kind, name, encoded) rows of one epoch in one transaction (one DELETE, one INSERT),
-    replacing same-named ones. Returns the stored byte count."""
+    """Store (kind, name, encoded) rows of one epoch in one transaction, replacing same-named ones.
+    Returns the stored byte count.
+
+    Called after every recorded epoch, so it runs two statements (an executemany DELETE by key and an
+    executemany INSERT) compiled once per dialect, on the DBAPI cursor: SQLAlchemy's per-call
+    machinery cost more than the database work.
+    """
     rows = list(rows)
     if not rows:
         return 0
-    values = [{"run_id": run_id, "epoch": int(epoch), "kind": kind, "name": name, "nbytes": len(enc["data"]), **enc}
+    epoch = int(epoch)
+    values = [{"run_id": run_id, "epoch": epoch, "kind": kind, "name": name, "nbytes": len(enc["data"]),
+               "shape": enc["shape"], "dtype": enc["dtype"], "encoding": enc["encoding"], "data": enc["data"]}
               for kind, name, enc in rows]
+    keys = [{f"key_{k}": v[k] for k in _KEY} for v in values]
     with write_tx(engine) as conn:
-        conn.execute(delete(Snapshot).where(Snapshot.run_id == run_id, Snapshot.epoch == epoch,
-                                            tuple_(Snapshot.kind, Snapshot.name).in_([(k, n) for k, n, _ in rows])))
-        conn.execute(Snapshot.__table__.insert(), values)
+        _execute_many(conn, "delete", keys)
+        _execute_many(conn, "insert", values)
     return sum(v["nbytes"] for v in values)
 
 
