@@ -8,9 +8,11 @@ OH*OW) with rows ordered (c, i, j) like `W.reshape(F, -1)`; then out[n] = W2 @ c
 Stride-1 route (the common case, faster): with the padded images stored channel-major and
 flattened, (C, N, Hp*Wp), kernel offset (i, j) is one contiguous shift by i*Wp + j, so
 `im2col_wide` copies long runs into (C*k*k, N*OH*Wp) and the whole batch is one matrix product.
-The price: each output row is computed Wp wide instead of OW (the extra columns are dropped and
-get zero gradient). The output keeps channel-major memory (an (N, F, OH, OW) view of an
-(F, N, OH, OW) array): the layers after it allocate like their input, so no transposing copies.
+The price: each output row is computed Wp wide instead of OW (the extra columns are skipped and
+get zero gradient). A row of ones under the columns and the bias as an extra column of W fold the
+bias into the same product. The output is an (N, F, OH, OW) view of that (F, N, OH, Wp) product,
+channel-major and skipping the junk columns: the next layer reads it once and allocates like its
+input, so there are no transposing copies on the way forward or back.
 
 `im2col_naive` and `conv2d_naive` are the slow, obviously-correct twins the tests compare against.
 """
@@ -173,6 +175,7 @@ class Conv2D(Layer):
         self._cols: np.ndarray | None = None
         self._xp: np.ndarray | None = None
         self._dout_wide: np.ndarray | None = None
+        self._w_ext: np.ndarray | None = None  # (F, C*KH*KW + 1): W2 with the bias as a last column
         self._x_shape: tuple[int, ...] = ()
 
     def output_shape(self, h: int, w: int) -> tuple[int, int, int]:
@@ -197,15 +200,22 @@ class Conv2D(Layer):
         if self.stride == 1:
             wp = w + 2 * p
             self._xp = padded_flat(x, k, p, out=self._reuse(self._xp, (c, n, (h + 2 * p) * wp + k - 1), x.dtype))
-            cols_shape = (c * k * k, n * oh * wp)
-            self._cols = im2col_wide(self._xp, x.shape, k, p, out=self._reuse(self._cols, cols_shape, x.dtype))
-            out_wide = (W2 @ self._cols).reshape(f, n, oh, wp)  # one product for the whole batch
-            # adding the bias also drops the junk columns. The result stays channel-major in memory
-            # (an (N, F, OH, OW) view of an (F, N, OH, OW) array); layers downstream allocate like
-            # their input, so no transposing copies are needed on the way forward or back
-            out = np.empty((f, n, oh, ow), dtype=out_wide.dtype)
-            np.add(out_wide[:, :, :, :ow], b[:, None, None, None], out=out)
-            return out.transpose(1, 0, 2, 3)
+            ckk = c * k * k
+            cols = self._reuse(self._cols, (ckk + 1, n * oh * wp), x.dtype)
+            if cols is None:  # the last row is all ones: it multiplies the bias column of W_ext
+                cols = np.empty((ckk + 1, n * oh * wp), dtype=x.dtype)
+                cols[ckk] = 1
+            self._cols = cols
+            im2col_wide(self._xp, x.shape, k, p, out=cols[:ckk])
+            w_ext = self._reuse(self._w_ext, (f, ckk + 1), x.dtype)
+            if w_ext is None:
+                w_ext = self._w_ext = np.empty((f, ckk + 1), dtype=x.dtype)
+            w_ext[:, :ckk], w_ext[:, ckk] = W2, b
+            # one product for the whole batch, bias included. The output is a view that skips the
+            # junk columns, channel-major in memory (an (N, F, OH, OW) view of (F, N, OH, Wp)):
+            # the next layer's pass reads it once, instead of a copy here and a read there
+            out_wide = (w_ext @ cols).reshape(f, n, oh, wp)
+            return out_wide[:, :, :, :ow].transpose(1, 0, 2, 3)
         shape = (n, c * k * k, oh * ow)
         self._cols = im2col(x, k, k, self.stride, p, out=self._reuse(self._cols, shape, x.dtype))
         out = np.matmul(W2, self._cols)  # (N, F, P)
@@ -222,8 +232,9 @@ class Conv2D(Layer):
                 buf = self._dout_wide = np.zeros((f, n, oh, wp), dtype=dout.dtype)
             buf[:, :, :, :ow] = dout.transpose(1, 0, 2, 3)
             d2 = buf.reshape(f, n * oh * wp)  # (F, N*L)
-            np.sum(d2, axis=1, out=self.grads["b"])
-            np.matmul(d2, self._cols.T, out=self.grads["W"].reshape(f, -1))
+            dw_ext = d2 @ self._cols.T  # (F, CKK + 1): the last column (the ones row) is the bias gradient
+            self.grads["W"].reshape(f, -1)[...] = dw_ext[:, :-1]
+            self.grads["b"][...] = dw_ext[:, -1]
             if not self.input_grad:
                 return None
             return col2im_wide(W2.T @ d2, self._x_shape, self.kernel, self.padding)
