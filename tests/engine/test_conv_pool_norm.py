@@ -164,3 +164,37 @@ def test_conv_pool_flatten_shapes_follow_the_formula(n, c, h, w, k, stride, padd
             assert pool.backward(np.ones_like(p)).shape == out.shape
     flat = Flatten()
     assert flat.forward(out).shape == (n, f * oh * ow)
+
+
+def test_training_runs_relu_after_its_max_pool_with_the_same_output_and_gradients():
+    rng = np.random.default_rng(7)
+    from engine.layers import ReLU
+
+    def net():
+        r = np.random.default_rng(0)
+        return Sequential([Conv2D(1, 3, 3, padding=1, rng=r, dtype=np.float64), ReLU(), MaxPool2D(2),
+                           Flatten(), Dense(3 * 3 * 3, 2, rng=r, dtype=np.float64)])
+
+    x = rng.standard_normal((4, 1, 6, 7))
+    x[0, 0, :3, :] = 0.0  # flat regions: conv outputs tie at exactly the bias, before and after ReLU
+    dout = rng.standard_normal((4, 2))
+    fast, written = net(), net()
+    assert type(fast._train_order[1]) is MaxPool2D and type(fast._train_order[2]) is ReLU
+    out_fast = fast.forward(x, training=True)
+    h = x
+    for layer in written.layers:  # the order as written, by hand
+        h = layer.forward(h, training=True)
+    np.testing.assert_array_equal(out_fast, h)
+    fast.backward(dout)
+    g = dout
+    for layer in reversed(written.layers):
+        g = layer.backward(g)
+    for (name, a), (_, b) in zip(fast.named_grads(), written.named_grads()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    # evaluation keeps the written order, so the ReLU layer's own output is a full feature map
+    seen = {}
+    relu = fast.layers[1]
+    original = relu.forward
+    relu.forward = lambda a, training=False: seen.setdefault("shape", a.shape) and original(a, training=training)
+    fast.forward(x, training=False)
+    assert seen["shape"] == (4, 3, 6, 7)
