@@ -53,16 +53,41 @@ def _first_array(value):
     """The array a layer produced: itself, or the first entry of a state tuple (h of (h, c))."""
     if isinstance(value, tuple) and value:
         value = value[0]
-    if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
         return value
     return None
 
 
-def _sumsq(a: np.ndarray) -> float:
-    """Sum of squares in float64. einsum, not BLAS: a multi-threaded BLAS call can stall for
-    milliseconds on a busy machine, and these reductions run once per layer per snapshot."""
-    r = a.ravel()
-    return float(np.einsum("i,i->", r, r))
+class _Chunks:
+    """Float64 copies of arrays, each owned by a leaf (its `order`), reduced per leaf all at once."""
+
+    def __init__(self) -> None:
+        self.arrays: list[np.ndarray] = []
+        self.owners: list[int] = []
+
+    def add(self, owner: int, a: np.ndarray) -> None:
+        self.arrays.append(a.astype(np.float64).ravel())  # a copy: later layers may work in place
+        self.owners.append(owner)
+
+    def per_leaf(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(count, sum, sum of squares, zeros), each (n,) over the leaves' copies, in float64.
+        Sums of squares by reduceat, not BLAS: a multi-threaded BLAS call can stall for milliseconds
+        on a busy machine."""
+        sizes = np.array([a.size for a in self.arrays], dtype=np.int64)
+        owners = np.array(self.owners, dtype=np.intp)
+        count = np.bincount(owners, weights=sizes, minlength=n) if len(owners) else np.zeros(n)
+        keep = sizes > 0
+        if not keep.any():
+            return count, np.zeros(n), np.zeros(n), np.zeros(n)
+        v = np.concatenate([a for a, k in zip(self.arrays, keep) if k])
+        starts = np.concatenate([[0], np.cumsum(sizes[keep])[:-1]])
+        owners = owners[keep]
+
+        def by_leaf(values: np.ndarray) -> np.ndarray:
+            return np.bincount(owners, weights=values, minlength=n)
+
+        return (count, by_leaf(np.add.reduceat(v, starts)), by_leaf(np.add.reduceat(v * v, starts)),
+                by_leaf(np.add.reduceat(v == 0, starts, dtype=np.int64)))
 
 
 def _units(a: np.ndarray) -> np.ndarray:
@@ -83,18 +108,20 @@ class ProbePass:
 
 
 class _Instrument:
-    """Wrap every leaf's forward/backward; `restore()` removes the wrappers."""
+    """Wrap every leaf's forward/backward; `restore()` removes the wrappers, `finish()` reduces the statistics."""
 
     def __init__(self, leaves, capture: set[str], capture_n: int, input_grads: set[str]) -> None:
         self.stats: dict[str, LeafStats] = {}
         self.wrapped = []
         self.order = 0
+        self.outputs, self.grads = _Chunks(), _Chunks()
         for name, layer in leaves:
             self._wrap(name, layer, name in capture, capture_n, name in input_grads)
 
     def _wrap(self, name, layer, capture, capture_n, keep_input_grad):
         fwd, bwd = layer.forward, layer.backward
         kind = type(layer).__name__
+        relu = kind in RELU_NAMES
 
         def forward(*args, **kwargs):
             out = fwd(*args, **kwargs)
@@ -104,12 +131,8 @@ class _Instrument:
                 if st is None:
                     st = self.stats[name] = LeafStats(name, kind, self.order)
                     self.order += 1
-                a64 = a.astype(np.float64, copy=False)
-                st.count += a.size
-                st.total += float(a64.sum())
-                st.total_sq += _sumsq(a64)
-                st.zeros += int(a.size - np.count_nonzero(a))
-                if kind in RELU_NAMES:
+                self.outputs.add(st.order, a)
+                if relu:
                     units = _units(a)
                     st.alive = units if st.alive is None else (st.alive | units)
                 if capture and st.captured is None:
@@ -123,9 +146,7 @@ class _Instrument:
                 g = _first_array(tuple(kwargs["dstate"]))
             st = self.stats.get(name)
             if st is not None and g is not None:
-                g64 = g.astype(np.float64, copy=False)
-                st.grad_sq += _sumsq(g64)
-                st.grad_count += g.size
+                self.grads.add(st.order, g)
             if st is not None and keep_input_grad:
                 dxa = _first_array(dx)
                 if dxa is not None:
@@ -140,6 +161,18 @@ class _Instrument:
             for attr in ("forward", "backward"):
                 layer.__dict__.pop(attr, None)
         self.wrapped = []
+
+    def finish(self) -> list[LeafStats]:
+        """The leaves' statistics, in forward order."""
+        leaves = sorted(self.stats.values(), key=lambda s: s.order)
+        n = len(leaves)
+        count, total, total_sq, zeros = self.outputs.per_leaf(n)
+        grad_count, _, grad_sq, _ = self.grads.per_leaf(n)
+        for st in leaves:
+            k = st.order
+            st.count, st.total, st.total_sq, st.zeros = int(count[k]), float(total[k]), float(total_sq[k]), int(zeros[k])
+            st.grad_count, st.grad_sq = int(grad_count[k]), float(grad_sq[k])
+        return leaves
 
 
 def model_forward(model, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
@@ -169,5 +202,4 @@ def probe_pass(model, loss, x: np.ndarray, y: np.ndarray, *, backward: bool = Tr
             ran = True
     finally:
         inst.restore()
-    leaves = sorted(inst.stats.values(), key=lambda s: s.order)
-    return ProbePass(out, value, leaves, ran)
+    return ProbePass(out, value, inst.finish(), ran)
