@@ -29,11 +29,12 @@ def diff_table(runs, keys: list[str]):
                      id="compare-diff-table")
 
 
-def compare_query(runs, metric, splits, smooth, x, log, group, param, final) -> str:
-    """The URL query string that reproduces this comparison."""
+def compare_query(runs, metric, splits, smooth, x, log, group, param, final, inside=None, epoch=None,
+                  example=None, layer=None) -> str:
+    """The URL query string that reproduces this comparison (the inside view's settings included)."""
     q = {"runs": ",".join(map(str, runs or [])), "metric": metric, "splits": ",".join(splits or []),
          "smooth": smooth, "x": x, "log": "1" if log else "0", "group": group or "", "param": param or "",
-         "final": final}
+         "final": final, "inside": inside, "epoch": epoch, "example": example, "layer": layer or None}
     return "?" + urlencode({k: v for k, v in q.items() if v not in ("", None)})
 
 
@@ -76,7 +77,6 @@ def register(app, config) -> None:
         Output(ids.CMP_PARCOORDS, "figure"),
         Output(ids.CMP_SCATTER, "figure"),
         Output(ids.CMP_DIFF, "children"),
-        Output("compare-query", "data"),
         Input(ids.CMP_RUNS, "value"),
         Input(ids.CMP_METRIC, "value"),
         Input(ids.CMP_SPLITS, "value"),
@@ -89,7 +89,28 @@ def register(app, config) -> None:
     )
     def update(run_ids, metric, splits, smooth, x, log, group, param, final):
         return build_comparison(db(), list(run_ids or []), metric=metric, splits=splits or [], smooth=smooth or 0,
-                                x=x, log=bool(log), group=group, param=param, final=final or "val_accuracy")
+                                x=x, log=bool(log), group=group, param=param, final=final or "val_accuracy")[:4]
+
+    @app.callback(
+        Output("compare-query", "data"),
+        Input(ids.CMP_RUNS, "value"),
+        Input(ids.CMP_METRIC, "value"),
+        Input(ids.CMP_SPLITS, "value"),
+        Input(ids.CMP_SMOOTH, "value"),
+        Input(ids.CMP_X, "value"),
+        Input(ids.CMP_LOG, "value"),
+        Input(ids.CMP_GROUP, "value"),
+        Input(ids.CMP_SCATTER_PARAM, "value"),
+        Input(ids.CMP_FINAL, "value"),
+        Input(ids.CMP_INSIDE_VIEW, "value"),
+        Input(ids.CMP_INSIDE_EPOCH, "value"),
+        Input(ids.CMP_INSIDE_EXAMPLE, "value"),
+        Input(ids.CMP_INSIDE_LAYER, "value"),
+    )
+    def sync_query(run_ids, metric, splits, smooth, x, log, group, param, final, inside, epoch, example, layer):
+        """Every setting of the page, inside view included, written to the address bar."""
+        return compare_query(list(run_ids or []), metric, splits or [], smooth or 0, x, log, group, param,
+                             final or "val_accuracy", inside, epoch, example, layer)
 
     # Keep the address bar in step without a page reload (dcc.Location would re-render the page).
     app.clientside_callback(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import dash_bootstrap_components as dbc
 import numpy as np
 import plotly.graph_objects as go
-from dash import Input, Output, State, html
+from dash import Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
@@ -344,13 +344,17 @@ def register_compare(app, config) -> None:
         Output(ids.CMP_INSIDE_EPOCH, "marks"),
         Output(ids.CMP_INSIDE_EPOCH, "value"),
         Input(ids.CMP_RUNS, "value"),
+        State(ids.CMP_INSIDE_EPOCH, "value"),
     )
-    def compare_epochs(run_ids):
-        """A new selection of runs starts at their newest recorded epoch."""
+    def compare_epochs(run_ids, current):
+        """A new selection of runs starts at their newest recorded epoch; on page load, an epoch from
+        the URL (?epoch=) is kept when the runs reach it."""
         runs = [RunSnapshots.load(db(), r) for r in (run_ids or [])[:MAX_COMPARE]]
         epochs = sorted(set().union(*[set(r.epochs()) for r in runs])) if runs else []
         top = max(epochs, default=0)
-        return max(top, 1), slider_marks(epochs), top
+        first_load = ctx.triggered_id is None
+        value = current if first_load and current is not None and 0 <= current <= top else top
+        return max(top, 1), slider_marks(epochs), value
 
     @app.callback(
         Output(ids.CMP_INSIDE_FIGURE, "figure"),

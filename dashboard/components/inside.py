@@ -62,8 +62,15 @@ def view_card(view: str, title: str, body):
     return html.Div([html.H6(title, className="mt-3 mb-0"), content], className="inside-view")
 
 
-def compare_section(view: str = "", example: str = ""):
-    """The compare page's side-by-side section: one view of 2 to 4 runs at one epoch on one probe input."""
+def _int_or_none(value) -> int | None:
+    return int(value) if str(value).isdigit() else None
+
+
+def compare_section(view: str = "", example: str = "", epoch: str = "", layer: str = ""):
+    """The compare page's side-by-side section: one view of 2 to 4 runs at one epoch on one probe input.
+
+    The arguments are the page's URL query values (inside=, example=, epoch=, layer=), as text.
+    """
     return html.Div([
         html.H5("Inside: the same view, side by side", className="mt-4"),
         dbc.Row([
@@ -72,14 +79,14 @@ def compare_section(view: str = "", example: str = ""):
                                   value=view if view in COMPARE_VIEWS else "gradients",
                                   options=[{"label": VIEWS[v][0], "value": v} for v in COMPARE_VIEWS])], md=3),
             dbc.Col([dbc.Label("Epoch", className="small mb-0"),
-                     epoch_slider(ids.CMP_INSIDE_EPOCH)], md=5),
+                     epoch_slider(ids.CMP_INSIDE_EPOCH, _int_or_none(epoch) or 0, _int_or_none(epoch))], md=5),
             dbc.Col([dbc.Label("Probe example", className="small mb-0"),
                      dbc.Input(id=ids.CMP_INSIDE_EXAMPLE, type="number", min=0, step=1, debounce=True, size="sm",
-                               placeholder="longest", value=int(example) if str(example).isdigit() else None)],
+                               placeholder="longest", value=_int_or_none(example))],
                     md=2),
             dbc.Col([dbc.Label("Layer", className="small mb-0"),
-                     dbc.Input(id=ids.CMP_INSIDE_LAYER, type="number", min=0, step=1, value=0, debounce=True,
-                               size="sm")], md=2),
+                     dbc.Input(id=ids.CMP_INSIDE_LAYER, type="number", min=0, step=1, value=_int_or_none(layer) or 0,
+                               debounce=True, size="sm")], md=2),
         ], className="g-2 mb-2"),
         html.Div(id=ids.CMP_INSIDE_NOTE, className="small text-muted"),
         dcc.Loading(dcc.Graph(id=ids.CMP_INSIDE_FIGURE, config={"displaylogo": False},

@@ -1,7 +1,7 @@
 """Compare page: overlaid or grouped curves, hyperparameter views and a config diff.
 
-Everything on the page lives in the URL (?runs=1,2,3&metric=accuracy&group=optimizer...), so a
-comparison can be bookmarked.
+Everything on the page lives in the URL (?runs=1,2,3&metric=accuracy&group=optimizer...&inside=heads
+&epoch=8&example=3&layer=0), so a comparison, inside views included, can be bookmarked.
 """
 
 import dash_bootstrap_components as dbc
@@ -95,6 +95,7 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
         ]),
         html.H5("What differs", className="mt-3"),
         html.Div(id=ids.CMP_DIFF),
-        compare_section(_query.get("inside", ""), _query.get("example", "")),
+        compare_section(_query.get("inside", ""), _query.get("example", ""), _query.get("epoch", ""),
+                        _query.get("layer", "")),
         dcc.Store(id="compare-query"),
     ], fluid=True)

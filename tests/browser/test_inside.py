@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from dash.testing.wait import until
 from selenium.webdriver.common.keys import Keys
 
 pytestmark = pytest.mark.browser
@@ -150,4 +151,18 @@ def test_side_by_side_gradient_flow_of_plain_and_residual_nets(start_app, db_url
     names = {t["name"] for t in _figure_data(duo, figure)}
     assert names == {"#1 residual=False", "#2 residual=True"}
     _screenshot(duo, figure, "inside-gradient-flow.png")
+    assert duo.get_logs() == []
+    # the address bar keeps the inside settings, and opening that address restores them
+    duo.wait_for_page(url=f"{duo.server_url}/compare?runs=1,2&inside=gradients&epoch=0&layer=0")
+    duo.wait_for_element(figure + " .scatterlayer .trace", timeout=30)
+    thumb = duo.find_element("#compare-inside-epoch [role='slider']")
+    assert thumb.get_attribute("aria-valuenow") == "0"  # not moved to the newest epoch
+    search = lambda: duo.driver.execute_script("return window.location.search")  # noqa: E731
+    until(lambda: "epoch=0" in search() and "inside=gradients" in search(), timeout=10)
+    thumb.send_keys(Keys.ARROW_RIGHT)
+    until(lambda: "epoch=1" in search(), timeout=10)
+    example = duo.find_element("#compare-inside-example")
+    example.send_keys("3", Keys.ENTER)
+    until(lambda: "example=3" in search(), timeout=10)
+    assert "runs=1%2C2" in search()
     assert duo.get_logs() == []
