@@ -40,7 +40,8 @@ def prepare(spec: ExperimentSpec, *, data: Dataset | None = None) -> Experiment:
     loss = make_loss(resolve_loss(spec, data))
     optimizer = make_optimizer(spec.optimizer, spec.lr, momentum=spec.momentum, l2=spec.l2,
                                weight_decay=spec.weight_decay)
-    schedule = partial(lr_at, base_lr=spec.lr, schedule=spec.schedule, epochs=spec.epochs)
+    schedule = partial(lr_at, base_lr=spec.lr, schedule=spec.schedule, epochs=spec.epochs,
+                       step_size=spec.step_size, gamma=spec.gamma, warmup_epochs=spec.warmup_epochs)
     batch = min(spec.batch_size, len(data.x_train))
     trainer = Trainer(model, loss, optimizer, batch_size=batch, rng=rng, lr_schedule=schedule, clip=spec.clip)
     return Experiment(spec, data, model, trainer)

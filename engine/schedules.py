@@ -12,15 +12,21 @@ def lr_at(epoch: int, *, base_lr: float, schedule: str = "constant", epochs: int
     """Learning rate for `epoch` under `schedule`.
 
     step: multiply by `gamma` every `step_size` epochs; cosine: anneal to 0 over `epochs`;
-    warmup: rise linearly over `warmup_epochs`, then cosine-anneal the rest.
+    warmup: rise linearly over `warmup_epochs` (base_lr / warmup_epochs, 2 * base_lr / warmup_epochs, ...,
+    base_lr), then cosine-anneal over the remaining epochs. Specs refuse warmup_epochs >= epochs (the run
+    would end before warm-up did); called directly, the rise simply continues to the last epoch.
     """
     if schedule == "constant":
         return base_lr
     if schedule == "step":
-        return base_lr * gamma ** (epoch // max(step_size, 1))
+        if step_size < 1 or not 0 < gamma <= 1:
+            raise ValueError(f"step schedule needs step_size >= 1 and gamma in (0, 1], got {step_size}, {gamma}")
+        return base_lr * gamma ** (epoch // step_size)
     if schedule == "cosine":
         return base_lr * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1)))
     if schedule == "warmup":
+        if warmup_epochs < 1:
+            raise ValueError(f"warmup schedule needs warmup_epochs >= 1, got {warmup_epochs}")
         if epoch < warmup_epochs:
             return base_lr * (epoch + 1) / warmup_epochs
         rest = max(epochs - warmup_epochs, 1)

@@ -60,6 +60,9 @@ class ExperimentSpec:
     epochs: int = 20
     seed: int = 0
     schedule: str = "constant"
+    step_size: int = 10
+    gamma: float = 0.5
+    warmup_epochs: int = 5
     clip: float = 0.0
     early_stopping: int = 0
     # regularisation
@@ -77,6 +80,7 @@ class ExperimentSpec:
     stride: int = 1
     padding: int = 1
     pool: str = "max"
+    pool_size: int = 2
     depth: int = 8
     batchnorm: bool = False
     residual: bool = True
@@ -126,11 +130,11 @@ class ExperimentSpec:
 
 
 COMMON_PARAMS = ("model", "dataset", "optimizer", "lr", "batch_size", "epochs", "seed", "schedule",
-                 "clip", "early_stopping", "weight_decay", "l2", "momentum", "subset")
+                 "step_size", "gamma", "warmup_epochs", "clip", "early_stopping", "weight_decay", "l2", "momentum", "subset")
 FAMILY_PARAMS = {
     "perceptron": (),
     "mlp": ("hidden", "activation", "init", "dropout", "loss", "noise"),
-    "cnn": ("channels", "kernel", "stride", "padding", "pool", "hidden", "activation", "init", "dropout",
+    "cnn": ("channels", "kernel", "stride", "padding", "pool", "pool_size", "hidden", "activation", "init", "dropout",
             "batchnorm"),
     "resnet": ("depth", "hidden", "residual", "batchnorm", "activation", "init", "channels"),
     "recurrent": ("hidden", "layers", "seq_len", "vocab", "dropout"),
@@ -231,6 +235,11 @@ def validate(s: ExperimentSpec) -> None:
     _check(1 <= s.epochs <= 100_000, "epochs", f"epochs must be between 1 and 100000, got {s.epochs}")
     _check(0 <= s.seed < 2**32, "seed", f"seed must be in [0, 2^32), got {s.seed}")
     _check(s.schedule in SCHEDULES, "schedule", f"unknown schedule {s.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    _check(1 <= s.step_size <= 100_000, "step_size",
+           f"step size (epochs between learning-rate drops) must be between 1 and 100000, got {s.step_size}")
+    _check(0 < s.gamma <= 1, "gamma", f"gamma (learning-rate factor at each step) must be in (0, 1], got {s.gamma}")
+    _check(1 <= s.warmup_epochs <= 100_000, "warmup_epochs",
+           f"warm-up epochs must be between 1 and 100000, got {s.warmup_epochs}")
     _check(s.clip >= 0, "clip", f"clip (max global gradient norm) must be >= 0 (0 = off), got {s.clip}")
     _check(s.early_stopping >= 0, "early_stopping", f"patience must be >= 0 (0 = off), got {s.early_stopping}")
     _check(0 <= s.dropout < 1, "dropout", f"dropout must be in [0, 1), got {s.dropout}")
@@ -246,7 +255,10 @@ def validate(s: ExperimentSpec) -> None:
     _check(s.stride >= 1, "stride", f"stride must be >= 1, got {s.stride}")
     _check(0 <= s.padding < s.kernel, "padding", f"padding must be in [0, kernel), got {s.padding}")
     _check(s.pool in POOLS, "pool", f"unknown pool {s.pool!r}; choose max or avg")
-    _check(2 <= s.depth <= 200, "depth", f"depth must be between 2 and 200, got {s.depth}")
+    _check(1 <= s.pool_size <= 28, "pool_size", f"pool size must be between 1 (no pooling) and 28, got {s.pool_size}")
+    _check(2 <= s.depth <= 200 and s.depth % 2 == 0, "depth",
+           f"depth must be an even number between 2 and 200 (a stem, two layers per block, a head: "
+           f"2, 4, 6, ..., 20, ..., 56), got {s.depth}")
     _check(2 <= s.seq_len <= 500, "seq_len", f"sequence length must be between 2 and 500, got {s.seq_len}")
     _check(2 <= s.vocab <= 10_000, "vocab", f"vocabulary must be between 2 and 10000, got {s.vocab}")
     _check(1 <= s.layers <= 12, "layers", f"layers must be between 1 and 12, got {s.layers}")
@@ -290,7 +302,16 @@ def _check_compatible(s: ExperimentSpec) -> None:
             _check(s.kernel <= side + 2 * s.padding and out >= 1, "kernel",
                    f"kernel {s.kernel} is larger than the {side}x{side} input (with padding {s.padding}) "
                    f"at conv layer {i + 1}")
-            side = out // 2 if out >= 2 else out
+            side = out
+            if s.pool_size > 1 and out > 1:  # pool_size 1, or a 1-pixel map: nothing to pool, no pool layer
+                _check(out >= s.pool_size, "pool_size",
+                       f"pool size {s.pool_size} is larger than the {out}x{out} feature map of conv layer {i + 1}; "
+                       f"use a smaller pool, fewer conv layers or more padding")
+                side = out // s.pool_size
+    if s.schedule == "warmup":
+        _check(s.warmup_epochs < s.epochs, "warmup_epochs",
+               f"the warm-up ({s.warmup_epochs} epochs) must end before the run does ({s.epochs} epochs) so the "
+               f"learning rate reaches lr and then anneals; use fewer warm-up epochs than epochs")
     if s.loss == "bce":
         _check(s.dataset in LOGIC_DATASETS + PLANE_DATASETS, "loss",
                f"binary cross-entropy needs a two-class data set ({', '.join(LOGIC_DATASETS + PLANE_DATASETS)}); "

@@ -59,7 +59,7 @@ def config_from_spec(spec: ExperimentSpec, data: Dataset):
         c, h, w = data.input_shape
         return CNNConfig(in_channels=c, height=h, width=w, out_features=out, channels=spec.channels,
                          kernel=spec.kernel, stride=spec.stride, padding=spec.padding, pool=spec.pool,
-                         hidden=spec.hidden, activation=spec.activation, init=spec.init, dropout=spec.dropout,
+                         pool_size=spec.pool_size, hidden=spec.hidden, activation=spec.activation, init=spec.init, dropout=spec.dropout,
                          batchnorm=spec.batchnorm)
     if spec.model == "resnet":
         return ResNetConfig(in_features=int(np.prod(data.input_shape)), out_features=out, depth=spec.depth,

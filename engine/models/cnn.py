@@ -1,9 +1,11 @@
 """A small convolutional network, and its fully connected twin for the "FC vs CNN" comparison.
 
 Layout: for each entry c of `channels`: Conv2D(c, kernel, stride, padding) -> [BatchNorm] ->
-activation -> 2x2 pool (skipped once the feature map is 1 pixel wide). Then Flatten -> for each h
-of `hidden`: Dense(h) -> activation -> [Dropout] -> Dense head. Spec validation mirrors this shape
-arithmetic, so a kernel larger than the input is refused before a run starts.
+activation -> pool_size x pool_size pool (stride pool_size, floor mode; default 2x2). No pool layer
+when pool_size is 1 or once the feature map is 1 pixel wide (nothing left to pool); a map wider than
+1 pixel but narrower than the pool is refused. Then Flatten -> for each h of `hidden`: Dense(h) ->
+activation -> [Dropout] -> Dense head. Spec validation mirrors this shape arithmetic, so a kernel or a
+pool larger than its input is refused before a run starts.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class CNNConfig:
     stride: int = 1
     padding: int = 1
     pool: str = "max"
+    pool_size: int = 2  # added later: saved configs without it load with 2, the size they were built with
     hidden: tuple[int, ...] = ()
     activation: str = "relu"
     init: str = "he"
@@ -34,8 +37,15 @@ class CNNConfig:
     batchnorm: bool = False
 
 
+def pools_after(oh: int, ow: int, pool_size: int) -> bool:
+    """Whether a conv stage with an (oh, ow) output gets a pool layer (see the module docstring)."""
+    return pool_size > 1 and min(oh, ow) > 1
+
+
 def feature_shapes(config: CNNConfig) -> list[tuple[int, int, int]]:
-    """(C, H, W) after each conv stage (conv then pool); raises if a kernel outgrows its input."""
+    """(C, H, W) after each conv stage (conv then pool); raises if a kernel or a pool outgrows its input."""
+    if config.pool_size < 1:
+        raise ValueError(f"pool size must be >= 1, got {config.pool_size}")
     c, h, w = config.in_channels, config.height, config.width
     shapes = []
     for i, out_c in enumerate(config.channels):
@@ -44,7 +54,12 @@ def feature_shapes(config: CNNConfig) -> list[tuple[int, int, int]]:
         if oh < 1 or ow < 1:
             raise ValueError(f"kernel {config.kernel} is larger than the {h}x{w} input of conv layer {i + 1} "
                              f"(padding {config.padding})")
-        h, w, c = (oh // 2, ow // 2, out_c) if min(oh, ow) >= 2 else (oh, ow, out_c)
+        h, w, c = oh, ow, out_c
+        if pools_after(oh, ow, config.pool_size):
+            k = config.pool_size
+            if min(oh, ow) < k:
+                raise ValueError(f"pool size {k} is larger than the {oh}x{ow} feature map of conv layer {i + 1}")
+            h, w = oh // k, ow // k
         shapes.append((c, h, w))
     return shapes
 
@@ -63,8 +78,9 @@ def build_cnn(config: CNNConfig, rng: np.random.Generator, dtype=np.float32) -> 
         layers.append(make_activation(config.activation))
         oh = conv_output_size(h, config.kernel, config.stride, config.padding)
         ow = conv_output_size(w, config.kernel, config.stride, config.padding)
-        if min(oh, ow) >= 2:
-            layers.append(MaxPool2D(2) if config.pool == "max" else AvgPool2D(2))
+        if pools_after(oh, ow, config.pool_size):
+            k = config.pool_size
+            layers.append(MaxPool2D(k) if config.pool == "max" else AvgPool2D(k))
         c, h, w = out_c, nh, nw
     layers.append(Flatten())
     width = c * h * w

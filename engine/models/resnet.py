@@ -5,7 +5,8 @@ included). It trains a 56-layer net on the 8x8 digits in seconds, which conv blo
 two CPU cores, and it shows the series' point just as well: same layers, same widths, same
 epochs; only the identity shortcut differs.
 
-Layout (depth counts weighted layers; an odd depth is rounded down to even):
+Layout (depth counts weighted layers, so it is even: 2 + 2 * blocks; an odd depth is refused,
+never rounded, since no layout of whole blocks has exactly that many layers):
     stem   Dense(in, width) -> [BN] -> act
     blocks (depth - 2) // 2 times: body = Dense -> [BN] -> act -> Dense -> [BN];
            residual: act(body(x) + x), plain: act(body(x))
@@ -52,8 +53,9 @@ def _dense_bn_act(n_in: int, n_out: int, config: ResNetConfig, rng, dtype, act: 
 
 def build_resnet(config: ResNetConfig, rng: np.random.Generator, dtype=np.float32) -> Sequential:
     """Stem, `config.blocks` blocks (residual or plain), head; weighted layers = 2 + 2 * blocks."""
-    if config.depth < 2:
-        raise ValueError(f"depth must be >= 2, got {config.depth}")
+    if config.depth < 2 or config.depth % 2:
+        raise ValueError(f"depth must be an even number >= 2 (stem + 2 layers per block + head), "
+                         f"got {config.depth}")
     width, blocks = config.width, config.blocks
     layers = _dense_bn_act(config.in_features, width, config, rng, dtype, act=True)
     for _ in range(blocks):

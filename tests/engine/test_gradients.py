@@ -94,14 +94,18 @@ MODELS = {
     "cnn": CNNConfig(in_channels=1, height=8, width=8, out_features=3, channels=(2, 3), hidden=(5,)),
     "cnn_bn_avg_stride": CNNConfig(in_channels=2, height=9, width=9, out_features=3, channels=(3,), stride=2,
                                    padding=1, pool="avg", batchnorm=True, activation="tanh"),
+    "cnn_pool3_max": CNNConfig(in_channels=1, height=8, width=8, out_features=3, channels=(2,), pool_size=3),
+    "cnn_pool3_avg": CNNConfig(in_channels=1, height=7, width=7, out_features=3, channels=(2,), pool_size=3,
+                               pool="avg", padding=0),
     "resnet_plain": ResNetConfig(in_features=6, out_features=3, depth=6, width=5, residual=False),
     "resnet_residual": ResNetConfig(in_features=6, out_features=3, depth=6, width=5, residual=True),
     "resnet_plain_bn": ResNetConfig(in_features=6, out_features=3, depth=6, width=5, residual=False,
                                     batchnorm=True),
-    "resnet_residual_bn": ResNetConfig(in_features=6, out_features=3, depth=7, width=5, residual=True,
+    "resnet_residual_bn": ResNetConfig(in_features=6, out_features=3, depth=6, width=5, residual=True,
                                        batchnorm=True, activation="tanh"),
 }
-INPUT_SHAPES = {"cnn": (3, 1, 8, 8), "cnn_bn_avg_stride": (4, 2, 9, 9)}
+INPUT_SHAPES = {"cnn": (3, 1, 8, 8), "cnn_bn_avg_stride": (4, 2, 9, 9), "cnn_pool3_max": (3, 1, 8, 8),
+                "cnn_pool3_avg": (3, 1, 7, 7)}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

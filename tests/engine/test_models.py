@@ -13,7 +13,7 @@ from engine.models import (CNNConfig, MLPConfig, PerceptronConfig, ResNetConfig,
 from engine.models.cnn import feature_shapes, fc_twin, parameter_counts
 from engine.models.io import load_model, save_model
 from engine.optim import Adam
-from engine.spec import parse_spec
+from engine.spec import SpecError, parse_int_list, parse_spec
 
 CONFIGS = {
     "mlp": (MLPConfig(in_features=6, hidden=(8, 5), out_features=3, dropout=0.3), (10, 6)),
@@ -22,6 +22,8 @@ CONFIGS = {
                       batchnorm=True, dropout=0.2), (10, 1, 8, 8)),
     "resnet": (ResNetConfig(in_features=6, out_features=3, depth=8, width=5, batchnorm=True), (10, 6)),
     "plain": (ResNetConfig(in_features=6, out_features=3, depth=8, width=5, residual=False), (10, 6)),
+    "cnn_pool3": (CNNConfig(in_channels=1, height=9, width=9, out_features=3, channels=(4,), pool_size=3,
+                            pool="avg", hidden=(5,)), (10, 1, 9, 9)),
 }
 
 
@@ -99,7 +101,7 @@ def test_fc_vs_cnn_pair_reports_both_counts_and_the_cnn_is_smaller_on_28x28():
 
 def test_resnet_depth_counts_weighted_layers_and_plain_differs_only_by_the_skip():
     rng = np.random.default_rng(4)
-    for depth, blocks in [(4, 1), (9, 3), (56, 27)]:
+    for depth, blocks in [(4, 1), (10, 4), (56, 27)]:
         config = ResNetConfig(in_features=8, out_features=3, depth=depth, width=4)
         model = build_model(config, rng)
         res = [layer for layer in model.layers if isinstance(layer, Residual)]
@@ -147,3 +149,67 @@ def test_every_batchnorm_in_a_bn_cnn_sits_after_a_conv():
     assert kinds.count("BatchNorm") == 2
     assert all(kinds[i - 1] == "Conv2D" for i, k in enumerate(kinds) if k == "BatchNorm")
     assert isinstance(model.layers[1], BatchNorm)
+
+
+def test_resnet_refuses_an_odd_depth_instead_of_rounding_it():
+    with pytest.raises(ValueError, match="even number"):
+        build_model(ResNetConfig(in_features=4, out_features=2, depth=9), np.random.default_rng(0))
+
+
+def test_a_saved_cnn_config_without_pool_size_loads_with_the_2x2_pool(tmp_path):
+    import json
+
+    from engine.models.io import config_from_dict, config_to_dict
+
+    config = CNNConfig(in_channels=1, height=8, width=8, out_features=3, channels=(4, 6))
+    old = config_to_dict(config)
+    del old["fields"]["pool_size"]  # what a file saved before pool_size existed holds
+    assert config_from_dict(json.loads(json.dumps(old))) == config and config.pool_size == 2
+
+
+@pytest.mark.parametrize("pool_size, pools", [(1, 0), (2, 2), (3, 2)])
+def test_cnn_pool_size_sets_the_pool_layers_and_the_flattened_width(pool_size, pools):
+    from engine.layers import MaxPool2D
+
+    config = CNNConfig(in_channels=1, height=28, width=28, out_features=10, channels=(4, 8), hidden=(16,),
+                       pool_size=pool_size)
+    model = build_model(config, np.random.default_rng(0))
+    sizes = [layer.size for layer in model.layers if isinstance(layer, MaxPool2D)]
+    assert sizes == [pool_size] * pools
+    side = {1: 28, 2: 7, 3: 3}[pool_size]  # 28 -> 28 (pad 1) -> pooled -> 2nd conv -> pooled
+    assert feature_shapes(config)[-1] == (8, side, side)
+    conv = 1 * 4 * 9 + 4 + 4 * 8 * 9 + 8
+    assert model.num_params() == conv + (8 * side * side * 16 + 16) + (16 * 10 + 10)
+    out = model.forward(np.zeros((2, 1, 28, 28), np.float32))
+    assert out.shape == (2, 10)
+
+
+def test_cnn_pool_size_3_on_digits_is_refused_by_the_spec_exactly_where_the_builder_refuses_it():
+    ok = parse_spec({"model": "cnn", "dataset": "digits", "channels": "4", "pool_size": 3, "hidden": "16"})
+    config = config_from_spec(ok, load_dataset(ok))
+    assert config.pool_size == 3 and feature_shapes(config) == [(4, 2, 2)]  # 8x8 -> conv 8x8 -> pool 3 -> 2x2
+    with pytest.raises(SpecError) as err:  # the second conv keeps 2x2, and a 3x3 pool does not fit in it
+        parse_spec({"model": "cnn", "dataset": "digits", "channels": "4,8", "pool_size": 3})
+    assert err.value.field == "pool_size" and "2x2 feature map of conv layer 2" in err.value.message
+    with pytest.raises(ValueError, match="2x2 feature map of conv layer 2"):
+        feature_shapes(dataclasses.replace(config, channels=(4, 8)))
+
+
+@pytest.mark.parametrize("pool_size", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("channels", ["4", "4,4", "4,4,4"])
+@pytest.mark.parametrize("kernel, padding", [(3, 1), (3, 0), (5, 2)])
+def test_cnn_spec_validation_matches_the_builder_shape_arithmetic(pool_size, channels, kernel, padding):
+    values = {"model": "cnn", "dataset": "digits", "channels": channels, "pool_size": pool_size,
+              "kernel": kernel, "padding": padding}
+    config = CNNConfig(in_channels=1, height=8, width=8, out_features=10, channels=parse_int_list("c", channels),
+                       kernel=kernel, padding=padding, pool_size=pool_size, hidden=(64,))
+    try:
+        shapes = feature_shapes(config)
+    except ValueError:
+        with pytest.raises(SpecError):
+            parse_spec(values)
+        return
+    spec = parse_spec(values)
+    assert config_from_spec(spec, load_dataset(spec)) == config
+    assert build_model(config, np.random.default_rng(0)).forward(np.zeros((1, 1, 8, 8), np.float32)).shape == (1, 10)
+    assert shapes[-1][0] == 4

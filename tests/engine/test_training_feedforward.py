@@ -130,6 +130,74 @@ def test_lr_schedules(schedule, epoch, expected):
     assert lr_at(epoch, base_lr=0.1, schedule=schedule, epochs=20) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("kwargs,epoch,expected", [
+    ({"schedule": "step", "step_size": 3, "gamma": 0.1}, 2, 0.1),
+    ({"schedule": "step", "step_size": 3, "gamma": 0.1}, 3, 0.01),
+    ({"schedule": "step", "step_size": 3, "gamma": 0.1}, 7, 0.001),
+    ({"schedule": "step", "step_size": 1, "gamma": 1.0}, 15, 0.1),  # gamma 1: never drops
+    ({"schedule": "warmup", "warmup_epochs": 2}, 0, 0.05),
+    ({"schedule": "warmup", "warmup_epochs": 2}, 1, 0.1),
+    ({"schedule": "warmup", "warmup_epochs": 2}, 2, 0.1),  # first epoch of the cosine part
+    ({"schedule": "warmup", "warmup_epochs": 2}, 11, 0.05),  # half way through the 18 annealing epochs
+    ({"schedule": "warmup", "warmup_epochs": 10}, 4, 0.05),
+])
+def test_lr_schedules_follow_their_parameters(kwargs, epoch, expected):
+    assert lr_at(epoch, base_lr=0.1, epochs=20, **kwargs) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("kwargs", [{"schedule": "step", "step_size": 0}, {"schedule": "step", "gamma": 0},
+                                    {"schedule": "step", "gamma": 1.5}, {"schedule": "warmup", "warmup_epochs": 0}])
+def test_lr_at_refuses_schedule_parameters_out_of_range(kwargs):
+    with pytest.raises(ValueError):
+        lr_at(0, base_lr=0.1, epochs=20, **kwargs)
+
+
+@pytest.mark.parametrize("values,expected", [
+    ({"schedule": "step", "step_size": 2, "gamma": 0.25}, [0.1, 0.1, 0.025, 0.025, 0.00625]),
+    ({"schedule": "warmup", "warmup_epochs": 4}, [0.025, 0.05, 0.075, 0.1, 0.1]),
+])
+def test_run_training_uses_the_spec_schedule_parameters(values, expected):
+    spec = parse_spec({"dataset": "xor", "hidden": "4", "lr": 0.1, "epochs": 5, **values})
+    exp, seen = prepare(spec), []
+
+    class Keep:
+        def on_train_start(self, context): pass
+        def on_epoch_end(self, record): seen.append((record.lr, exp.trainer.optimizer.lr))
+        def on_train_end(self, summary): pass
+
+    run_training(exp, callbacks=[Keep()])
+    assert [lr for lr, _ in seen] == pytest.approx(expected)
+    assert [lr for _, lr in seen] == pytest.approx(expected)  # what the optimizer stepped with
+
+
+@pytest.mark.parametrize("values,field,words", [
+    ({"step_size": 0}, "step_size", "between 1 and 100000"),
+    ({"step_size": 2.5}, "step_size", "not a valid int"),
+    ({"gamma": 0}, "gamma", "(0, 1]"),
+    ({"gamma": 1.5}, "gamma", "(0, 1]"),
+    ({"warmup_epochs": 0}, "warmup_epochs", "between 1 and 100000"),
+    ({"schedule": "warmup", "warmup_epochs": 5, "epochs": 5}, "warmup_epochs", "must end before the run does"),
+    ({"schedule": "warmup", "warmup_epochs": 8, "epochs": 3}, "warmup_epochs", "(8 epochs)"),
+    ({"model": "cnn", "pool_size": 0}, "pool_size", "between 1 (no pooling) and 28"),
+    ({"model": "cnn", "dataset": "digits", "pool_size": 9, "padding": 0}, "pool_size",
+     "larger than the 6x6 feature map of conv layer 1"),
+    ({"model": "resnet", "depth": 9}, "depth", "even number between 2 and 200"),
+    ({"model": "resnet", "depth": 202}, "depth", "even number"),
+])
+def test_spec_refuses_bad_schedule_pool_and_depth_values_naming_the_field(values, field, words):
+    with pytest.raises(SpecError) as err:
+        parse_spec(values)
+    assert err.value.field == field and words in err.value.message
+
+
+def test_warmup_parameters_matter_only_for_the_warmup_schedule():
+    assert parse_spec({"warmup_epochs": 50, "epochs": 3}).warmup_epochs == 50  # constant schedule: ignored
+    spec = parse_spec({"schedule": "step", "step_size": 4, "gamma": 0.3, "model": "cnn", "pool_size": 1})
+    params = spec.params()
+    assert (params["step_size"], params["gamma"], params["warmup_epochs"], params["pool_size"]) == (4, 0.3, 5, 1)
+    assert "pool_size" not in parse_spec({"model": "mlp"}).params()
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_a_huge_learning_rate_diverges_and_says_so():
     exp = prepare(parse_spec({"dataset": "digits", "optimizer": "sgd", "lr": 10, "epochs": 5, "init": "he",
