@@ -13,6 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -82,6 +83,39 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(**{WRITE_OPTION: True})
         with conn.begin():
             yield conn
+
+
+@contextmanager
+def raw_write_tx(engine: Engine) -> Iterator:
+    """write_tx on the bare DBAPI connection: yields a cursor inside one write transaction.
+
+    For the per-epoch hot path (statements from prepared.py); a pooled connection as engine.connect()
+    would give, minus SQLAlchemy's per-call Connection machinery.
+    """
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if engine.dialect.name == "sqlite":  # as _on_begin does for write_tx; PostgreSQL begins by itself
+            cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield cursor
+        except BaseException:
+            raw.rollback()
+            raise
+        raw.commit()
+        cursor.close()
+    finally:
+        raw.close()  # back to the pool (which rolls back anything left open)
+
+
+def dialect_insert(bind, table):
+    """INSERT with ON CONFLICT support for an engine's, connection's or dialect's database (SQLite or PostgreSQL)."""
+    name = getattr(bind, "dialect", bind).name
+    if name == "sqlite":
+        return sqlite.insert(table)
+    if name == "postgresql":
+        return postgresql.insert(table)
+    raise NotImplementedError(f"NN Lab's store supports SQLite and PostgreSQL, not {name!r}")
 
 
 @contextmanager

@@ -1,8 +1,8 @@
-"""Statements compiled once per dialect and run on the DBAPI cursor: the hot path of log_epoch.
+"""Statements compiled once per dialect and run on the DBAPI cursor: the hot path of logging epochs.
 
-SQLAlchemy still writes the SQL (so it is the right SQL for SQLite or PostgreSQL), opens the
-connection and owns the transaction; only the per-call execution machinery is skipped. That halves
-the CPU cost of logging an epoch, which happens after every epoch of every run.
+SQLAlchemy still writes the SQL (so it is the right SQL for SQLite or PostgreSQL); only the per-call
+execution machinery (cache keys, Connection, Result objects) is skipped. Logging an epoch happens
+after every epoch of every run, so that machinery would cost more than the database work itself.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from typing import Any, Callable
 
 @dataclass(frozen=True)
 class Prepared:
-    """SQL text plus how to turn a dict of values into the driver's parameters."""
+    """SQL text plus how to turn a dict of values (or a flat sequence in `names` order) into driver parameters."""
 
     sql: str
     order: tuple[str, ...] | None  # positional paramstyles (SQLite '?'): bind names in order
     defaults: Mapping[str, Any]  # values SQLAlchemy bound itself (literals inside the statement)
     processors: Mapping[str, Callable[[Any], Any]]  # type conversions (e.g. datetime -> SQLite text)
+    names: tuple[str, ...] = ()  # the caller's binds, in the order `flat` takes their values
+    tail: tuple | None = None  # set when order == names + defaults with no processors: flat is list + tail
 
     def params(self, values: Mapping[str, Any]):
         """Driver parameters for one execution."""
@@ -32,21 +34,31 @@ class Prepared:
                 merged[name] = proc(value)
         return merged if self.order is None else [merged[name] for name in self.order]
 
+    def flat(self, values: Sequence[Any]):
+        """Driver parameters from values given in `names` order (no dict built on SQLite)."""
+        if self.tail is not None:
+            return [*values, *self.tail]
+        return self.params(dict(zip(self.names, values, strict=True)))
+
 
 _CACHE: dict[tuple[str, str], Prepared] = {}
 
 
-def prepare(conn, name: str, build: Callable[[Any], Any], sample: Mapping[str, Any]) -> Prepared:
-    """The statement `build(conn)` compiled for conn's dialect, cached under (dialect, name).
+def prepare(dialect, name: str, build: Callable[[Any], Any],
+            sample: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> Prepared:
+    """The statement `build(dialect)` compiled for `dialect` (an Engine's or Connection's), cached under
+    (dialect name, name).
 
-    `sample` holds a value for every bind the caller supplies, so the remaining (literal) binds
-    can be resolved into `defaults`.
+    `sample` (or a function making it, called only when compiling) holds a value for every bind the
+    caller supplies, in the order `Prepared.flat` takes them; the remaining (literal) binds are
+    resolved into `defaults`.
     """
-    key = (conn.dialect.name, name)
+    key = (dialect.name, name)
     prepared = _CACHE.get(key)
     if prepared is None:
-        dialect = conn.dialect
-        compiled = build(conn).compile(dialect=dialect)
+        if callable(sample):
+            sample = sample()
+        compiled = build(dialect).compile(dialect=dialect)
         resolved = compiled.construct_params(dict(sample))
         defaults = {k: v for k, v in resolved.items() if k not in sample}
         processors = {}
@@ -57,24 +69,9 @@ def prepare(conn, name: str, build: Callable[[Any], Any], sample: Mapping[str, A
             if proc is not None:
                 processors[bind.key] = proc
         order = tuple(compiled.positiontup) if compiled.positional else None
-        prepared = _CACHE[key] = Prepared(compiled.string, order, defaults, processors)
+        names = tuple(sample)
+        tail = None
+        if order is not None and not processors and order[:len(names)] == names:
+            tail = tuple(defaults[n] for n in order[len(names):])
+        prepared = _CACHE[key] = Prepared(compiled.string, order, defaults, processors, names, tail)
     return prepared
-
-
-def execute(conn, prepared: Prepared, values: Mapping[str, Any]) -> int:
-    """Run one execution inside conn's current transaction; returns the row count."""
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(prepared.sql, prepared.params(values))
-        return cursor.rowcount
-    finally:
-        cursor.close()
-
-
-def execute_many(conn, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Run one statement for many rows inside conn's current transaction."""
-    cursor = conn.connection.cursor()
-    try:
-        cursor.executemany(prepared.sql, [prepared.params(r) for r in rows])
-    finally:
-        cursor.close()

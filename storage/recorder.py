@@ -1,6 +1,7 @@
 """DBRecorder: the training callback that writes a run's epochs to the store.
 
-Each epoch is one transaction (metrics, summary, heartbeat). A daemon thread also beats the heart
+Each epoch is one transaction (metrics, summary, heartbeat) that also reads back the Cancel flag
+(storage/epoch_log.py). A daemon thread also beats the heart
 every few seconds, so a long epoch never looks like a crash; it dies with the process, so a killed
 trainer stops beating and is later marked crashed by mark_crashed_runs.
 """
@@ -14,7 +15,8 @@ from sqlalchemy import Engine
 
 from engine.train import EpochRecord, TrainSummary
 
-from .writes import heartbeat, is_cancel_requested, log_epoch, set_run_fields
+from .epoch_log import EpochWriter
+from .writes import heartbeat, is_cancel_requested, set_run_fields
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY_S = 5.0
@@ -26,6 +28,7 @@ class DBRecorder:
     def __init__(self, engine: Engine, run_id: int, *, heartbeat_every_s: float = HEARTBEAT_EVERY_S) -> None:
         self.engine, self.run_id, self.heartbeat_every_s = engine, run_id, heartbeat_every_s
         self.cancelled = False
+        self._writer = EpochWriter(engine, run_id)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -42,8 +45,8 @@ class DBRecorder:
 
     def on_epoch_end(self, record: EpochRecord) -> bool:
         """Log the epoch's metrics in one transaction; True (stop) when Cancel was requested."""
-        log_epoch(self.engine, self.run_id, record.epoch, record.metrics)
-        self.cancelled = self.cancelled or is_cancel_requested(self.engine, self.run_id)
+        if self._writer.write(record.epoch, record.metrics):
+            self.cancelled = True
         return self.cancelled
 
     def on_train_end(self, summary: TrainSummary) -> None:

@@ -13,29 +13,20 @@ import socket
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Integer, and_, bindparam, case, delete, func, literal_column, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, delete, func, literal_column, select, update
 
-from . import prepared
-from .db import RunNotFound, write_tx
-from .models import (CLAIM_LOCK, FINAL_STATUSES, RUN_STATUSES, Experiment, Lock, Metric, MetricSummary,
-                     Param, Run, RunTag, UTCDateTime, utcnow)
-from .values import encode_metric, encode_param, to_json
+from .db import RunNotFound, dialect_insert, write_tx
+from .epoch_log import log_epoch
+from .models import (CLAIM_LOCK, FINAL_STATUSES, RUN_STATUSES, Experiment, Lock, Param, Run, RunTag,
+                     utcnow)
+from .values import encode_param, to_json
+
+__all__ = ["dialect_insert", "log_epoch"]  # re-exported: log_epoch lives in epoch_log, dialect_insert in db
 
 # Columns set_run_fields may change; status and timestamps have their own verbs.
 SETTABLE_FIELDS = frozenset({"name", "seed", "model", "dataset", "notes", "engine_version", "epochs_planned",
                              "epochs_done", "num_params", "pid", "host", "diverged", "error"})
 MAX_TAG_LENGTH = 100
-
-
-def dialect_insert(engine_or_conn, table):
-    """INSERT with ON CONFLICT support for the connected database (SQLite or PostgreSQL)."""
-    name = engine_or_conn.dialect.name
-    if name == "sqlite":
-        return sqlite.insert(table)
-    if name == "postgresql":
-        return postgresql.insert(table)
-    raise NotImplementedError(f"NN Lab's store supports SQLite and PostgreSQL, not {name!r}")
 
 
 # --- creating and starting runs ------------------------------------------------------------------
@@ -116,78 +107,7 @@ def claim_next_run(engine: Engine, *, max_running: int, pid: int, host: str) -> 
         return run_id
 
 
-# --- logging --------------------------------------------------------------------------------------
-
-_STATEMENTS: dict[tuple[str, str], object] = {}
-
-
-def _statement(conn, name: str, build):
-    """A statement built once per dialect: cached statements skip SQLAlchemy's per-call cache-key work."""
-    key = (conn.dialect.name, name)
-    stmt = _STATEMENTS.get(key)
-    if stmt is None:
-        stmt = _STATEMENTS[key] = build(conn)
-    return stmt
-
-
-def _build_metric_upsert(conn):
-    ins = dialect_insert(conn, Metric.__table__)
-    return ins.on_conflict_do_update(index_elements=["run_id", "key", "step"],
-                                     set_={"value": ins.excluded.value, "flag": ins.excluded.flag})
-
-
-def _build_summary_upsert(conn):
-    """Upsert of metric_summary rows: last = highest step; best = min for '...loss' keys, else max; finite only."""
-    ins = dialect_insert(conn, MetricSummary.__table__)
-    new, old = ins.excluded, MetricSummary.__table__.c
-    newer = new.last_step >= old.last_step
-    improves = case((func.lower(new.key).like("%loss"), new.best_value < old.best_value),
-                    else_=new.best_value > old.best_value)
-    better = and_(new.best_value.is_not(None), or_(old.best_value.is_(None), improves))
-    return ins.on_conflict_do_update(index_elements=["run_id", "key"], set_={
-        "last_value": case((newer, new.last_value), else_=old.last_value),
-        "last_step": case((newer, new.last_step), else_=old.last_step),
-        "last_flag": case((newer, new.last_flag), else_=old.last_flag),
-        "best_value": case((better, new.best_value), else_=old.best_value),
-        "best_step": case((better, new.best_step), else_=old.best_step),
-        "nonfinite_count": old.nonfinite_count + new.nonfinite_count,
-    })
-
-
-def _build_epoch_update(conn, diverged: bool):
-    step = bindparam("step", type_=Integer)
-    values = {"heartbeat_at": bindparam("now", type_=UTCDateTime),
-              "epochs_done": case((Run.epochs_done < step, step), else_=Run.epochs_done)}
-    if diverged:
-        values["diverged"] = True
-    return update(Run).where(Run.id == bindparam("run_id", type_=Integer)).values(**values)
-
-
-def log_epoch(engine: Engine, run_id: int, step: int, metrics: Mapping[str, float]) -> None:
-    """Record one epoch in one transaction: metric rows, summary rows, heartbeat, epochs_done, diverged."""
-    step = int(step)
-    points, summaries = [], []
-    nonfinite = False
-    for key, raw in metrics.items():
-        if not isinstance(key, str) or not key:
-            raise ValueError(f"metric keys must be non-empty strings, got {key!r}")
-        value, flag = encode_metric(raw)
-        nonfinite |= flag != 0
-        points.append({"run_id": run_id, "key": key, "step": step, "value": value, "flag": flag})
-        summaries.append({"run_id": run_id, "key": key, "last_value": value, "last_step": step, "last_flag": flag,
-                          "best_value": value, "best_step": step if flag == 0 else None,
-                          "nonfinite_count": int(flag != 0)})
-    with write_tx(engine) as conn:
-        run_update = prepared.prepare(conn, f"epoch-update-{nonfinite}", lambda c: _build_epoch_update(c, nonfinite),
-                                      {"run_id": 0, "step": 0, "now": None})
-        if prepared.execute(conn, run_update, {"run_id": run_id, "step": step, "now": utcnow()}) == 0:
-            raise RunNotFound(run_id)
-        if points:
-            prepared.execute_many(conn, prepared.prepare(conn, "metric-upsert", _build_metric_upsert, points[0]),
-                                  points)
-            prepared.execute_many(conn, prepared.prepare(conn, "summary-upsert", _build_summary_upsert,
-                                                         summaries[0]), summaries)
-
+# --- heartbeat and cancel -----------------------------------------------------------------------
 
 def heartbeat(engine: Engine, run_id: int) -> bool:
     """Record that the run's process is alive; False (nothing written) when the run is not running."""
