@@ -6,8 +6,10 @@ After each planned epoch it computes the views on the probe batch and writes the
 transaction; the budget is checked before every write, so a run never stores more than its budget.
 If training stops before the planned last epoch, the epoch it stopped at is recorded in full.
 
-Snapshot time is kept under 5% of the training time (engine.inspect.schedule.TimeBudget; a short
-run may always spend a quarter second): planned epochs are skipped while over it, except the last one.
+Snapshot time is kept under 5% of the run's time (engine.inspect.schedule.TimeBudget; a short run may
+always spend a twentieth of a second): planned epochs are skipped while over it, except the last one.
+The run's time is measured as the run sees it, from one epoch end to the next (training, evaluation,
+metric logging), without the recorder's own time.
 
 In production (`strict=False`) a failure inside the recorder never fails the run: it is logged,
 stored as a 'note' snapshot, and snapshots stop for that run. Tests use `strict=True` to see errors.
@@ -59,18 +61,21 @@ class SnapshotRecorder:
         self.seconds = 0.0   # time spent computing and writing snapshots
         self.disabled = False
         self._budget_noted = False
+        self._mark = time.perf_counter()  # the last epoch end (or the start), after our own work
 
     # --- callback protocol -------------------------------------------------------------------
     def on_train_start(self, context: dict) -> None:
         self._guarded(0, self._start, context)
+        self._mark = time.perf_counter()
 
     def on_epoch_end(self, record: EpochRecord) -> None:
         if self.plan is None:
             return
-        self.time.add_training(record.seconds)
+        self.time.add_training(time.perf_counter() - self._mark)  # the epoch, minus our own last snapshot
         small, big = self.plan.wants(record.epoch)
         if (small or big) and self.time.allows():
             self._guarded(record.epoch, self._record, record.epoch, big)
+        self._mark = time.perf_counter()
 
     def on_train_end(self, summary: TrainSummary) -> None:
         last = summary.epochs_run

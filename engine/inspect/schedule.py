@@ -111,13 +111,15 @@ class ByteBudget:
         return self.limit - self.spent
 
 
-# Snapshots may take this fraction of the training time so far (plus a small allowance for short runs).
+# Snapshots may take this fraction of the run's time so far, and at least TIME_FLOOR_S seconds per run:
+# a tiny run (XOR, moons: epochs of 1-10 ms) can then record nearly every epoch, so its decision boundary
+# animates, for about the cost of creating the run; from 1 s of epochs on, the fraction is what binds.
 TIME_FRACTION = 0.05
-TIME_FLOOR_S = 0.25
+TIME_FLOOR_S = 0.05
 
 
 class TimeBudget:
-    """Keeps snapshot time under `fraction` of training time, with `floor_s` seconds always allowed.
+    """Keeps snapshot time under `fraction` of the run's time, with `floor_s` seconds always allowed.
 
     Planned epochs are skipped while the time spent on snapshots is above the allowance, so a run
     whose epochs are fast compared with its probe pass gets views every few epochs instead of every
@@ -131,6 +133,7 @@ class TimeBudget:
         self.skipped = 0
 
     def add_training(self, seconds: float) -> None:
+        """Count `seconds` of the run's own time (an epoch: training, evaluation, logging)."""
         self.train_s += max(seconds, 0.0)
 
     def allows(self) -> bool:
