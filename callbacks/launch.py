@@ -8,8 +8,8 @@ from dash import ALL, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
-from dashboard.components.launch_form import (FAMILY_DATASETS, FAMILY_MODELS, FIELD_NAMES, FIELDS, field_style,
-                                              field_value)
+from dashboard.components.launch_form import (FAMILY_DATASETS, FAMILY_MODELS, FIELD_NAMES, FIELDS,
+                                              SHOWN_WHEN_INPUTS, field_style, field_value)
 from dashboard.components.progress import run_progress_card, seconds_since
 from dashboard.figures.curves import training_curves_figure
 from engine.spec import SpecError, parse_spec
@@ -60,12 +60,11 @@ def register(app, config) -> None:
     @app.callback(
         Output({"type": "launch-wrap", "name": ALL}, "style"),
         Input(ids.FAMILY, "value"),
-        Input({"type": ids.LAUNCH_FIELD, "name": "model"}, "value"),
-        Input({"type": ids.LAUNCH_FIELD, "name": "optimizer"}, "value"),
+        [Input({"type": ids.LAUNCH_FIELD, "name": n}, "value") for n in SHOWN_WHEN_INPUTS],
         prevent_initial_call=True,
     )
-    def show_fields(family, model, optimizer):
-        current = {"model": model, "optimizer": optimizer}
+    def show_fields(family, *settings):
+        current = dict(zip(SHOWN_WHEN_INPUTS, settings))
         return [field_style(f, family, current) for f in FIELDS]
 
     @app.callback(Output("launch-sweep-collapse", "is_open"), Input(ids.SWEEP_ON, "value"))

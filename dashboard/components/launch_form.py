@@ -78,7 +78,10 @@ FIELDS = (
     Field("stride", "Stride", "number", ("cnn",), step=1),
     Field("padding", "Padding", "number", ("cnn",), step=1),
     Field("pool", "Pooling", "select", ("cnn",), S.POOLS),
-    Field("depth", "Depth (layers)", "number", ("resnet",), step=1),
+    Field("pool_size", "Pool size (1 = none)", "number", ("cnn",), step=1,
+          help="pooling window and stride after each conv layer; must fit the feature map"),
+    Field("depth", "Depth (layers, even)", "number", ("resnet",), step=1,
+          help="weighted layers: an even number from 2 to 200 (stem + 2 per block + head), e.g. 20 or 56"),
     Field("residual", "Residual connections", "switch", ("resnet",)),
     Field("batchnorm", "BatchNorm", "switch", ("cnn", "resnet")),
     Field("seq_len", "Sequence length", "number", ("recurrent", "attention"), step=1),
@@ -94,6 +97,11 @@ FIELDS = (
     Field("lr", "Learning rate", "number", ALL),
     Field("momentum", "Momentum", "number", FF + ("recurrent", "attention")),
     Field("schedule", "LR schedule", "select", FF + ("recurrent", "attention"), S.SCHEDULES),
+    Field("step_size", "LR step every (epochs)", "number", FF + ("recurrent", "attention"), step=1),
+    Field("gamma", "LR step factor (gamma)", "number", FF + ("recurrent", "attention"),
+          help="the learning rate is multiplied by this at each step, in (0, 1]"),
+    Field("warmup_epochs", "Warm-up epochs", "number", FF + ("recurrent", "attention"), step=1,
+          help="linear rise to the learning rate, then cosine decay; fewer than the epochs"),
     Field("batch_size", "Batch size", "number", ALL, step=1),
     Field("epochs", "Epochs", "number", ALL, step=1),
     Field("seed", "Seed", "number", ALL, step=1),
@@ -140,6 +148,9 @@ def _input(f: Field, family: str):
 # Fields that matter only for some settings within a family.
 SHOWN_WHEN = {
     "momentum": lambda v: v.get("optimizer") in ("momentum", "nesterov"),
+    "step_size": lambda v: v.get("schedule") == "step",
+    "gamma": lambda v: v.get("schedule") == "step",
+    "warmup_epochs": lambda v: v.get("schedule") == "warmup",
     "attention": lambda v: v.get("model") == "seq2seq",
     "heads": lambda v: v.get("model") == "transformer",
     "d_model": lambda v: v.get("model") == "transformer",
@@ -149,9 +160,13 @@ SHOWN_WHEN = {
 }
 
 
+# The settings SHOWN_WHEN reads: the launch callback re-evaluates visibility when any of them changes.
+SHOWN_WHEN_INPUTS = ("model", "optimizer", "schedule")
+
+
 def field_style(f: Field, family: str, values: dict | None = None) -> dict:
     """Visible when the family uses the field and, for some fields, when the current settings need it."""
-    values = values if values is not None else {n: field_value(n, family) for n in ("model", "optimizer")}
+    values = values if values is not None else {n: field_value(n, family) for n in SHOWN_WHEN_INPUTS}
     shown = family in f.families and SHOWN_WHEN.get(f.name, lambda _v: True)(values)
     return {} if shown else {"display": "none"}
 

@@ -64,12 +64,31 @@ def test_train_prints_run_id_and_uses_nnlab_db_env(tmp_path):
     (["--hidden", "64,,0"], "hidden", "whole number >= 1"),
     (["--activation", "swish"], "activation", "unknown activation"),
     (["--momentum", "-0.5"], "momentum", "[0, 1)"),
+    (["--schedule", "step", "--gamma", "0"], "gamma", "(0, 1]"),
+    (["--schedule", "warmup", "--warmup-epochs", "2"], "warmup_epochs", "must end before the run does"),
+    (["--model", "cnn", "--pool-size", "3"], "pool_size", "2x2 feature map of conv layer 2"),
+    (["--model", "resnet", "--depth", "9"], "depth", "even number"),
 ])
 def test_bad_input_exits_2_names_the_field_and_creates_no_run(db_url, args, field, words):
     proc = nnlab("train", "--dataset", "digits", "--epochs", "2", *args, "--db", db_url)
     assert proc.returncode == 2
     assert f"{field}:" in proc.stderr and words in proc.stderr
     assert count_runs(db_url) == 0
+
+
+def test_train_help_lists_every_spec_field_and_the_schedule_and_pool_knobs():
+    import dataclasses
+
+    from engine.spec import ExperimentSpec
+
+    out = " ".join(nnlab("train", "--help", check=True).stdout.split())  # argparse wraps lines
+    for f in dataclasses.fields(ExperimentSpec):
+        assert "--" + f.name.replace("_", "-") in out
+    for words in ("--step-size STEP_SIZE step schedule: epochs between learning-rate drops",
+                  "--gamma GAMMA step schedule", "(default: 0.5)",
+                  "--warmup-epochs WARMUP_EPOCHS warmup schedule", "--pool-size POOL_SIZE CNN pooling window",
+                  "(1 = no pooling)", "an even number from 2 to 200"):
+        assert words in out, words
 
 
 def test_runs_lists_in_table_json_and_csv(db_url):

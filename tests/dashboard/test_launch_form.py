@@ -1,0 +1,75 @@
+"""The launch form offers every spec knob, and shows a knob only where the current settings use it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from dashboard.components.launch_form import (FAMILY_DEFAULTS, FIELDS, SHOWN_WHEN, SHOWN_WHEN_INPUTS, field_style,
+                                              field_value)
+from engine.spec import ExperimentSpec, parse_spec
+
+# Set elsewhere on the page (experiment name, sweep) or kept at their defaults on purpose.
+NOT_ON_THE_FORM = {"val_fraction", "experiment", "tags", "snapshots", "snapshot_budget_mb"}
+FIELD = {f.name: f for f in FIELDS}
+
+
+def test_every_spec_field_has_a_launch_field_unless_listed():
+    names = {f.name for f in dataclasses.fields(ExperimentSpec)}
+    assert names - NOT_ON_THE_FORM == set(FIELD)
+
+
+def _shown(name: str, family: str, **settings) -> bool:
+    values = {n: field_value(n, family) for n in SHOWN_WHEN_INPUTS} | settings
+    return field_style(FIELD[name], family, values) == {}
+
+
+@pytest.mark.parametrize("family", ["mlp", "cnn", "resnet", "recurrent", "attention"])
+def test_step_size_and_gamma_show_only_for_the_step_schedule_and_warmup_epochs_only_for_warmup(family):
+    for schedule in ("constant", "step", "cosine", "warmup"):
+        assert _shown("step_size", family, schedule=schedule) == (schedule == "step")
+        assert _shown("gamma", family, schedule=schedule) == (schedule == "step")
+        assert _shown("warmup_epochs", family, schedule=schedule) == (schedule == "warmup")
+    assert not _shown("gamma", family)  # the default schedule is constant
+    assert _shown("schedule", family)
+
+
+def test_the_perceptron_has_no_schedule_knobs():
+    for name in ("schedule", "step_size", "gamma", "warmup_epochs"):
+        assert not _shown(name, "perceptron", schedule="step")
+
+
+def test_pool_size_is_a_cnn_knob_and_depth_says_it_is_even():
+    assert _shown("pool_size", "cnn") and not _shown("pool_size", "mlp")
+    assert "even" in FIELD["depth"].label and "even" in FIELD["depth"].help
+
+
+def test_every_settings_key_shown_when_reads_is_an_input_of_the_visibility_callback(tmp_path):
+    """SHOWN_WHEN rules are re-evaluated only for the settings the callback listens to."""
+    from dashboard.app import create_app
+
+    seen = {}
+    for name, rule in SHOWN_WHEN.items():
+        class Spy(dict):
+            def get(self, key, default=None):
+                seen.setdefault(name, set()).add(key)
+                return super().get(key, default)
+        rule(Spy())
+    assert set().union(*seen.values()) <= set(SHOWN_WHEN_INPUTS)
+    app = create_app(f"sqlite:///{tmp_path / 'r.db'}", cache_dir=str(tmp_path / "cache"))
+    (callback,) = [c for k, c in app.callback_map.items() if "launch-wrap" in k and ".style" in k]
+    watched = {json.loads(i["id"])["name"] for i in callback["inputs"] if i["id"].startswith("{")}
+    assert watched == set(SHOWN_WHEN_INPUTS)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_DEFAULTS))
+def test_the_form_values_with_a_step_or_warmup_schedule_are_valid_specs(family):
+    if family == "perceptron":
+        return
+    for schedule in ("step", "warmup"):
+        values = {f.name: field_value(f.name, family) for f in FIELDS if family in f.families}
+        values.update(FAMILY_DEFAULTS[family], schedule=schedule)
+        spec = parse_spec(values)
+        assert (spec.step_size, spec.gamma, spec.warmup_epochs) == (10, 0.5, 5)
