@@ -83,3 +83,23 @@ def test_invalid_learning_rate_is_refused_and_nothing_starts(start_app, db_url):
     assert "lr" in duo.find_element("#launch-message").text
     assert _runs(db_url) == []
     assert duo.get_logs() == []
+
+
+def test_schedule_knobs_appear_with_their_schedule_and_are_validated(start_app, db_url):
+    duo = start_app()
+
+    def shown(name):
+        return duo.find_element(f'[id=\'{{"name":"{name}","type":"launch-wrap"}}\']').is_displayed()
+
+    assert not shown("step_size") and not shown("gamma") and not shown("warmup_epochs")
+    select(duo, "schedule", "step")
+    wait_until(duo, lambda: shown("step_size") and shown("gamma"), message="step knobs did not appear")
+    assert not shown("warmup_epochs")
+    select(duo, "schedule", "warmup")
+    wait_until(duo, lambda: shown("warmup_epochs") and not shown("gamma"), message="warm-up knob did not appear")
+    fill(duo, "warmup_epochs", 40)
+    duo.wait_for_contains_text("#launch-message", "warmup_epochs: the warm-up (40 epochs) must end before", timeout=10)
+    duo.find_element("#launch-start").click()
+    duo.wait_for_contains_text("#launch-message", "Nothing was started", timeout=10)
+    assert _runs(db_url) == []
+    assert duo.get_logs() == []
