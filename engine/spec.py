@@ -257,8 +257,8 @@ def validate(s: ExperimentSpec) -> None:
     _check(s.pool in POOLS, "pool", f"unknown pool {s.pool!r}; choose max or avg")
     _check(1 <= s.pool_size <= 28, "pool_size", f"pool size must be between 1 (no pooling) and 28, got {s.pool_size}")
     _check(2 <= s.depth <= 200 and s.depth % 2 == 0, "depth",
-           f"depth must be an even number between 2 and 200 (a stem, two layers per block, a head: "
-           f"2, 4, 6, ..., 20, ..., 56), got {s.depth}")
+           f"depth must be an even number between 2 and 200, e.g. 20 or 56: it counts weighted layers "
+           f"(stem + 2 per residual block + head), got {s.depth}")
     _check(2 <= s.seq_len <= 500, "seq_len", f"sequence length must be between 2 and 500, got {s.seq_len}")
     _check(2 <= s.vocab <= 10_000, "vocab", f"vocabulary must be between 2 and 10000, got {s.vocab}")
     _check(1 <= s.layers <= 12, "layers", f"layers must be between 1 and 12, got {s.layers}")
