@@ -148,3 +148,34 @@ def test_grouped_statistics_group_runs_without_the_param_under_none(sqlite_engin
     assert [(r["group"], r["mean"], r["std"], r["count"]) for r in rows] == [
         ({"act": None}, 3.0, 0.0, 1), ({"act": "relu"}, 1.0, 0.0, 1)]
     assert s.grouped_metric_stats(sqlite_engine, "val_accuracy", [], run_ids=[a, b])[0]["mean"] == 2.0
+
+
+def test_histories_cut_series_that_start_above_the_previous_ones_end(engine):
+    """Series boundaries come from metric_summary; a sparse series starting above the previous series'
+    last step (no drop in step to mark it) and non-finite points must still come back exactly."""
+    run_id, other = s.create_run(engine, {}, {}), s.create_run(engine, {}, {})
+    s.log_epoch(engine, run_id, 1, {"a": 0.1})
+    s.log_epoch(engine, run_id, 2, {"a": float("nan")})
+    s.log_epoch(engine, run_id, 5, {"b": 0.5})
+    s.log_epoch(engine, run_id, 9, {"b": float("-inf"), "c": 9.0})
+    s.log_epoch(engine, other, 10, {"a": 1.0})
+    histories = s.get_metric_histories(engine, [run_id, other])
+    assert histories[run_id]["a"][0] == (1, 0.1) and math.isnan(histories[run_id]["a"][1][1])
+    assert histories[run_id]["b"] == [(5, 0.5), (9, -math.inf)] and histories[run_id]["c"] == [(9, 9.0)]
+    assert histories[other] == {"a": [(10, 1.0)]}
+    assert s.get_metric_histories(engine, [run_id], ["b"]) == {run_id: {"b": [(5, 0.5), (9, -math.inf)]}}
+
+
+def test_histories_fall_back_to_the_points_when_the_summary_disagrees(sqlite_engine):
+    from sqlalchemy import delete
+
+    from storage.db import write_tx
+    from storage.models import MetricSummary
+
+    run_id = s.create_run(sqlite_engine, {}, {})
+    for step in (1, 2, 3):
+        s.log_epoch(sqlite_engine, run_id, step, {"a": step / 10, "b": step * 1.0})
+    with write_tx(sqlite_engine) as conn:  # a summary row gone (written by some other tool, say)
+        conn.execute(delete(MetricSummary).where(MetricSummary.key == "a"))
+    history = s.get_metric_history(sqlite_engine, run_id)
+    assert history == {"a": [(1, 0.1), (2, 0.2), (3, 0.3)], "b": [(1, 1.0), (2, 2.0), (3, 3.0)]}
