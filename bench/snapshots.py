@@ -14,8 +14,9 @@ applied to the measured costs in a replay of a default-length run (see `replay`)
   start ms      probe record + untrained (epoch 0) views + planning, once per run
   run %         every planned snapshot of a run of the default epochs (small every epoch, big log-spaced,
                 within the byte budget, plus start), as % of that run's epochs
-  capped %      the same with the recorder's time cap (TimeBudget: planned epochs skipped while snapshots
-                are over 5% of the run's time or the per-run floor; the last epoch always recorded)
+  capped %      the same with the recorder's time cap (TimeBudget: a planned epoch is skipped when its
+                expected cost would take snapshots over 5% of the run's time so far or the per-run floor;
+                the last epoch always recorded)
   kept          snapshot epochs the capped run records, of the default epochs + 1 (epoch 0)
   small kB, big kB   stored bytes of one epoch of each kind; run MB: the capped run's stored bytes
 
@@ -113,7 +114,7 @@ def replay(epochs: int, epoch_s: float, start_s: float, small_s: float, big_s: f
         if not (small or big):
             continue
         run_s += big_s if big else small_s
-        if budget.allows():
+        if budget.allows(big_s if big else small_s):
             budget.spend(big_s if big else small_s)
             kept.add(e)
             big_kept += big

@@ -62,6 +62,7 @@ class SnapshotRecorder:
         self.disabled = False
         self._budget_noted = False
         self._mark = time.perf_counter()  # the last epoch end (or the start), after our own work
+        self._cost = {False: 0.0, True: 0.0}  # the last measured snapshot time without / with big views
 
     # --- callback protocol -------------------------------------------------------------------
     def on_train_start(self, context: dict) -> None:
@@ -73,7 +74,7 @@ class SnapshotRecorder:
             return
         self.time.add_training(time.perf_counter() - self._mark)  # the epoch, minus our own last snapshot
         small, big = self.plan.wants(record.epoch)
-        if (small or big) and self.time.allows():
+        if (small or big) and self.time.allows(self._cost[big]):
             self._guarded(record.epoch, self._record, record.epoch, big)
         self._mark = time.perf_counter()
 
@@ -109,8 +110,10 @@ class SnapshotRecorder:
         small, big = self.plan.wants(0)
         if small:
             self._write(0, [v for v in views if big or v[0] not in BIG_KINDS], big)
-        self.seconds += time.perf_counter() - t0
-        self.time.spend(time.perf_counter() - t0)
+        spent = time.perf_counter() - t0
+        self.seconds += spent
+        self.time.spend(spent)
+        self._cost[True] = spent  # epoch 0 had big views: the first estimate for later ones
 
     def _record(self, epoch: int, big: bool) -> None:
         t0 = time.perf_counter()
@@ -120,6 +123,7 @@ class SnapshotRecorder:
         spent = time.perf_counter() - t0
         self.seconds += spent
         self.time.spend(spent)
+        self._cost[big] = spent
 
     def _write(self, epoch: int, views: list, big: bool) -> None:
         """Write an epoch's views if they fit the budget; else its small views alone; else nothing."""

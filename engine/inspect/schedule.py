@@ -136,9 +136,9 @@ class TimeBudget:
         """Count `seconds` of the run's own time (an epoch: training, evaluation, logging)."""
         self.train_s += max(seconds, 0.0)
 
-    def allows(self) -> bool:
-        """Whether a planned snapshot epoch may be taken now."""
-        ok = self.spent_s <= max(self.fraction * self.train_s, self.floor_s)
+    def allows(self, expected_s: float = 0.0) -> bool:
+        """Whether a planned snapshot epoch expected to take `expected_s` fits in the allowance now."""
+        ok = self.spent_s + expected_s <= max(self.fraction * self.train_s, self.floor_s)
         self.skipped += not ok
         return ok
 
