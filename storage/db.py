@@ -53,8 +53,12 @@ def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if make_url(url).get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     on_disk = make_url(url).database not in (None, "", ":memory:")
+    # A file gets a LIFO pool: it hands out the connection used last, whose page cache is still valid
+    # (SQLite drops a connection's cache whenever another connection has written; with a heartbeat
+    # thread, a FIFO pool would alternate connections and start every epoch's write with a cold cache).
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                           **({"pool_use_lifo": True} if on_disk else {}))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
