@@ -41,19 +41,19 @@ class Prepared:
         return self.params(dict(zip(self.names, values, strict=True)))
 
 
-_CACHE: dict[tuple[str, str], Prepared] = {}
+_CACHE: dict[tuple[str, str, str], Prepared] = {}
 
 
 def prepare(dialect, name: str, build: Callable[[Any], Any],
             sample: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> Prepared:
     """The statement `build(dialect)` compiled for `dialect` (an Engine's or Connection's), cached under
-    (dialect name, name).
+    (dialect name, driver, name).
 
     `sample` (or a function making it, called only when compiling) holds a value for every bind the
     caller supplies, in the order `Prepared.flat` takes them; the remaining (literal) binds are
     resolved into `defaults`.
     """
-    key = (dialect.name, name)
+    key = (dialect.name, dialect.driver, name)  # the driver decides the paramstyle
     prepared = _CACHE.get(key)
     if prepared is None:
         if callable(sample):

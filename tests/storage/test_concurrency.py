@@ -29,10 +29,12 @@ def _spawn(*args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_four_writers_and_a_poller_lose_nothing_and_never_see_locked(sqlite_url):
-    # The database does not exist yet: the five processes also race to create the schema.
-    procs = [_spawn("writer", sqlite_url, str(EPOCHS), f"w{i}") for i in range(4)]
-    procs.append(_spawn("poller", sqlite_url, "4"))
+def test_four_writers_and_a_poller_lose_nothing_and_never_see_locked(sqlite_url, tmp_path):
+    # The database does not exist yet: the five processes also race to create the schema. The writers
+    # log their epochs once the poller has polled once (the start file), so reads overlap the writes.
+    start = str(tmp_path / "poller-started")
+    procs = [_spawn("writer", sqlite_url, str(EPOCHS), f"w{i}", start) for i in range(4)]
+    procs.append(_spawn("poller", sqlite_url, "4", start))
     outputs = [p.communicate(timeout=240) for p in procs]
     for p, (out, err) in zip(procs, outputs, strict=True):
         assert "database is locked" not in out + err

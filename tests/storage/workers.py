@@ -1,7 +1,9 @@
 """Small programs the concurrency tests run in separate processes: `python -m tests.storage.workers MODE ...`.
 
 Each prints one JSON line with its result on stdout; any exception is printed and exits non-zero.
-No sleeps: writers write as fast as they can, the poller reads until the writers are done.
+No sleeps: writers write as fast as they can, the poller reads until the writers are done. Given a
+start file, writers wait for the poller to create it after its first poll, so the reads overlap the
+writes however slowly the poller's process starts.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import json
 import os
 import socket
 import sys
+import time
 import traceback
+from pathlib import Path
 
 METRIC_KEYS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr", "epoch_seconds", "grad_norm",
                "extra")
@@ -21,21 +25,31 @@ def epoch_metrics(step: int) -> dict[str, float]:
     return {k: step + i / 10 for i, k in enumerate(METRIC_KEYS)}
 
 
-def writer(url: str, epochs: int, name: str) -> dict:
-    """Create a run, log `epochs` epochs of 8 metrics, finish it."""
+def _wait_for(path: str | None, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while path and not Path(path).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        time.sleep(0.01)
+
+
+def writer(url: str, epochs: int, name: str, start_file: str | None = None) -> dict:
+    """Create a run, (wait for the start file,) log `epochs` epochs of 8 metrics, finish it."""
     from storage import create_run, finish_run, log_epoch, open_db, start_run
 
     engine = open_db(url)
     run_id = create_run(engine, {"name": name}, {"writer": name}, name=name, epochs_planned=epochs)
     start_run(engine, run_id, pid=os.getpid(), host=socket.gethostname())
+    _wait_for(start_file)
     for step in range(1, epochs + 1):
         log_epoch(engine, run_id, step, epoch_metrics(step))
     finish_run(engine, run_id, "completed")
     return {"run_id": run_id}
 
 
-def poller(url: str, writers: int) -> dict:
-    """List runs and read histories until `writers` runs are completed; counts its polls."""
+def poller(url: str, writers: int, start_file: str | None = None) -> dict:
+    """List runs and read histories until `writers` runs are completed; counts its polls. Creates
+    `start_file` after the first poll."""
     from storage import count_runs, get_metric_histories, list_runs, open_db
 
     engine = open_db(url)
@@ -44,6 +58,8 @@ def poller(url: str, writers: int) -> dict:
         runs = list_runs(engine, sort="metric:val_loss:best")
         get_metric_histories(engine, [r.id for r in runs], ["val_loss", "val_accuracy"])
         polls += 1
+        if start_file and polls == 1:
+            Path(start_file).touch()
         if polls > 200_000:
             raise RuntimeError("writers never finished")
     return {"polls": polls}
@@ -70,9 +86,9 @@ def main(argv: list[str]) -> int:
     mode, url, *rest = argv
     try:
         if mode == "writer":
-            result = writer(url, int(rest[0]), rest[1])
+            result = writer(url, int(rest[0]), *rest[1:3])
         elif mode == "poller":
-            result = poller(url, int(rest[0]))
+            result = poller(url, int(rest[0]), *rest[1:2])
         elif mode == "killable":
             result = killable(url, int(rest[0]))
         else:
