@@ -1,7 +1,7 @@
 """EpochWriter: a run's epochs, each written in one transaction. The hot path of training.
 
-One epoch is one transaction of at most four statements, compiled once per dialect by SQLAlchemy and
-run on the DBAPI cursor (prepared.py):
+One epoch is one transaction of three to five statements, compiled once per dialect by SQLAlchemy
+and run on the DBAPI cursor (prepared.py):
 1. UPDATE the run (heartbeat, epochs_done, diverged) RETURNING cancel_requested: the Cancel check
    rides on the write, so noticing Cancel costs no second query;
 2. one multi-row upsert of the metric points;
@@ -9,7 +9,7 @@ run on the DBAPI cursor (prepared.py):
    already holds (an upsert that keeps last = highest step and best = min for '...loss', else max,
    finite values only) and remembers the merged row it returns. After that the writer knows last and
    best, so a summary row is a plain UPDATE by primary key, and the best columns (and their index)
-   are written only when the best improves (a second UPDATE for those keys).
+   are written only when the best improves (a second UPDATE, executed for those keys only).
 
 A writer assumes it is the only one logging its run while it lives (the recorder of that run is);
 `log_epoch` uses a fresh writer per call, so it merges with the stored rows every time.
