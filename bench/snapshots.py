@@ -114,7 +114,7 @@ def replay(epochs: int, epoch_s: float, start_s: float, small_s: float, big_s: f
         if not (small or big):
             continue
         run_s += big_s if big else small_s
-        if budget.allows(big_s if big else small_s):
+        if budget.allows(big_s if big else small_s, big_s if e < epochs else 0.0):
             budget.spend(big_s if big else small_s)
             kept.add(e)
             big_kept += big

@@ -63,6 +63,7 @@ class SnapshotRecorder:
         self._budget_noted = False
         self._mark = time.perf_counter()  # the last epoch end (or the start), after our own work
         self._cost = {False: 0.0, True: 0.0}  # the last measured snapshot time without / with big views
+        self._epochs = 0  # planned epochs of the run
 
     # --- callback protocol -------------------------------------------------------------------
     def on_train_start(self, context: dict) -> None:
@@ -74,7 +75,8 @@ class SnapshotRecorder:
             return
         self.time.add_training(time.perf_counter() - self._mark)  # the epoch, minus our own last snapshot
         small, big = self.plan.wants(record.epoch)
-        if (small or big) and self.time.allows(self._cost[big]):
+        reserve = self._cost[True] if record.epoch < self._epochs else 0.0  # for the last epoch's full views
+        if (small or big) and self.time.allows(self._cost[big], reserve):
             self._guarded(record.epoch, self._record, record.epoch, big)
         self._mark = time.perf_counter()
 
@@ -103,7 +105,8 @@ class SnapshotRecorder:
             views = [self._encode(s) for s in self.inspector.compute(0, big=True)]
         small_b = sum(len(e["data"]) for k, _, e in views if k not in BIG_KINDS)
         big_b = sum(len(e["data"]) for k, _, e in views if k in BIG_KINDS)
-        self.plan = plan_schedule(int(context.get("epochs") or 0), small_b, big_b, self.budget.limit,
+        self._epochs = int(context.get("epochs") or 0)
+        self.plan = plan_schedule(self._epochs, small_b, big_b, self.budget.limit,
                                   fixed_bytes=fixed)
         for note in self.plan.notes:
             self._note(0, "schedule", note)

@@ -136,9 +136,11 @@ class TimeBudget:
         """Count `seconds` of the run's own time (an epoch: training, evaluation, logging)."""
         self.train_s += max(seconds, 0.0)
 
-    def allows(self, expected_s: float = 0.0) -> bool:
-        """Whether a planned snapshot epoch expected to take `expected_s` fits in the allowance now."""
-        ok = self.spent_s + expected_s <= max(self.fraction * self.train_s, self.floor_s)
+    def allows(self, expected_s: float = 0.0, reserve_s: float = 0.0) -> bool:
+        """Whether a planned snapshot epoch expected to take `expected_s` fits in the allowance now,
+        keeping `reserve_s` free (the recorder reserves the cost of the last epoch's full views,
+        which are always recorded, so the run as a whole stays within the fraction)."""
+        ok = self.spent_s + expected_s + reserve_s <= max(self.fraction * self.train_s, self.floor_s)
         self.skipped += not ok
         return ok
 

@@ -72,3 +72,7 @@ def test_time_budget_allows_a_fraction_of_training_time_with_a_floor():
     tb.add_training(30.0)
     assert tb.allows()                      # 1.1 s <= 5% of 30 s
     assert tb.skipped == 1
+    assert tb.allows(0.3)                   # 1.4 s <= 1.5 s
+    assert not tb.allows(0.3, reserve_s=0.2)  # the reserve for the last epoch's views counts too
+    assert tb.skipped == 2
+

@@ -193,3 +193,41 @@ def test_cli_show_snapshots_table_summarises_kinds_and_epochs(sqlite_url, capsys
     out = capsys.readouterr().out
     stats = next(line for line in out.splitlines() if line.startswith("stats"))
     assert stats.split()[:3] == ["stats", "3", "0-3"]  # three names (params, layers, probe), epochs 0 to 3
+
+
+def test_the_time_cap_keeps_room_for_the_last_epochs_full_views(sqlite_url, monkeypatch):
+    """On a fake clock (epochs 0.1 s, small views 0.01 s, big views 0.02 s), the whole run's snapshot
+    time, the always-recorded last epoch included, stays within 5% of its epochs."""
+    from engine.experiment import prepare, run_training
+    from engine.inspect.schedule import TimeBudget
+    from engine.spec import parse_spec
+    from storage import snapshot_recorder as module
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(module.time, "perf_counter", lambda: clock["now"])
+
+    class TimedInspector(module.Inspector):
+        def compute(self, epoch, big=False):
+            clock["now"] += 0.02 if big else 0.01
+            return super().compute(epoch, big=big)
+
+    class SlowEpochs:  # runs before the recorder: each epoch "takes" 0.1 s
+        def on_train_start(self, context):
+            pass
+
+        def on_epoch_end(self, record):
+            clock["now"] += 0.1
+
+        def on_train_end(self, summary):
+            pass
+
+    monkeypatch.setattr(module, "Inspector", TimedInspector)
+    engine = open_db(sqlite_url)
+    run_id = _new_run(engine)
+    rec = SnapshotRecorder(engine, run_id, strict=True, time_budget=TimeBudget(fraction=0.05, floor_s=0.0))
+    run_training(prepare(parse_spec({**XOR, "epochs": 40})), [SlowEpochs(), rec])
+    assert rec.time.train_s == pytest.approx(4.0)
+    assert 0 < rec.time.skipped < 40
+    assert "big" in rec.recorded[40]  # the last epoch in full
+    assert rec.time.spent_s <= 0.05 * rec.time.train_s + 1e-9
+    assert rec.time.spent_s >= 0.05 * rec.time.train_s - 0.02  # and the allowance is used, not wasted
