@@ -9,7 +9,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import ids
 from dashboard.components.launch_form import (FAMILY_DATASETS, FAMILY_MODELS, FIELD_NAMES, FIELDS,
-                                              SHOWN_WHEN_INPUTS, field_style, field_value)
+                                              SHOWN_WHEN, SHOWN_WHEN_INPUTS, field_style, field_value)
 from dashboard.components.progress import run_progress_card, seconds_since
 from dashboard.figures.curves import training_curves_figure
 from engine.spec import SpecError, parse_spec
@@ -21,7 +21,7 @@ AUTO_KICK_AFTER_S = 5.0
 
 
 def form_values(family: str, names: list[str], values: list) -> dict:
-    """The spec values the form holds for `family` (hidden fields keep the family's defaults)."""
+    """The spec values the form holds for `family` (hidden fields keep the spec's defaults)."""
     fields = {f.name: f for f in FIELDS}
     out = {}
     for name, value in zip(names, values):
@@ -31,7 +31,9 @@ def form_values(family: str, names: list[str], values: list) -> dict:
         out[name] = value
     if family not in FAMILY_MODELS:
         out["model"] = family
-    return out
+    # a field the current settings hide (gamma without the step schedule, momentum with Adam) is not
+    # used: it keeps its default, so a stale value in it can neither block nor change the run
+    return {k: v for k, v in out.items() if SHOWN_WHEN.get(k, lambda _v: True)(out)}
 
 
 def _message(text: str, ok: bool):

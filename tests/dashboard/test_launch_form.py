@@ -9,7 +9,7 @@ import pytest
 
 from dashboard.components.launch_form import (FAMILY_DEFAULTS, FIELDS, SHOWN_WHEN, SHOWN_WHEN_INPUTS, field_style,
                                               field_value)
-from engine.spec import ExperimentSpec, parse_spec
+from engine.spec import ExperimentSpec, SpecError, parse_spec
 
 # Set elsewhere on the page (experiment name, sweep) or kept at their defaults on purpose.
 NOT_ON_THE_FORM = {"val_fraction", "experiment", "tags", "snapshots", "snapshot_budget_mb"}
@@ -73,3 +73,18 @@ def test_the_form_values_with_a_step_or_warmup_schedule_are_valid_specs(family):
         values.update(FAMILY_DEFAULTS[family], schedule=schedule)
         spec = parse_spec(values)
         assert (spec.step_size, spec.gamma, spec.warmup_epochs) == (10, 0.5, 5)
+
+
+def test_a_value_in_a_field_the_settings_hide_neither_blocks_nor_changes_the_run():
+    from callbacks.launch import form_values
+
+    names = [f.name for f in FIELDS]
+    values = {n: field_value(n, "mlp") for n in names}
+    values.update(schedule="constant", gamma=0, optimizer="adam", momentum=7)  # both hidden and out of range
+    spec_values = form_values("mlp", names, [values[n] for n in names])
+    assert "gamma" not in spec_values and "momentum" not in spec_values
+    spec = parse_spec(spec_values)
+    assert (spec.gamma, spec.momentum) == (0.5, 0.9)
+    values.update(schedule="step")  # shown again: its value counts, and a bad one is refused
+    with pytest.raises(SpecError, match="gamma"):
+        parse_spec(form_values("mlp", names, [values[n] for n in names]))
