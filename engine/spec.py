@@ -119,10 +119,11 @@ class ExperimentSpec:
         return family_of(self.model)
 
     def params(self) -> dict[str, Any]:
-        """The hyperparameters that matter for this run's family (what storage records as params)."""
+        """The hyperparameters that matter for this run (what storage records as params): the family's,
+        without settings the others leave unused (USED_WHEN)."""
         keys = list(COMMON_PARAMS) + list(FAMILY_PARAMS[self.family])
         d = self.to_dict()
-        out = {k: d[k] for k in keys}
+        out = {k: d[k] for k in keys if USED_WHEN.get(k, lambda _s: True)(self)}
         for k, v in out.items():
             if isinstance(v, list):
                 out[k] = ",".join(str(i) for i in v)
@@ -131,6 +132,14 @@ class ExperimentSpec:
 
 COMMON_PARAMS = ("model", "dataset", "optimizer", "lr", "batch_size", "epochs", "seed", "schedule",
                  "step_size", "gamma", "warmup_epochs", "clip", "early_stopping", "weight_decay", "l2", "momentum", "subset")
+# Settings that only some other settings use: recorded as params only then, so a comparison of a
+# warm-up run with a step run does not list the step size of the one that never stepped.
+USED_WHEN = {
+    "momentum": lambda s: s.optimizer in ("momentum", "nesterov"),
+    "step_size": lambda s: s.schedule == "step",
+    "gamma": lambda s: s.schedule == "step",
+    "warmup_epochs": lambda s: s.schedule == "warmup",
+}
 FAMILY_PARAMS = {
     "perceptron": (),
     "mlp": ("hidden", "activation", "init", "dropout", "loss", "noise"),

@@ -194,8 +194,11 @@ def test_warmup_parameters_matter_only_for_the_warmup_schedule():
     assert parse_spec({"warmup_epochs": 50, "epochs": 3}).warmup_epochs == 50  # constant schedule: ignored
     spec = parse_spec({"schedule": "step", "step_size": 4, "gamma": 0.3, "model": "cnn", "pool_size": 1})
     params = spec.params()
-    assert (params["step_size"], params["gamma"], params["warmup_epochs"], params["pool_size"]) == (4, 0.3, 5, 1)
+    assert (params["step_size"], params["gamma"], params["pool_size"]) == (4, 0.3, 1)
+    assert "warmup_epochs" not in params and "momentum" not in params  # unused by this run: not recorded
     assert "pool_size" not in parse_spec({"model": "mlp"}).params()
+    warm = parse_spec({"schedule": "warmup", "warmup_epochs": 2, "optimizer": "nesterov"}).params()
+    assert warm["warmup_epochs"] == 2 and warm["momentum"] == 0.9 and "step_size" not in warm
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
