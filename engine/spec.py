@@ -123,7 +123,7 @@ class ExperimentSpec:
         without settings the others leave unused (USED_WHEN)."""
         keys = list(COMMON_PARAMS) + list(FAMILY_PARAMS[self.family])
         d = self.to_dict()
-        out = {k: d[k] for k in keys if USED_WHEN.get(k, lambda _s: True)(self)}
+        out = {k: d[k] for k in keys if USED_WHEN.get(k, lambda _v: True)(d)}
         for k, v in out.items():
             if isinstance(v, list):
                 out[k] = ",".join(str(i) for i in v)
@@ -134,11 +134,12 @@ COMMON_PARAMS = ("model", "dataset", "optimizer", "lr", "batch_size", "epochs", 
                  "step_size", "gamma", "warmup_epochs", "clip", "early_stopping", "weight_decay", "l2", "momentum", "subset")
 # Settings that only some other settings use: recorded as params only then, so a comparison of a
 # warm-up run with a step run does not list the step size of the one that never stepped.
+# Each rule reads a mapping of setting values (a spec's to_dict(), or the launch form's values).
 USED_WHEN = {
-    "momentum": lambda s: s.optimizer in ("momentum", "nesterov"),
-    "step_size": lambda s: s.schedule == "step",
-    "gamma": lambda s: s.schedule == "step",
-    "warmup_epochs": lambda s: s.schedule == "warmup",
+    "momentum": lambda v: v.get("optimizer") in ("momentum", "nesterov"),
+    "step_size": lambda v: v.get("schedule") == "step",
+    "gamma": lambda v: v.get("schedule") == "step",
+    "warmup_epochs": lambda v: v.get("schedule") == "warmup",
 }
 FAMILY_PARAMS = {
     "perceptron": (),

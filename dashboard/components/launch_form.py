@@ -147,10 +147,7 @@ def _input(f: Field, family: str):
 
 # Fields that matter only for some settings within a family.
 SHOWN_WHEN = {
-    "momentum": lambda v: v.get("optimizer") in ("momentum", "nesterov"),
-    "step_size": lambda v: v.get("schedule") == "step",
-    "gamma": lambda v: v.get("schedule") == "step",
-    "warmup_epochs": lambda v: v.get("schedule") == "warmup",
+    **S.USED_WHEN,  # settings only some other settings use (momentum, step size, gamma, warm-up)
     "attention": lambda v: v.get("model") == "seq2seq",
     "heads": lambda v: v.get("model") == "transformer",
     "d_model": lambda v: v.get("model") == "transformer",
