@@ -66,6 +66,12 @@ def build_comparison(engine, run_ids: list[int], *, metric: str = "accuracy", sp
     return curves, par, scatter, diff_table(detailed, diff_keys), query
 
 
+# The page's settings, in the order build_comparison's callback takes them.
+SETTINGS = (Input(ids.CMP_RUNS, "value"), Input(ids.CMP_METRIC, "value"), Input(ids.CMP_SPLITS, "value"),
+            Input(ids.CMP_SMOOTH, "value"), Input(ids.CMP_X, "value"), Input(ids.CMP_LOG, "value"),
+            Input(ids.CMP_GROUP, "value"), Input(ids.CMP_SCATTER_PARAM, "value"), Input(ids.CMP_FINAL, "value"))
+
+
 def register(app, config) -> None:
     def db():
         from storage.db import open_db
@@ -77,15 +83,7 @@ def register(app, config) -> None:
         Output(ids.CMP_PARCOORDS, "figure"),
         Output(ids.CMP_SCATTER, "figure"),
         Output(ids.CMP_DIFF, "children"),
-        Input(ids.CMP_RUNS, "value"),
-        Input(ids.CMP_METRIC, "value"),
-        Input(ids.CMP_SPLITS, "value"),
-        Input(ids.CMP_SMOOTH, "value"),
-        Input(ids.CMP_X, "value"),
-        Input(ids.CMP_LOG, "value"),
-        Input(ids.CMP_GROUP, "value"),
-        Input(ids.CMP_SCATTER_PARAM, "value"),
-        Input(ids.CMP_FINAL, "value"),
+        *SETTINGS,
     )
     def update(run_ids, metric, splits, smooth, x, log, group, param, final):
         return build_comparison(db(), list(run_ids or []), metric=metric, splits=splits or [], smooth=smooth or 0,
@@ -93,15 +91,7 @@ def register(app, config) -> None:
 
     @app.callback(
         Output("compare-query", "data"),
-        Input(ids.CMP_RUNS, "value"),
-        Input(ids.CMP_METRIC, "value"),
-        Input(ids.CMP_SPLITS, "value"),
-        Input(ids.CMP_SMOOTH, "value"),
-        Input(ids.CMP_X, "value"),
-        Input(ids.CMP_LOG, "value"),
-        Input(ids.CMP_GROUP, "value"),
-        Input(ids.CMP_SCATTER_PARAM, "value"),
-        Input(ids.CMP_FINAL, "value"),
+        *SETTINGS,
         Input(ids.CMP_INSIDE_VIEW, "value"),
         Input(ids.CMP_INSIDE_EPOCH, "value"),
         Input(ids.CMP_INSIDE_EXAMPLE, "value"),

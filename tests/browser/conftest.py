@@ -27,6 +27,15 @@ def fill(dash_duo, name: str, value) -> None:
     el.send_keys("\t")
 
 
+def start_digits_run(dash_duo, run_id: int, **fields) -> None:
+    """On the launch page: pick digits, type `fields` into the form, press Start, see run #run_id start."""
+    select(dash_duo, "dataset", "digits")
+    for name, value in fields.items():
+        fill(dash_duo, name, value)
+    dash_duo.find_element("#launch-start").click()
+    dash_duo.wait_for_contains_text("#launch-message", f"Started run #{run_id}", timeout=10)
+
+
 def wait_until(dash_duo, condition, timeout: float = 10.0, message: str = "") -> None:
     """Wait until `condition()` is truthy (polling, no sleeps in the test)."""
     from selenium.webdriver.support.ui import WebDriverWait

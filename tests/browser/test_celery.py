@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import fill, select, wait_until
+from .conftest import start_digits_run, wait_until
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,11 +78,7 @@ def test_a_run_launched_from_the_browser_trains_on_a_celery_worker(dash_duo, cel
     celery_module = importlib.reload(celery_module)  # built from this test's environment
     dash_duo.start_server(celery_module.dash_app)
     dash_duo.wait_for_text_to_equal("h4", "Launch a run")
-    select(dash_duo, "dataset", "digits")
-    fill(dash_duo, "epochs", 3)
-    fill(dash_duo, "hidden", "32")
-    dash_duo.find_element("#launch-start").click()
-    dash_duo.wait_for_contains_text("#launch-message", "Started run #1", timeout=10)
+    start_digits_run(dash_duo, 1, epochs=3, hidden="32")
     dash_duo.wait_for_contains_text("#launch-live-title", "run #1 (completed)", timeout=90)
 
     from storage import reads

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import fill, select, wait_until
+from .conftest import fill, select, start_digits_run, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -19,11 +19,7 @@ def _runs(db_url):
 def test_launch_watch_list_and_compare_two_runs(start_app, db_url):
     duo = start_app()
     duo.wait_for_text_to_equal("h4", "Launch a run")
-    select(duo, "dataset", "digits")
-    fill(duo, "epochs", 4)
-    fill(duo, "hidden", "32")
-    duo.find_element("#launch-start").click()
-    duo.wait_for_contains_text("#launch-message", "Started run #1", timeout=10)
+    start_digits_run(duo, 1, epochs=4, hidden="32")
     duo.wait_for_contains_text("#launch-active-runs", "epoch", timeout=30)
     duo.wait_for_contains_text("#launch-active-runs", "completed", timeout=60)
     duo.wait_for_contains_text("#launch-live-title", "run #1 (completed)", timeout=10)
