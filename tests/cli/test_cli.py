@@ -126,3 +126,33 @@ def test_show_and_export(db_url, tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert {r["key"] for r in rows} >= {"train_loss", "val_loss", "val_accuracy"}
     assert len([r for r in rows if r["key"] == "val_loss"]) == 3
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log():
+    import io
+    from types import SimpleNamespace
+
+    from cli import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def epoch(i):
+        return SimpleNamespace(epoch=i, metrics={"train_loss": 1.0 / i, "val_loss": 1.0, "val_accuracy": 0.5})
+
+    tty = Terminal()
+    bar = progress.ProgressBar(3, stream=tty)
+    for i in (1, 2, 3):
+        bar.update(epoch(i), 3)
+    bar.close()
+    assert tty.getvalue().count("\r[") == 3 and tty.getvalue().endswith("\n")
+
+    log = io.StringIO()
+    bar = progress.ProgressBar(500, stream=log)
+    for i in range(1, 201):  # a run stopped early at epoch 200, all within a second
+        bar.update(epoch(i), 500)
+    bar.close()
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue()
+    assert lines[0].startswith("epoch 1/500") and lines[-1].startswith("epoch 200/500") and len(lines) == 2
