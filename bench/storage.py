@@ -27,7 +27,9 @@ from engine.train import EpochRecord  # noqa: E402
 from storage import (DBRecorder, close_all, count_runs, create_run, delete_runs,  # noqa: E402
                      get_metric_histories, get_run, grouped_metric_stats, list_runs, log_epoch, open_db, start_run)
 from storage.db import checkpoint, write_tx  # noqa: E402
-from storage.models import Experiment, Metric, MetricSummary, Param, Run, RunTag, utcnow  # noqa: E402
+from storage.models import (Experiment, Metric, MetricSeries, MetricSummary, Param, Run, RunTag,  # noqa: E402
+                            utcnow)
+from storage.series import pack  # noqa: E402
 from storage.values import encode_param  # noqa: E402
 
 KEYS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr", "epoch_seconds", "grad_norm", "test_note")
@@ -49,7 +51,8 @@ def _curves(rng: np.random.Generator, epochs: int) -> np.ndarray:
 
 
 def fill(engine, n_runs: int, epochs: int, seed: int = 0) -> float:
-    """Bulk-insert n_runs finished runs with params, tags, metrics and summaries; returns seconds."""
+    """Bulk-insert n_runs finished runs with params, tags, metrics, summaries and the packed series
+    finish_run would write; returns seconds."""
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     now = utcnow()
@@ -60,7 +63,7 @@ def fill(engine, n_runs: int, epochs: int, seed: int = 0) -> float:
         exp_ids = [r[0] for r in conn.execute(text("SELECT id FROM experiments ORDER BY id"))]
     batch = 200
     for first in range(0, n_runs, batch):
-        runs, params, tags, metrics, summaries = [], [], [], [], []
+        runs, params, tags, metrics, summaries, series = [], [], [], [], [], []
         for i in range(first, min(first + batch, n_runs)):
             run_id = i + 1
             p = {"optimizer": OPTIMIZERS[i % 4], "lr": LRS[(i // 4) % 5], "hidden": "64,32", "activation": "relu",
@@ -82,12 +85,15 @@ def fill(engine, n_runs: int, epochs: int, seed: int = 0) -> float:
                 best = int(np.argmin(curves[k]) if key.endswith("loss") else np.argmax(curves[k]))
                 summaries.append({"run_id": run_id, "key": key, "last_value": row[-1], "last_step": epochs,
                                   "last_flag": 0, "best_value": row[best], "best_step": best + 1, "nonfinite_count": 0})
+                # what finish_run packs from the rows above (the floats as the database returns them)
+                series.append({"run_id": run_id, "key": key, **pack(np.arange(1, epochs + 1), row)})
         with write_tx(engine) as conn:
             conn.execute(Run.__table__.insert(), runs)
             conn.execute(Param.__table__.insert(), params)
             conn.execute(RunTag.__table__.insert(), tags)
             conn.execute(Metric.__table__.insert(), metrics)
             conn.execute(MetricSummary.__table__.insert(), summaries)
+            conn.execute(MetricSeries.__table__.insert(), series)
         print(f"\r  filled {min(first + batch, n_runs):,}/{n_runs:,} runs", end="", flush=True)
     print()
     with write_tx(engine) as conn:
@@ -184,6 +190,8 @@ def main(argv=None) -> int:
         args.runs = existing
     with engine.connect() as conn:
         points = conn.scalar(text("SELECT count(*) FROM metrics"))
+        packed = conn.scalar(text("SELECT count(DISTINCT run_id) FROM metric_series"))
+    print(f"{packed:,} of {args.runs:,} runs have packed series (the others' histories come from metrics)")
     rows = []
 
     ms, cpu_ms, rate = log_epoch_cost(engine, args.log_sample)
@@ -195,16 +203,20 @@ def main(argv=None) -> int:
     if engine.dialect.name == "sqlite":
         path = engine.url.database
         checkpoint(engine)
+        table_bytes = {}
         with engine.connect() as conn:
-            try:
-                metric_bytes = conn.exec_driver_sql("SELECT sum(pgsize) FROM dbstat WHERE name = 'metrics'").scalar()
-            except Exception:  # dbstat is an optional SQLite feature
-                metric_bytes = None
+            for table in ("metrics", "metric_series"):
+                try:
+                    table_bytes[table] = conn.exec_driver_sql(
+                        f"SELECT sum(pgsize) FROM dbstat WHERE name = '{table}'").scalar()
+                except Exception:  # dbstat is an optional SQLite feature
+                    break
         size = os.path.getsize(path)
         rows.append(("file size", "", "", f"{size / 1e6:,.0f} MB = {size / points:.1f} B/point", ""))
-        if metric_bytes:
-            per_point = f"{metric_bytes / 1e6:,.0f} MB = {metric_bytes / points:.1f} B/point"
-            rows.append(("metrics table", "", "", per_point, ""))
+        for table, label in (("metrics", "metrics table"), ("metric_series", "metric_series (packed copy)")):
+            if table_bytes.get(table):
+                b = table_bytes[table]
+                rows.append((label, "", "", f"{b / 1e6:,.0f} MB = {b / points:.1f} B/point", ""))
 
     def add(what, fn, detail="", goal="", repeats=15):
         wall, cpu = timed(fn, repeats)

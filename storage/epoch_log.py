@@ -2,8 +2,9 @@
 
 One epoch is one transaction of three to five statements, compiled once per dialect by SQLAlchemy
 and run on the DBAPI cursor (prepared.py):
-1. UPDATE the run (heartbeat, epochs_done, diverged) RETURNING cancel_requested: the Cancel check
-   rides on the write, so noticing Cancel costs no second query;
+1. UPDATE the run (heartbeat, epochs_done, diverged) RETURNING cancel_requested and status: the Cancel
+   check rides on the write, so noticing Cancel costs no second query; a run that already has a final
+   status loses its packed series (series.py), which this point makes stale;
 2. one multi-row upsert of the metric points;
 3. the summary rows. The first time the writer sees a key it merges with whatever metric_summary
    already holds (an upsert that keeps last = highest step and best = min for '...loss', else max,
@@ -19,11 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Integer, and_, bindparam, case, func, or_, update
+from sqlalchemy import Integer, and_, bindparam, case, delete, func, or_, update
 
 from . import prepared
 from .db import RunNotFound, dialect_insert, raw_write_tx
-from .models import Metric, MetricSummary, Run, UTCDateTime, utcnow
+from .models import FINAL_STATUSES, Metric, MetricSeries, MetricSummary, Run, UTCDateTime, utcnow
 from .values import encode_metric, lower_is_better
 
 MAX_ROWS = 100  # rows per multi-row statement (SQLite allows 32,766 bound values)
@@ -50,7 +51,7 @@ def _build_run_update(dialect, diverged: bool):
     if diverged:
         values["diverged"] = True
     return (update(Run).where(Run.id == bindparam("run_id", type_=Integer)).values(**values)
-            .returning(Run.cancel_requested))
+            .returning(Run.cancel_requested, Run.status))
 
 
 def _build_points_upsert(dialect, n: int):
@@ -89,6 +90,11 @@ def _build_summary_update(dialect, with_best: bool):
             .where(c.run_id == bindparam("run_id"), c.key == bindparam("key")))
 
 
+def _build_series_delete(dialect, _):
+    """Drop a finished run's packed series: a point logged after the end makes them stale."""
+    return delete(MetricSeries.__table__).where(MetricSeries.run_id == bindparam("run_id", type_=Integer))
+
+
 _LAST = ("last_value", "last_step", "last_flag", "nonfinite", "run_id", "key")
 _LAST_BEST = ("last_value", "last_step", "last_flag", "best_value", "best_step", "nonfinite", "run_id", "key")
 
@@ -102,6 +108,7 @@ _KINDS = {  # kind: (builder, sample of the caller's binds), both taking the kin
     "points": (_build_points_upsert, lambda n: _rows_sample(_POINT, n)),
     "summary-merge": (_build_summary_merge, lambda n: _rows_sample(_SUMMARY, n)),
     "summary-update": (_build_summary_update, lambda with_best: _sample(_LAST_BEST if with_best else _LAST)),
+    "series-delete": (_build_series_delete, lambda _: _sample(("run_id",))),
 }
 
 
@@ -140,6 +147,9 @@ class EpochWriter:
             if row is None:
                 raise RunNotFound(run_id)
             cancel = bool(row[0])
+            if row[1] in FINAL_STATUSES:  # rare: a run marked crashed whose process lived on, or a late write
+                stmt = _statement(self.dialect, "series-delete", 0)
+                cursor.execute(stmt.sql, stmt.params({"run_id": run_id}))
             for first in range(0, len(points), MAX_ROWS):
                 chunk = points[first:first + MAX_ROWS]
                 stmt = _statement(self.dialect, "points", len(chunk))

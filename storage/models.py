@@ -183,6 +183,22 @@ class MetricSummary(Base):
     nonfinite_count: Mapped[int] = mapped_column(Integer, default=0, doc="how many values were NaN or ±inf")
 
 
+class MetricSeries(Base):
+    """A packed copy of one finished series (written when the run ends); the metrics table stays the truth."""
+
+    __tablename__ = "metric_series"
+    # A rowid table on SQLite: a row (about 12 bytes per point) fits a table leaf page, where WITHOUT
+    # ROWID (an index b-tree) would put the part of every row past about 1 KB in an overflow page of its own.
+    __table_args__ = (PrimaryKeyConstraint("run_id", "key", name="pk_metric_series"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), doc="runs.id")
+    key: Mapped[str] = mapped_column(String(100), doc="metric name")
+    n: Mapped[int] = mapped_column(Integer, doc="number of points")
+    steps: Mapped[bytes] = mapped_column(LargeBinary, doc="the steps, ascending: n int32, little-endian")
+    vals: Mapped[bytes] = mapped_column(
+        LargeBinary, doc="the values: n float64, little-endian, NaN and ±inf as IEEE values")
+
+
 class Snapshot(Base):
     """An array or JSON value captured at an epoch (weights, activations, gradients) for inspection views."""
 

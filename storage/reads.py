@@ -1,7 +1,8 @@
 """Verbs that read the store. They return dataclasses and plain dicts, never ORM objects.
 
-Listings read runs, params, tags and metric_summary only; the metrics table is read for histories
-and grouped statistics, always through its (run_id, key, step) primary key.
+Listings read runs, params, tags and metric_summary only; the metrics table is read for grouped
+statistics and for histories of runs without packed series (metric_series), always through its
+(run_id, key, step) primary key.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import aliased
 
 from .db import read_tx
 from .models import Experiment, Metric, MetricSummary, Param, Run, RunTag, utcnow
+from .series import read_packed
 from .values import decode_metric, decode_param
 from .writes import mark_crashed_runs
 
@@ -278,30 +280,42 @@ _FLAG_SHIFT = 1 << 33
 
 def get_metric_histories(engine: Engine, run_ids: Iterable[int], keys: Iterable[str] | None = None
                          ) -> dict[int, dict[str, list[tuple[int, float]]]]:
-    """{run_id: {key: [(step, value), ...]}} for many runs in one query; NaN and ±inf restored.
+    """{run_id: {key: [(step, value), ...]}} for many runs; NaN and ±inf restored; keys in key order.
 
-    The points come back ordered by (run_id, key, step) as bare (step, value) tuples; the series
-    boundaries come from metric_summary (one row per series, with its last = highest step), so no
-    Python work is done per point: fetching 160,000 points costs what the driver needs to build them.
+    Finished runs come from their packed series (one row per series, series.py), one query for all.
+    The runs without any (running, or ended before packed series existed) come from the metrics table
+    in one more query: the points ordered by (run_id, key, step) as bare (step, value) tuples, the series
+    boundaries from metric_summary (one row per series, with its last = highest step), so no Python
+    work is done per point.
     """
     ids = [int(i) for i in run_ids]
     out: dict[int, dict[str, list]] = {i: {} for i in ids}
     if not ids:
         return out
+    keys = None if keys is None else list(keys)
+    with read_tx(engine) as conn:
+        packed = read_packed(conn, ids, keys, out)
+        rest = [i for i in ids if i not in packed]
+        if rest:
+            _histories_from_metrics(conn, rest, keys, out)
+    return out
+
+
+def _histories_from_metrics(conn, ids: list[int], keys: list[str] | None, out: dict) -> None:
+    """get_metric_histories from the long-form metrics table, cut into series by metric_summary."""
     ms, m = MetricSummary.__table__.c, Metric.__table__.c
     series = select(ms.run_id, ms.key, ms.last_step).where(ms.run_id.in_(ids)).order_by(ms.run_id, ms.key)
     code = m.step + m.flag * literal(_FLAG_SHIFT, BigInteger)
     points = select(code, m.value).where(m.run_id.in_(ids)).order_by(m.run_id, m.key, m.step)
     if keys is not None:
-        keys = list(keys)
         series, points = series.where(ms.key.in_(keys)), points.where(m.key.in_(keys))
-    with read_tx(engine) as conn:  # one snapshot for both (SQLite; PostgreSQL: see the fallback below)
-        bounds = _plain_rows(conn, series)
-        rows = _plain_rows(conn, points)
-        if not _split_series(bounds, rows, out):  # the summary did not describe the points: slow, exact path
-            out = {i: {} for i in ids}
-            _histories_from_points(conn, ids, keys, out)
-    return out
+    # One snapshot for both on SQLite; PostgreSQL (read committed) may see a write in between: the fallback.
+    bounds = _plain_rows(conn, series)
+    rows = _plain_rows(conn, points)
+    if not _split_series(bounds, rows, out):  # the summary did not describe the points: slow, exact path
+        for i in ids:
+            out[i] = {}
+        _histories_from_points(conn, ids, keys, out)
 
 
 def _split_series(bounds: Sequence[tuple], rows: list, out: dict) -> bool:

@@ -3,7 +3,8 @@
 Status rules (finish_run): a run ends once. 'queued'/'running' may become any final status;
 a final status is never overwritten, except 'crashed' (a guess made from a stale heartbeat), which
 the run's own process may still correct by finishing. A 'completed' finish on a run whose Cancel
-was pressed before its planned epochs were done is recorded as 'cancelled'.
+was pressed before its planned epochs were done is recorded as 'cancelled'. The transaction that
+gives a run its final status also writes its packed series (series.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .db import RunNotFound, dialect_insert, write_tx
 from .epoch_log import log_epoch
 from .models import (CLAIM_LOCK, FINAL_STATUSES, RUN_STATUSES, Experiment, Lock, Param, Run, RunTag,
                      utcnow)
+from .series import pack_run_series
 from .values import encode_param, to_json
 
 __all__ = ["dialect_insert", "log_epoch"]  # re-exported: log_epoch lives in epoch_log, dialect_insert in db
@@ -148,6 +150,7 @@ def finish_run(engine: Engine, run_id: int, status: str, *, error: str | None = 
         if error is not None or row.status == "crashed":
             values["error"] = error
         conn.execute(update(Run).where(Run.id == run_id).values(**values))
+        pack_run_series(conn, run_id)
         return status
 
 
@@ -228,6 +231,7 @@ def mark_crashed_runs(engine: Engine, *, stale_after_s: float = 30.0, remote_sta
                                                         last_seen < cutoff)
                                       .values(status="crashed", ended_at=seen, error=error))
                 if result.rowcount:
+                    pack_run_series(conn, row.id)
                     crashed.append(row.id)
     return crashed
 
@@ -264,7 +268,7 @@ def rename_run(engine: Engine, run_id: int, name: str) -> None:
 
 
 def delete_runs(engine: Engine, run_ids: Iterable[int]) -> int:
-    """Delete runs with their params, tags, metrics and snapshots; returns how many runs were deleted."""
+    """Delete runs with their params, tags, metrics, packed series and snapshots; returns how many runs were deleted."""
     ids = [int(i) for i in run_ids]
     if not ids:
         return 0
