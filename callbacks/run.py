@@ -25,8 +25,10 @@ def run_header(run):
         html.Div([html.Div(f) for f in finals], className="small mt-1"),
         dbc.Progress(value=pct, className="my-2", striped=run.status == "running",
                      animated=run.status == "running") if run.status in ("queued", "running") else None,
+        # always in the layout (its callback needs it), shown only while there is something to cancel
         dbc.Button("Cancel run", id=ids.RUN_CANCEL, color="outline-danger", size="sm",
-                   disabled=run.status not in ("queued", "running") or run.cancel_requested),
+                   disabled=run.status not in ("queued", "running") or run.cancel_requested,
+                   style=None if run.status in ("queued", "running") else {"display": "none"}),
         dbc.Alert(html.Pre(run.error, className="mb-0 small"), color="danger", className="mt-2")
         if run.error else None,
     ], className="mb-2")
