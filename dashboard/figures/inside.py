@@ -220,9 +220,11 @@ def confusion_figure(matrices: Mapping[str, np.ndarray], class_names: Sequence[s
 
 def image_panels_figure(images: Sequence[np.ndarray], captions: Sequence[str], *, symmetric: bool = False,
                         columns: int = MAX_PANEL_COLUMNS, height_per_row: int = 120, title: str = "",
-                        empty_note: str = "Nothing to show", pixel_ticks: bool = False) -> go.Figure:
+                        empty_note: str = "Nothing to show", pixel_ticks: bool = False,
+                        row_labels: Sequence[str] = ()) -> go.Figure:
     """Small grayscale images (H, W) in a grid, one shared colour range over all of them; with
-    `pixel_ticks` the first panel of each row numbers its pixel rows and columns."""
+    `pixel_ticks` the first panel of each row numbers its pixel rows and columns; `row_labels` name
+    each row (a run, a layer) on a line of their own above its panels' captions."""
     images = [np.asarray(a, dtype=float) for a in images]
     if not images:
         return empty_figure(empty_note)
@@ -240,9 +242,21 @@ def image_panels_figure(images: Sequence[np.ndarray], captions: Sequence[str], *
               "yaxis": {"showticklabels": pixel_ticks and i % cols == 0, "autorange": "reversed", "dtick": 1,
                         "tickfont": {"size": 8}}}
              for i, img in enumerate(images)]
-    fig = grid_figure(rows, cols, cells, vspace=0.3 / rows, square=True, layout={"coloraxis": {
+    label_px = 18 if row_labels else 0  # a line above each row for its label
+    total = 60 + rows * (height_per_row + label_px)
+    vspace = 0.3 / rows + label_px / max(total - 100, 1)  # (plot area: the figure minus its margins)
+    fig = grid_figure(rows, cols, cells, vspace=vspace, square=True, layout={"coloraxis": {
         "colorscale": DIVERGING if symmetric else "Gray", "cmin": lo, "cmax": hi, "reversescale": symmetric}})
-    return _layout(fig, 60 + rows * height_per_row, title)
+    if row_labels:
+        height = (1 - vspace * (rows - 1)) / rows
+        notes = [{"text": f"<b>{label}</b>", "x": 0, "y": 1 - r * (height + vspace), "xref": "paper",
+                  "yref": "paper", "xanchor": "left", "yanchor": "bottom", "yshift": 16, "showarrow": False,
+                  "font": {"size": 12}} for r, label in enumerate(row_labels[:rows])]
+        fig.update_layout(annotations=list(fig.layout.annotations) + notes)
+    fig = _layout(fig, total, title)
+    if row_labels:
+        fig.update_layout(margin={"t": 60 + (30 if title else 0)})
+    return fig
 
 
 def filters_figure(filters_by_run: Mapping[str, np.ndarray], *, title: str = "") -> go.Figure:
@@ -255,9 +269,10 @@ def filters_figure(filters_by_run: Mapping[str, np.ndarray], *, title: str = "")
     for label, w in runs.items():
         for f in range(per_row):
             images.append(w[f].mean(axis=0) if f < w.shape[0] else np.full(w.shape[2:], np.nan))
-            captions.append(f"{label} · filter {f}" if f == 0 else f"filter {f}")
+            captions.append(f"filter {f}")
     return image_panels_figure(images, captions, symmetric=True, columns=per_row, title=title,
-                               empty_note="No convolution filters recorded", pixel_ticks=True)
+                               empty_note="No convolution filters recorded", pixel_ticks=True,
+                               row_labels=list(runs))
 
 
 def feature_maps_figure(maps: Mapping[str, np.ndarray], image: int = 0, *, channels: int = MAX_PANEL_COLUMNS,
@@ -271,8 +286,8 @@ def feature_maps_figure(maps: Mapping[str, np.ndarray], image: int = 0, *, chann
         img = m[min(image, len(m) - 1)]
         for c in range(channels):
             images.append(img[c] if c < img.shape[0] else np.full(img.shape[1:], np.nan))
-            captions.append(f"{layer} · ch {c}" if c == 0 else f"ch {c}")
-    return image_panels_figure(images, captions, columns=channels, title=title)
+            captions.append(f"ch {c}")
+    return image_panels_figure(images, captions, columns=channels, title=title, row_labels=list(maps))
 
 
 # --- recurrent models ----------------------------------------------------------------------------

@@ -144,3 +144,15 @@ def test_filter_panels_number_their_pixel_grid():
     fig = figs.filters_figure({"run": np.zeros((2, 1, 3, 3))})
     assert fig.layout.xaxis.showticklabels and fig.layout.xaxis.dtick == 1
     assert fig.layout.yaxis.showticklabels and not fig.layout.yaxis2.showticklabels
+
+
+def test_filter_rows_are_named_by_run_on_their_own_line():
+    from dashboard.figures.inside import filters_figure
+
+    w = np.random.default_rng(0).standard_normal((4, 1, 3, 3))
+    fig = filters_figure({"#1 optimizer=sgd": w, "#2 optimizer=adam": w * 2})
+    texts = [a.text for a in fig.layout.annotations]
+    assert "<b>#1 optimizer=sgd</b>" in texts and "<b>#2 optimizer=adam</b>" in texts
+    assert texts.count("filter 0") == 2  # panel captions stay short
+    label_y = {a.text: a.y for a in fig.layout.annotations if a.text.startswith("<b>")}
+    assert label_y["<b>#1 optimizer=sgd</b>"] > label_y["<b>#2 optimizer=adam</b>"]  # one label per row, in order
