@@ -14,7 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 from sqlalchemy import Engine, bindparam, delete, func, insert, select
 
-from .db import write_tx
+from . import prepared
+from .db import raw_write_tx, write_tx
 from .models import Snapshot
 from .snapshots import _encode
 
@@ -26,33 +27,19 @@ def encode_snapshot(value, float_dtype: str | None = "float16") -> dict:
 
 _COLUMNS = ("run_id", "epoch", "kind", "name", "shape", "dtype", "encoding", "data", "nbytes")
 _KEY = ("run_id", "kind", "epoch", "name")
-_SQL: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+_SAMPLE = {"run_id": 0, "epoch": 0, "kind": "", "name": "", "shape": "", "dtype": "", "encoding": "",
+           "data": b"", "nbytes": 0}
 
 
-def _compiled(dialect, name: str) -> tuple[str, tuple[str, ...] | None]:
-    """(SQL, positional bind order or None) of the snapshot DELETE or INSERT, compiled once per dialect."""
-    hit = _SQL.get((dialect.name, name))
-    if hit is None:
-        s = Snapshot.__table__
-        if name == "delete":
-            stmt = delete(s).where(*(s.c[k] == bindparam(f"key_{k}") for k in _KEY))
-            compiled = stmt.compile(dialect=dialect)
-        else:
-            compiled = insert(s).inline().compile(dialect=dialect, column_keys=list(_COLUMNS))  # no RETURNING
-        order = tuple(compiled.positiontup) if compiled.positional else None
-        hit = _SQL[(dialect.name, name)] = (compiled.string, order)
-    return hit
-
-
-def _execute_many(conn, name: str, rows: list[dict]) -> None:
-    """One executemany of a compiled statement on the DBAPI cursor, inside conn's transaction."""
-    sql, order = _compiled(conn.dialect, name)
-    params = rows if order is None else [tuple(r[k] for k in order) for r in rows]
-    cursor = conn.connection.cursor()
-    try:
-        cursor.executemany(sql, params)
-    finally:
-        cursor.close()
+def _statement(dialect, name: str) -> prepared.Prepared:
+    """The snapshot DELETE (by key) or INSERT, compiled once per dialect (prepared.py)."""
+    s = Snapshot.__table__
+    if name == "delete":
+        return prepared.prepare(dialect, "snapshot-delete",
+                                lambda d: delete(s).where(*(s.c[k] == bindparam(f"key_{k}") for k in _KEY)),
+                                {f"key_{k}": _SAMPLE[k] for k in _KEY})
+    return prepared.prepare(dialect, "snapshot-insert",
+                            lambda d: insert(s).values({c: bindparam(c) for c in _COLUMNS}), _SAMPLE)
 
 
 def write_encoded(engine: Engine, run_id: int, epoch: int, rows: Iterable[tuple[str, str, dict]]) -> int:
@@ -60,8 +47,8 @@ def write_encoded(engine: Engine, run_id: int, epoch: int, rows: Iterable[tuple[
     Returns the stored byte count.
 
     Called after every recorded epoch, so it runs two statements (an executemany DELETE by key and an
-    executemany INSERT) compiled once per dialect, on the DBAPI cursor: SQLAlchemy's per-call
-    machinery cost more than the database work.
+    executemany INSERT) compiled once per dialect by prepared.py, on the DBAPI cursor: SQLAlchemy's
+    per-call machinery cost more than the database work.
     """
     rows = list(rows)
     if not rows:
@@ -70,10 +57,11 @@ def write_encoded(engine: Engine, run_id: int, epoch: int, rows: Iterable[tuple[
     values = [{"run_id": run_id, "epoch": epoch, "kind": kind, "name": name, "nbytes": len(enc["data"]),
                "shape": enc["shape"], "dtype": enc["dtype"], "encoding": enc["encoding"], "data": enc["data"]}
               for kind, name, enc in rows]
-    keys = [{f"key_{k}": v[k] for k in _KEY} for v in values]
-    with write_tx(engine) as conn:
-        _execute_many(conn, "delete", keys)
-        _execute_many(conn, "insert", values)
+    delete_by_key, insert_row = _statement(engine.dialect, "delete"), _statement(engine.dialect, "insert")
+    with raw_write_tx(engine) as cursor:
+        cursor.executemany(delete_by_key.sql, [delete_by_key.params({f"key_{k}": v[k] for k in _KEY})
+                                               for v in values])
+        cursor.executemany(insert_row.sql, [insert_row.params(v) for v in values])
     return sum(v["nbytes"] for v in values)
 
 
