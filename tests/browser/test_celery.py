@@ -22,16 +22,27 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _wait_for_text(path: Path, text: str, timeout: float, proc: subprocess.Popen) -> None:
+def _wait_for(condition, timeout: float, failure) -> None:
+    """Poll `condition()` until it holds; otherwise raise AssertionError(failure()). (redis-server and the
+    worker are other processes: a file appearing is the only signal they give.)"""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text(errors="replace"):
-            return
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(failure())
+        time.sleep(0.05)
+
+
+def _wait_for_text(path: Path, text: str, timeout: float, proc: subprocess.Popen) -> None:
+    def seen():
         if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    log = path.read_text(errors="replace") if path.exists() else ""
-    raise AssertionError(f"{text!r} not seen within {timeout} s; log:\n{log[-3000:]}")
+            raise AssertionError(f"the process exited (code {proc.returncode}); log:\n{_tail(path)}")
+        return path.exists() and text in path.read_text(errors="replace")
+
+    _wait_for(seen, timeout, lambda: f"{text!r} not seen within {timeout} s; log:\n{_tail(path)}")
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
 
 @pytest.fixture
@@ -51,10 +62,7 @@ def celery_env(tmp_path, db_url, monkeypatch):
     worker_log = tmp_path / "worker.log"
     worker = None
     try:
-        deadline = time.monotonic() + 10
-        while not sock.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert sock.exists(), "redis-server did not start"
+        _wait_for(sock.exists, 10, lambda: "redis-server did not start")
         with open(worker_log, "w") as log:
             worker = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "dashboard.celery_app:celery_app", "worker",

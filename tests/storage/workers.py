@@ -1,9 +1,10 @@
 """Small programs the concurrency tests run in separate processes: `python -m tests.storage.workers MODE ...`.
 
 Each prints one JSON line with its result on stdout; any exception is printed and exits non-zero.
-No sleeps: writers write as fast as they can, the poller reads until the writers are done. Given a
-start file, writers wait for the poller to create it after its first poll, so the reads overlap the
-writes however slowly the poller's process starts.
+No sleeps in the work: writers write as fast as they can, the poller reads until the writers are done.
+Given a start file, writers wait (polling for the file: it is another process's only signal) for the
+poller to create it after its first poll, so the reads overlap the writes however slowly the
+poller's process starts.
 """
 
 from __future__ import annotations
