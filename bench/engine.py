@@ -11,8 +11,9 @@ machine disturbs much less. Other processes on the machine may be running; the f
 indicative, not a test.
 
 To add workloads, append (name, our_factory, torch_factory) to WORKLOADS, where a factory takes no
-arguments, builds data and model, and returns a zero-argument function that runs one epoch.
-bench/engine_sequence.py (if present) contributes its own WORKLOADS list the same way.
+arguments, builds data and model, and returns a zero-argument function that runs one epoch (`ours` and
+`theirs` make them). bench/engine_sequence.py contributes the recurrent and Transformer workloads the
+same way (`--only lstm` runs one of them).
 """
 
 from __future__ import annotations
@@ -45,13 +46,14 @@ def _data(n: int, shape: tuple[int, ...], classes: int = 10):
     return rng.standard_normal((n, *shape)).astype(np.float32), rng.integers(0, classes, n)
 
 
-def ours(config, n: int, shape: tuple[int, ...], batch: int) -> Factory:
-    """Factory for our engine: build_model + Trainer.train_batch over one shuffled epoch."""
+def ours(model, n: int, shape: tuple[int, ...], batch: int) -> Factory:
+    """Factory for our engine: the model (a config for build_model, or a function of the generator
+    returning a model) and Trainer.train_batch over one shuffled epoch."""
     def factory():
         x, y = _data(n, shape)
         rng = np.random.default_rng(SEED)
-        model = build_model(config, rng)
-        trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(1e-3), batch_size=batch, rng=rng)
+        model_ = model(rng) if callable(model) else build_model(model, rng)
+        trainer = Trainer(model_, SoftmaxCrossEntropy(), Adam(1e-3), batch_size=batch, rng=rng)
 
         def epoch():
             for idx in iterate_minibatches(n, batch, rng):
