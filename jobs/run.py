@@ -16,6 +16,7 @@ from engine.train import EpochRecord, TrainSummary
 from storage import reads, writes
 from storage.db import open_db
 from storage.recorder import DBRecorder
+from storage.writer_process import WriterFailed, WriterProcess
 
 ProgressFn = Callable[[EpochRecord, int], None]
 
@@ -65,18 +66,21 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
     With `run_id`, the run row already exists (queued and claimed by a worker); otherwise it is
     created here. A bad spec raises SpecError before any row is written. An exception inside
     training marks the run failed with its traceback; a cancel request marks it cancelled.
+    The run's epochs and snapshots are written by a writer process (storage/writer_process.py) while
+    training goes on; every write sent to it is committed before the run gets its final status.
     """
     spec = parse_spec(spec)
     db = open_db(db_url)
     if run_id is None:
         run_id = create_queued_run(spec, db_url, status="queued")
     writes.start_run(db, run_id, pid=os.getpid(), host=socket.gethostname())
-    recorder = DBRecorder(db, run_id)
+    writer = WriterProcess(db_url, run_id)  # starts now, while prepare() builds the data and model
+    recorder = DBRecorder(db, run_id, writer=writer)
     callbacks = [recorder]
     if spec.snapshots:
         from storage.snapshot_recorder import SnapshotRecorder
 
-        callbacks.append(SnapshotRecorder(db, run_id, budget_mb=spec.snapshot_budget_mb))
+        callbacks.append(SnapshotRecorder(db, run_id, budget_mb=spec.snapshot_budget_mb, writer=writer))
     if on_progress is not None:
         callbacks.append(_Progress(on_progress, spec.epochs))
     num_params = 0
@@ -85,10 +89,17 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
         num_params = exp.num_params
         interrupt = (lambda: recorder.should_stop() or bool(should_stop and should_stop()))
         summary = run_training(exp, callbacks, interrupt=interrupt)
-    except Exception:
+        writer.flush()
+    except Exception as exc:
         error = traceback.format_exc()
+        write_error = writer.close()  # what was sent lands before the status
+        if write_error is not None and not isinstance(exc, WriterFailed):
+            error += f"\nWriting an epoch failed too:\n{write_error}"
+        recorder.stop_heartbeat()
         writes.finish_run(db, run_id, "failed", error=error)
         return RunResult(run_id, "failed", {}, num_params, "failed", error)
+    finally:
+        writer.close()
     status = "cancelled" if summary.outcome == "stopped" and summary.stopped_by in ("interrupt", "DBRecorder") \
         else "completed"
     extra = {k: v for k, v in summary.final.items() if k.startswith("test_")}

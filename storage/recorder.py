@@ -1,9 +1,12 @@
 """DBRecorder: the training callback that writes a run's epochs to the store.
 
 Each epoch is one transaction (metrics, summary, heartbeat) that also reads back the Cancel flag
-(storage/epoch_log.py). A daemon thread also beats the heart
-every few seconds, so a long epoch never looks like a crash; it dies with the process, so a killed
-trainer stops beating and is later marked crashed by mark_crashed_runs.
+(storage/epoch_log.py). Given a WriterProcess (storage/writer_process.py), as run_experiment gives
+it, that transaction runs in the writer process while the next epoch trains, and a Cancel it reads
+back stops training at the next check (an epoch end, or within a second mid-epoch); without one, the
+epoch waits for its commit. A daemon thread also beats the heart every few seconds, so a long epoch
+never looks like a crash; it dies with the process, so a killed trainer stops beating and is later
+marked crashed by mark_crashed_runs.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy import Engine
 from engine.train import EpochRecord, TrainSummary
 
 from .epoch_log import EpochWriter
+from .writer_process import WriterProcess
 from .writes import heartbeat, is_cancel_requested, set_run_fields
 
 log = logging.getLogger(__name__)
@@ -25,10 +29,13 @@ HEARTBEAT_EVERY_S = 5.0
 class DBRecorder:
     """Engine callback: logs every epoch of `run_id`, beats the heart, and stops training on Cancel."""
 
-    def __init__(self, engine: Engine, run_id: int, *, heartbeat_every_s: float = HEARTBEAT_EVERY_S) -> None:
+    def __init__(self, engine: Engine, run_id: int, *, heartbeat_every_s: float = HEARTBEAT_EVERY_S,
+                 writer: WriterProcess | None = None) -> None:
         self.engine, self.run_id, self.heartbeat_every_s = engine, run_id, heartbeat_every_s
+        self.writer = writer
         self.cancelled = False
-        self._writer = EpochWriter(engine, run_id)
+        self._committed = 0
+        self._epochs = EpochWriter(engine, run_id)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -44,18 +51,36 @@ class DBRecorder:
         self.start_heartbeat()
 
     def on_epoch_end(self, record: EpochRecord) -> bool:
-        """Log the epoch's metrics in one transaction; True (stop) when Cancel was requested."""
-        if self._writer.write(record.epoch, record.metrics):
-            self.cancelled = True
-        return self.cancelled
+        """Log the epoch's metrics in one transaction (now, or queued on the background writer);
+        True (stop) once Cancel was requested."""
+        if self.writer is None:
+            if self._epochs.write(record.epoch, record.metrics):
+                self.cancelled = True
+            self._committed = record.epoch
+        else:
+            self.writer.write_epoch(record.epoch, record.metrics)
+        return self.should_stop()
+
+    @property
+    def committed(self) -> int:
+        """The last epoch whose transaction has committed (as far as the trainer knows yet)."""
+        return self.writer.committed if self.writer is not None else self._committed
 
     def on_train_end(self, summary: TrainSummary) -> None:
-        """Stop the heartbeat thread. Finishing the run (status) is the runner's job."""
-        self.stop_heartbeat()
+        """Wait for the queued epochs, then stop the heartbeat thread. Finishing the run (status) is
+        the runner's job."""
+        try:
+            if self.writer is not None:
+                self.writer.flush()
+        finally:
+            self.stop_heartbeat()
 
     # --- for Trainer.fit(interrupt=...): Cancel noticed within a heartbeat, even mid-epoch ---
     def should_stop(self) -> bool:
-        """Whether Cancel was seen (by an epoch end or by the heartbeat thread)."""
+        """Whether Cancel was seen (by an epoch's write or by the heartbeat thread)."""
+        if self.writer is not None and not self.cancelled:
+            self.writer.poll()
+            self.cancelled = self.writer.cancelled
         return self.cancelled
 
     # --- heartbeat thread ---

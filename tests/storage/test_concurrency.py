@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -153,4 +154,41 @@ def test_sigkilled_writer_keeps_committed_epochs_and_is_marked_crashed(sqlite_ur
         assert conn.scalar(select(func.count()).select_from(Metric).where(Metric.run_id == run_id)) \
             == len(steps) * len(METRIC_KEYS)
     assert s.mark_crashed_runs(engine, stale_after_s=0.0) == []  # only once
+    s.close_all()
+
+
+def _wait_gone(pid: int, timeout_s: float = 30.0) -> bool:
+    """Whether process `pid` (not our child) is gone within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_sigkilled_trainer_loses_no_epoch_it_sent_to_its_writer_process(sqlite_url):
+    engine = s.open_db(sqlite_url)
+    run_id = s.create_run(engine, {}, {}, epochs_planned=10**6)
+    proc = _spawn("killable", sqlite_url, str(run_id), "writer")
+    writer_pid, sent, committed = None, 0, 0
+    try:
+        for line in proc.stdout:
+            message = json.loads(line)
+            writer_pid = message.get("writer_pid", writer_pid)
+            sent, committed = message.get("sent", sent), message.get("committed", committed)
+            if committed >= 30:
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert committed >= 30 and writer_pid, proc.stderr.read()
+    assert sent >= committed
+    # the writer reads the pipe to its end, writes what the dead trainer had sent, then exits
+    assert _wait_gone(writer_pid)
+    steps = [st for st, _ in s.get_metric_history(engine, run_id, ["val_loss"])["val_loss"]]
+    assert steps[:sent] == list(range(1, sent + 1))
+    assert s.mark_crashed_runs(engine, stale_after_s=0.0) == [run_id]
     s.close_all()

@@ -66,21 +66,26 @@ def poller(url: str, writers: int, start_file: str | None = None) -> dict:
     return {"polls": polls}
 
 
-def killable(url: str, run_id: int) -> dict:
-    """Train forever through DBRecorder, printing each committed step, until killed."""
+def killable(url: str, run_id: int, writer: str = "") -> dict:
+    """Train forever through DBRecorder, printing after each epoch the last step committed (and, with
+    `writer`, the last step sent to the writer process, whose pid comes first), until killed."""
     from engine.train import EpochRecord
     from storage import DBRecorder, open_db, start_run
+    from storage.writer_process import WriterProcess
 
     engine = open_db(url)
     start_run(engine, run_id, pid=os.getpid(), host=socket.gethostname())
-    recorder = DBRecorder(engine, run_id, heartbeat_every_s=0.05)
+    process = WriterProcess(url, run_id) if writer else None
+    if process is not None:
+        print(json.dumps({"writer_pid": process.pid}), flush=True)
+    recorder = DBRecorder(engine, run_id, heartbeat_every_s=0.05, writer=process)
     recorder.on_train_start({"epochs": 10**6})
     step = 0
     while True:
         step += 1
         m = epoch_metrics(step)
         recorder.on_epoch_end(EpochRecord(step, m["train_loss"], m["val_loss"], m, m["lr"], 0.0))
-        print(json.dumps({"committed": step}), flush=True)
+        print(json.dumps({"committed": recorder.committed, "sent": step}), flush=True)
 
 
 def main(argv: list[str]) -> int:
@@ -91,7 +96,7 @@ def main(argv: list[str]) -> int:
         elif mode == "poller":
             result = poller(url, int(rest[0]), *rest[1:2])
         elif mode == "killable":
-            result = killable(url, int(rest[0]))
+            result = killable(url, int(rest[0]), *rest[1:2])
         else:
             raise ValueError(mode)
     except BaseException:
