@@ -27,8 +27,8 @@ def grid_points(extent: dict, res: int = GRID_RES) -> np.ndarray:
     return np.stack([gx.ravel(), gy.ravel()], axis=1)
 
 
-def boundary_grid(model, loss, extent: dict, res: int = GRID_RES, dtype=np.float32) -> np.ndarray:
-    """(res, res) probability of class 1 at each grid point (row = y, column = x)."""
-    pts = grid_points(extent, res).astype(dtype)
-    proba = predict_proba(loss, predict_in_batches(model, pts, batch=4096))
+def boundary_grid(model, loss, points: np.ndarray, res: int = GRID_RES) -> np.ndarray:
+    """(res, res) probability of class 1 at each of `points`, grid_points(extent, res) as float32 like
+    the plane data sets (row = y, column = x). The caller builds them once: the extent never changes."""
+    proba = predict_proba(loss, predict_in_batches(model, points, batch=4096))
     return proba[:, 1].reshape(res, res)

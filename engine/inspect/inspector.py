@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .attention import ATTENTION_SEQUENCES, attention_maps, head_entropy, head_offset
-from .boundary import GRID_RES, boundary_grid, grid_extent
+from .boundary import GRID_RES, boundary_grid, grid_extent, grid_points
 from .classify import confidently_wrong, predict_proba, validation_confusion
 from .conv import FEATURE_MAP_IMAGES, feature_map_taps, first_filters
 from .hooks import probe_pass
@@ -77,6 +77,7 @@ class Inspector:
         self.classifier = data.task in ("classify", "seq_classify", "seq2seq")
         self.plane = bool(data.meta.get("plane")) and data.input_shape == (2,)
         self.extent = grid_extent(data) if self.plane else None
+        self.grid = grid_points(self.extent).astype(np.float32) if self.plane else None  # (GRID_RES**2, 2)
         self.focus = focus_examples(self.probe, ATTENTION_SEQUENCES, data.meta.get("pad_id"))
         self.leaves = leaf_layers(model)
         self.taps = feature_map_taps(model)
@@ -122,7 +123,7 @@ class Inspector:
                 if cm is not None:
                     out.append(Snapshot("confusion", "val", cm.astype(np.int32)))
         if self.plane:
-            out.append(Snapshot("boundary", "proba", boundary_grid(m, self.loss, self.extent)))
+            out.append(Snapshot("boundary", "proba", boundary_grid(m, self.loss, self.grid)))
         if big:
             out += self._conv_views(pp)
         return out

@@ -8,6 +8,7 @@ was most of a snapshot's cost).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -26,14 +27,9 @@ def _num(v: float) -> float | None:
     return float(f"{v:.5g}") if math.isfinite(v) else None
 
 
-def _flat(arrays: list[np.ndarray], total: int) -> np.ndarray:
+def _flat(arrays: list[np.ndarray]) -> np.ndarray:
     """The arrays' values one after another, as one float64 vector."""
-    out = np.empty(total, dtype=np.float64)
-    i = 0
-    for a in arrays:
-        out[i:i + a.size] = a.ravel()
-        i += a.size
-    return out
+    return np.concatenate([a.ravel() for a in arrays], dtype=np.float64) if arrays else np.zeros(0)
 
 
 class ParamTable:
@@ -44,21 +40,24 @@ class ParamTable:
         named = list(model.named_params())
         self.names = [n for n, _ in named]
         self.shapes = [tuple(p.shape) for _, p in named]
-        self.sizes = np.array([p.size for _, p in named], dtype=np.int64)
-        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64) if named else self.sizes
-        total = int(self.sizes.sum())
-        self.w = _flat([p for _, p in named], total)
+        sizes = [p.size for _, p in named]
+        self.sizes = np.array(sizes, dtype=np.int64)
+        self.starts = np.array([0, *itertools.accumulate(sizes)][:len(sizes)], dtype=np.int64)
+        self._segments = bool(sizes) and all(sizes)  # every segment non-empty: reduceat works as is
+        self.w = _flat([p for _, p in named])
         self.g: np.ndarray | None = None
         self.has_grad = np.zeros(len(named), dtype=bool)
         if with_grads:
             grads = dict(model.named_grads())
             self.has_grad = np.array([n in grads for n in self.names], dtype=bool)
-            self.g = _flat([grads[n] if n in grads else np.zeros(s) for n, s in zip(self.names, self.shapes)], total)
+            self.g = _flat([grads[n] if n in grads else np.zeros(s) for n, s in zip(self.names, self.shapes)])
         self.layout = tuple(zip(self.names, self.shapes))
         self.w_norm: np.ndarray | None = None  # set by param_stats, reused as the next ratio's denominator
 
     def sumsq(self, v: np.ndarray) -> np.ndarray:
         """(P,) sum of squares of each parameter's segment of `v`."""
+        if self._segments:
+            return np.add.reduceat(np.square(v), self.starts)
         out = np.zeros(len(self.sizes))
         nonempty = self.sizes > 0
         if nonempty.any():
@@ -80,12 +79,15 @@ def param_stats(table: ParamTable, previous: ParamTable | None) -> list[dict]:
         before = previous.w_norm if previous.w_norm is not None else np.sqrt(previous.sumsq(previous.w))
         change = np.sqrt(table.sumsq(table.w - previous.w))
         ratio = np.divide(change, before, out=np.full_like(change, np.nan), where=before > 0)
+    # as Python numbers: one call per column, not a NumPy scalar per parameter and column
+    w_norm, sizes, has_grad = w_norm.tolist(), table.sizes.tolist(), table.has_grad.tolist()
+    g_norm = g_norm.tolist() if g_norm is not None else None
+    ratio = ratio.tolist() if ratio is not None else None
     rows = []
     for k, (name, shape) in enumerate(table.layout):
-        rows.append({"name": name, "shape": list(shape), "size": int(table.sizes[k]),
-                     "weight_norm": _num(float(w_norm[k])),
-                     "grad_norm": _num(float(g_norm[k])) if g_norm is not None and table.has_grad[k] else None,
-                     "update_ratio": _num(float(ratio[k])) if ratio is not None else None})
+        rows.append({"name": name, "shape": list(shape), "size": sizes[k], "weight_norm": _num(w_norm[k]),
+                     "grad_norm": _num(g_norm[k]) if g_norm is not None and has_grad[k] else None,
+                     "update_ratio": _num(ratio[k]) if ratio is not None else None})
     return rows
 
 

@@ -304,3 +304,44 @@ def test_full_maps_are_kept_for_the_longest_probe_sentences():
     assert sorted(lengths[ins.focus].tolist(), reverse=True) == sorted(lengths.tolist(), reverse=True)[:4]
     meta = {s.name: s.value for s in ins.probe_record()}["meta"]
     assert meta["focus_examples"] == ins.focus
+
+
+def test_two_class_probabilities_equal_softmax_and_never_overflow():
+    from engine.losses import SoftmaxCrossEntropy, softmax
+
+    rng = np.random.default_rng(5)
+    logits = np.concatenate([rng.normal(size=(200, 2)), rng.normal(scale=1e4, size=(200, 2))]).astype(np.float32)
+    with np.errstate(over="raise", invalid="raise"):  # the fast two-class path caps its exponent
+        got = predict_proba(SoftmaxCrossEntropy(), logits)
+    np.testing.assert_allclose(got, softmax(logits.astype(np.float64)), rtol=1e-12, atol=1e-300)
+    np.testing.assert_array_equal(got.argmax(axis=1), logits.argmax(axis=1))
+
+
+def test_layer_statistics_are_those_of_the_output_before_a_later_layer_changes_it_in_place():
+    from engine.layers.base import Layer
+    from engine.layers.container import Sequential
+    from engine.layers.dense import Dense
+    from engine.losses import MeanSquaredError
+
+    class DoubleInPlace(Layer):
+        def forward(self, x, *, training=False):
+            x *= 2.0
+            return x
+
+        def backward(self, dout):
+            dout *= 2.0
+            return dout
+
+    rng = np.random.default_rng(6)
+    model = Sequential([Dense(3, 4, rng=rng), DoubleInPlace()])
+    x, y = rng.normal(size=(5, 3)).astype(np.float32), rng.integers(0, 4, size=5)
+    dense = model.layers[0]
+    pre = x.astype(np.float64) @ dense.params["W"] + dense.params["b"]
+    loss = MeanSquaredError()
+    dout = loss.grad(2.0 * pre, y)  # the gradient reaching the doubling layer's output
+    leaves = {s.name: s for s in probe_pass(model, loss, x, y).leaves}
+    first, second = leaves["layers.0"].summary(), leaves["layers.1"].summary()
+    assert first["mean"] == pytest.approx(pre.mean(), rel=1e-5) and first["std"] == pytest.approx(pre.std(), rel=1e-5)
+    assert second["mean"] == pytest.approx(2.0 * pre.mean(), rel=1e-5)
+    assert second["grad_norm"] == pytest.approx(np.linalg.norm(dout), rel=1e-5)
+    assert first["grad_norm"] == pytest.approx(2.0 * np.linalg.norm(dout), rel=1e-5)
