@@ -8,14 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 DEFAULT_DB_URL = "sqlite:///nnlab.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -161,8 +163,13 @@ def checkpoint(engine: Engine) -> None:
 
 # --- migrations -------------------------------------------------------------------------------
 
+# Alembic is imported where it is used: a run's writer process (writer_process.py) opens the
+# database with make_engine alone, and importing Alembic would add a quarter of a second to its start.
+
 def alembic_config() -> Config:
     """An Alembic Config built in code (no alembic.ini), pointing at storage/migrations."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
@@ -170,11 +177,15 @@ def alembic_config() -> Config:
 
 def head_revision() -> str:
     """The newest schema revision this code knows."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revisions(conn: Connection) -> tuple[str, ...]:
     """Revisions the database is stamped with (empty for a new database)."""
+    from alembic.runtime.migration import MigrationContext
+
     return tuple(MigrationContext.configure(conn).get_current_heads())
 
 
@@ -190,6 +201,9 @@ def _refuse_unknown(revisions, script: ScriptDirectory, url) -> None:
 
 def upgrade_to_head(engine: Engine) -> None:
     """Apply any pending migrations in one transaction; refuse a database from a newer version."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     cfg = alembic_config()
     script = ScriptDirectory.from_config(cfg)
     head = script.get_current_head()
