@@ -55,22 +55,23 @@ def _one_blas_thread():
     except ImportError:  # pragma: no cover - threadpoolctl is a requirement
         return contextlib.nullcontext
     libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    if not libraries:
+        return contextlib.nullcontext
 
-    @contextlib.contextmanager
-    def single_thread():
-        changed = []
-        try:
+    class SingleThread:  # a plain class: a generator-based context manager cost as much as the calls
+        def __enter__(self):
+            self.changed = []
             for lib in libraries:
                 n = lib.get_num_threads()
                 if n is not None and n != 1:
                     lib.set_num_threads(1)
-                    changed.append((lib, n))
-            yield
-        finally:
-            for lib, n in changed:
+                    self.changed.append((lib, n))
+
+        def __exit__(self, *exc):
+            for lib, n in self.changed:
                 lib.set_num_threads(n)
 
-    return single_thread
+    return SingleThread
 
 
 class SnapshotRecorder:

@@ -18,33 +18,33 @@ from .values import to_json
 def _encode(value, float_dtype: str | None) -> dict:
     if isinstance(value, np.ndarray):
         arr = value
-        if float_dtype is not None and np.issubdtype(arr.dtype, np.floating):
+        if float_dtype is not None and arr.dtype.kind == "f":
             with np.errstate(over="ignore"):  # float16 overflows to ±inf beyond 65504, by design
                 arr = arr.astype(float_dtype)
         if arr.dtype == object:
             raise TypeError("object arrays cannot be stored as snapshots")
-        return {"encoding": "npy", "data": _npy_bytes(arr), "shape": json.dumps(list(arr.shape)),
-                "dtype": str(arr.dtype)}
+        header, shape, dtype = _array_fields(arr.dtype, arr.shape)
+        if header is not None and arr.flags.c_contiguous:
+            data = header + arr.tobytes()  # what np.save writes, without its per-call work
+        else:
+            buf = io.BytesIO()
+            np.save(buf, arr, allow_pickle=False)
+            data = buf.getvalue()
+        return {"encoding": "npy", "data": data, "shape": shape, "dtype": dtype}
     return {"encoding": "json", "data": to_json(value).encode("utf-8"), "shape": "[]", "dtype": ""}
 
 
 @functools.lru_cache(maxsize=256)
-def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
-    """np.save's header (format 1.0) for a C-ordered array; a view has the same one every epoch."""
-    buf = io.BytesIO()
-    npy_format.write_array_header_1_0(buf, {"descr": npy_format.dtype_to_descr(dtype), "fortran_order": False,
-                                            "shape": shape})
-    return buf.getvalue()
-
-
-def _npy_bytes(arr: np.ndarray) -> bytes:
-    """The bytes np.save writes for `arr` (np.load reads them). A C-ordered array of numbers is its
-    cached header and its raw data: np.save's own per-call work was most of encoding a small view."""
-    if arr.flags.c_contiguous and arr.dtype.kind in "biufc":
-        return _npy_header(arr.dtype, arr.shape) + arr.tobytes()
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
+def _array_fields(dtype: np.dtype, shape: tuple[int, ...]) -> tuple[bytes | None, str, str]:
+    """(np.save's header for a C-ordered array of plain numbers, else None; the row's shape and dtype
+    text). A view has the same ones every epoch, and building them cost more than the data."""
+    header = None
+    if dtype.kind in "biufc":
+        buf = io.BytesIO()
+        npy_format.write_array_header_1_0(buf, {"descr": npy_format.dtype_to_descr(dtype),
+                                                "fortran_order": False, "shape": shape})
+        header = buf.getvalue()
+    return header, json.dumps(list(shape)), str(dtype)
 
 
 def write_snapshot(engine: Engine, run_id: int, epoch: int, kind: str, name: str, value, *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classify import predict_in_batches, predict_proba
+from .classify import class_one_proba, predict_in_batches
 
 GRID_RES = 40
 MARGIN = 0.1
@@ -30,5 +30,4 @@ def grid_points(extent: dict, res: int = GRID_RES) -> np.ndarray:
 def boundary_grid(model, loss, points: np.ndarray, res: int = GRID_RES) -> np.ndarray:
     """(res, res) probability of class 1 at each of `points`, grid_points(extent, res) as float32 like
     the plane data sets (row = y, column = x). The caller builds them once: the extent never changes."""
-    proba = predict_proba(loss, predict_in_batches(model, points, batch=4096))
-    return proba[:, 1].reshape(res, res)
+    return class_one_proba(loss, predict_in_batches(model, points, batch=4096)).reshape(res, res)

@@ -19,23 +19,41 @@ def predict_proba(loss, outputs: np.ndarray) -> np.ndarray:
     out = outputs.astype(np.float64, copy=False)
     name = getattr(loss, "name", "softmax_ce")
     if out.shape[-1] == 1:
-        p1 = sigmoid(out) if name == "bce" else np.clip(out, 0.0, 1.0)
+        p1 = _one_output_p1(name, out)
         return np.concatenate([1.0 - p1, p1], axis=-1)
     if name == "softmax_ce":
-        return _two_class_softmax(out) if out.shape[-1] == 2 else softmax(out)
+        if out.shape[-1] == 2:  # p_k = 1 / (1 + exp(z_other - z_k))
+            e = np.empty(out.shape)
+            np.subtract(out[..., 1], out[..., 0], out=e[..., 0])
+            np.negative(e[..., 0], out=e[..., 1])
+            return _one_over_one_plus_exp(e)
+        return softmax(out)
     scores = np.clip(out, 0.0, None)
     total = scores.sum(axis=-1, keepdims=True)
     return np.where(total > 0, scores / np.where(total > 0, total, 1.0), 1.0 / out.shape[-1])
 
 
-def _two_class_softmax(z: np.ndarray) -> np.ndarray:
-    """softmax(z) for two logits (..., 2) as p_k = 1 / (1 + exp(z_other - z_k)): elementwise, without
-    softmax's max and sum over a last axis of length 2, which NumPy runs row by row (a 1600-point
-    boundary grid took 0.1 ms). The exponent is capped at 700, below float64 overflow: a class that
-    far behind gets 1e-304 instead of 0."""
-    e = np.empty(z.shape)
-    np.subtract(z[..., 1], z[..., 0], out=e[..., 0])
-    np.negative(e[..., 0], out=e[..., 1])
+def class_one_proba(loss, outputs: np.ndarray) -> np.ndarray:
+    """`predict_proba(loss, outputs)[..., 1]` of a two-class output, computing that column alone."""
+    out = outputs.astype(np.float64, copy=False)
+    name = getattr(loss, "name", "softmax_ce")
+    if out.shape[-1] == 1:
+        return _one_output_p1(name, out)[..., 0]
+    if out.shape[-1] == 2 and name == "softmax_ce":
+        return _one_over_one_plus_exp(out[..., 0] - out[..., 1])
+    return predict_proba(loss, out)[..., 1]
+
+
+def _one_output_p1(name: str, out: np.ndarray) -> np.ndarray:
+    """P(class 1) from a single output: its sigmoid under BCE, else the output clipped to [0, 1]."""
+    return sigmoid(out) if name == "bce" else np.clip(out, 0.0, 1.0)
+
+
+def _one_over_one_plus_exp(e: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(e)), in place on a float64 array: two-class softmax elementwise, without softmax's
+    max and sum over a last axis of length 2, which NumPy runs row by row (0.1 ms on the 1600-point
+    boundary grid). The exponent is capped at 700, below overflow: a class that far behind gets
+    1e-304 instead of 0."""
     np.minimum(e, 700.0, out=e)
     np.exp(e, out=e)
     e += 1.0

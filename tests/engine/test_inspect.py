@@ -345,3 +345,13 @@ def test_layer_statistics_are_those_of_the_output_before_a_later_layer_changes_i
     assert second["mean"] == pytest.approx(2.0 * pre.mean(), rel=1e-5)
     assert second["grad_norm"] == pytest.approx(np.linalg.norm(dout), rel=1e-5)
     assert first["grad_norm"] == pytest.approx(2.0 * np.linalg.norm(dout), rel=1e-5)
+
+
+@pytest.mark.parametrize("loss_name,width", [("softmax_ce", 2), ("bce", 1), ("mse", 1), ("mse", 2)])
+def test_class_one_probability_is_the_second_column_of_predict_proba(loss_name, width):
+    from engine.inspect.classify import class_one_proba
+    from engine.losses import make_loss
+
+    out = np.random.default_rng(7).normal(scale=3.0, size=(50, width)).astype(np.float32)
+    loss = make_loss(loss_name)
+    np.testing.assert_allclose(class_one_proba(loss, out), predict_proba(loss, out)[:, 1], rtol=1e-12, atol=0)
