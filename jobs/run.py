@@ -16,6 +16,7 @@ from engine.train import EpochRecord, TrainSummary
 from storage import reads, writes
 from storage.db import open_db
 from storage.recorder import DBRecorder
+from storage.snapshot_replay import SnapshotSender
 from storage.writer_process import WriterFailed, WriterProcess
 
 ProgressFn = Callable[[EpochRecord, int], None]
@@ -66,8 +67,9 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
     With `run_id`, the run row already exists (queued and claimed by a worker); otherwise it is
     created here. A bad spec raises SpecError before any row is written. An exception inside
     training marks the run failed with its traceback; a cancel request marks it cancelled.
-    The run's epochs and snapshots are written by a writer process (storage/writer_process.py) while
-    training goes on; every write sent to it is committed before the run gets its final status.
+    The run's epochs are written, and its snapshots computed and written, by a writer process
+    (storage/writer_process.py) while training goes on; all it was sent is committed before the run
+    gets its final status.
     """
     spec = parse_spec(spec)
     db = open_db(db_url)
@@ -77,10 +79,8 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
     writer = WriterProcess(db_url, run_id)  # starts now, while prepare() builds the data and model
     recorder = DBRecorder(db, run_id, writer=writer)
     callbacks = [recorder]
-    if spec.snapshots:
-        from storage.snapshot_recorder import SnapshotRecorder
-
-        callbacks.append(SnapshotRecorder(db, run_id, budget_mb=spec.snapshot_budget_mb, writer=writer))
+    if spec.snapshots:  # the views are computed in the writer process, from the states sent to it
+        callbacks.append(SnapshotSender(writer, spec.to_dict(), spec.snapshot_budget_mb))
     if on_progress is not None:
         callbacks.append(_Progress(on_progress, spec.epochs))
     num_params = 0

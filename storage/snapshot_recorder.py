@@ -11,9 +11,9 @@ always spend a twentieth of a second): planned epochs are skipped while over it,
 The run's time is measured as the run sees it, from one epoch end to the next (training, evaluation,
 metric logging), without the recorder's own time.
 
-Given the run's WriterProcess (storage/writer_process.py, shared with DBRecorder so the run's writes
-stay in order and never wait on each other's lock), the writes happen in that process: the training
-thread only computes and encodes the views.
+In a run started by run_experiment this recorder lives in the run's writer process, fed with the
+model's state after each epoch (storage/snapshot_replay.py), so the training loop does not compute
+views at all; tests and benchmarks also use it in the training process itself.
 
 In production (`strict=False`) a failure inside the recorder never fails the run: it is logged,
 stored as a 'note' snapshot, and snapshots stop for that run. Tests use `strict=True` to see errors.
@@ -25,16 +25,12 @@ import contextlib
 import logging
 import time
 import traceback
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from engine.inspect import BIG_KINDS, ByteBudget, Inspector, Snapshot, plan_schedule
 from engine.inspect.schedule import MB, TimeBudget
 from engine.train import EpochRecord, TrainSummary
-
-if TYPE_CHECKING:
-    from .writer_process import WriterProcess
 
 from .snapshots_extra import encode_snapshot, write_encoded
 
@@ -78,9 +74,8 @@ class SnapshotRecorder:
     """Engine callback: snapshots of `run_id` at planned epochs, within `budget_mb` megabytes (10^6 bytes)."""
 
     def __init__(self, engine: Engine, run_id: int, *, budget_mb: float = DEFAULT_BUDGET_MB,
-                 strict: bool = False, time_budget: TimeBudget | None = None,
-                 writer: WriterProcess | None = None) -> None:
-        self.engine, self.run_id, self.strict, self.writer = engine, run_id, strict, writer
+                 strict: bool = False, time_budget: TimeBudget | None = None) -> None:
+        self.engine, self.run_id, self.strict = engine, run_id, strict
         self.budget = ByteBudget(int(budget_mb * MB))
         self.time = time_budget or TimeBudget()
         self._single_thread = _one_blas_thread()
@@ -99,11 +94,13 @@ class SnapshotRecorder:
         self._guarded(0, self._start, context)
         self._mark = time.perf_counter()
 
-    def on_epoch_end(self, record: EpochRecord) -> None:
-        self._check_writer(record.epoch)
+    def on_epoch_end(self, record: EpochRecord, run_seconds: float | None = None) -> None:
+        """Record the planned views of this epoch. `run_seconds`: the epoch's time as the run saw it,
+        when the recorder runs elsewhere (the writer process); by default, the time since the last call
+        minus the recorder's own work."""
         if self.plan is None:
             return
-        self.time.add_training(time.perf_counter() - self._mark)  # the epoch, minus our own last snapshot
+        self.time.add_training(time.perf_counter() - self._mark if run_seconds is None else run_seconds)
         small, big = self.plan.wants(record.epoch)
         reserve = self._cost[True] if record.epoch < self._epochs else 0.0  # for the last epoch's full views
         if (small or big) and self.time.allows(self._cost[big], reserve):
@@ -112,7 +109,6 @@ class SnapshotRecorder:
 
     def on_train_end(self, summary: TrainSummary) -> None:
         last = summary.epochs_run
-        self._check_writer(last)
         if self.plan is not None and last > 0 and "big" not in self.recorded.get(last, set()):
             self._guarded(last, self._record, last, True)
         if self.time.skipped and not self.disabled:
@@ -131,7 +127,7 @@ class SnapshotRecorder:
                                     f"({self.budget.limit} bytes): no snapshots recorded")
             self.disabled = True
             return
-        self._store(0, probe)
+        write_encoded(self.engine, self.run_id, 0, probe)
         with self._single_thread():
             views = [self._encode(s) for s in self.inspector.compute(0, big=True)]
         small_b = sum(len(e["data"]) for k, _, e in views if k not in BIG_KINDS)
@@ -171,50 +167,33 @@ class SnapshotRecorder:
                 self._note(epoch, "budget", f"snapshot budget of {self.budget.limit} bytes reached at epoch {epoch}; "
                                             f"later epochs are recorded only while they fit")
             return
-        self._store(epoch, views)
+        write_encoded(self.engine, self.run_id, epoch, views)
         self.recorded.setdefault(epoch, set()).update({"small", "big"} if big else {"small"})
 
     def _encode(self, snap: Snapshot) -> tuple[str, str, dict]:
         return snap.kind, snap.name, encode_snapshot(snap.value)
 
-    def _store(self, epoch: int, rows: list) -> None:
-        """Write one epoch's encoded views: now, or through the run's writer process."""
-        if self.writer is None:
-            write_encoded(self.engine, self.run_id, epoch, rows)
-        else:
-            self.writer.write_snapshots(epoch, rows)
-
-    def _check_writer(self, epoch: int) -> None:
-        """A snapshot write that failed in the writer process stops snapshots, as a failure here does."""
-        if self.writer is not None and self.writer.snapshot_error and not self.disabled:
-            self._fail(epoch, RuntimeError(f"a snapshot write failed in the writer process:\n"
-                                           f"{self.writer.snapshot_error}"))
-
     def _note(self, epoch: int, name: str, text: str) -> None:
         """Store a short message about this run's snapshots (outside the budget: notes are tiny)."""
         try:
-            self._store(epoch, [(NOTE_KIND, name, encode_snapshot({"text": text}))])
+            write_encoded(self.engine, self.run_id, epoch, [(NOTE_KIND, name, encode_snapshot({"text": text}))])
         except Exception:  # a note is best effort
             log.warning("could not store snapshot note for run %s", self.run_id, exc_info=True)
 
     def _guarded(self, epoch: int, fn, *args) -> None:
-        """fn(*args) on the training thread, unless snapshots stopped; a failure stops them (strict: raises)."""
         if self.disabled:
+            return
+        if self.strict:
+            fn(*args)
             return
         try:
             fn(*args)
         except Exception as exc:
-            self._fail(epoch, exc)
-
-    def _fail(self, epoch: int, exc: Exception) -> None:
-        """Stop snapshots for this run (strict: raise), log why and leave a note."""
-        if self.strict:
-            raise exc
-        self.disabled = True
-        log.warning("snapshots of run %s failed at epoch %s; training continues", self.run_id, epoch,
-                    exc_info=exc)
-        self._note(epoch, "error", f"snapshots stopped at epoch {epoch}: {type(exc).__name__}: {exc}\n"
-                                   + "".join(traceback.format_exception(exc, limit=3)))
+            self.disabled = True
+            log.warning("snapshots of run %s failed at epoch %s; training continues", self.run_id, epoch,
+                        exc_info=True)
+            self._note(epoch, "error", f"snapshots stopped at epoch {epoch}: {type(exc).__name__}: {exc}\n"
+                                       + traceback.format_exc(limit=3))
 
     @property
     def bytes_written(self) -> int:

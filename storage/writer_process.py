@@ -6,7 +6,9 @@ in a tight loop), which is 5-7% of that model's 11-13 ms epoch. A thread does no
 needs the GIL back after every SQLite call, and each hand-off stalls the training thread (measured:
 +24% per epoch). Sending the epoch down a pipe costs the training thread a few tens of microseconds,
 and the writer process commits it on the other core, one transaction per epoch as before.
-The CPU cost does not vanish: it moves to the writer (bench/storage.py prints both).
+The same goes for the inside-the-network views: the trainer sends the model's state after each
+epoch and the writer computes and stores the views (storage/snapshot_replay.py).
+The CPU cost does not vanish: it moves to the writer (bench/storage.py and bench/snapshots.py print it).
 
 - Order is kept: one pipe, one writer, first in first out; each epoch is one transaction, and one
   epoch's snapshots another.
@@ -17,7 +19,7 @@ The CPU cost does not vanish: it moves to the writer (bench/storage.py prints bo
   reads the pipe to its end before it exits. Only a writer killed outright loses the writes in flight.
 - Errors: an epoch that fails to write stops the run's epoch writes (later ones would land out of
   order) and is raised in the trainer at its next write or at `flush`, with the writer's traceback.
-  A failed snapshot write stops the run's snapshots, notes aside (`snapshot_error`); the run goes on.
+  A snapshot failure stops the run's snapshots and leaves a note (`snapshot_error`); the run goes on.
 
 The writer is a fresh interpreter (`python -c "...writer_process import main..."`, not a fork, nor
 multiprocessing's spawn, which would re-run a user's script that lacks a main guard) that opens its
@@ -37,7 +39,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 MAX_PENDING = 16
-EPOCH, SNAPSHOTS = "epoch", "snapshots"
+EPOCH, SNAPSHOTS_START, STATE, SNAPSHOTS_END = "epoch", "snapshots-start", "state", "snapshots-end"
 
 
 class WriterFailed(RuntimeError):
@@ -77,9 +79,18 @@ class WriterProcess:
         """Queue one epoch's metrics (one transaction in the writer)."""
         self._send((EPOCH, int(step), dict(metrics)))
 
-    def write_snapshots(self, epoch: int, rows: list) -> None:
-        """Queue one epoch's encoded snapshot rows, (kind, name, encoded) as write_encoded takes them."""
-        self._send((SNAPSHOTS, int(epoch), list(rows)))
+    # --- snapshots: the writer computes the views from the model states it is sent (snapshot_replay.py)
+    def start_snapshots(self, spec: dict, budget_mb: float, epochs: int, state: dict) -> None:
+        """Rebuild the run's experiment in the writer and record the untrained model's views."""
+        self._send((SNAPSHOTS_START, 0, (spec, budget_mb, epochs, state)))
+
+    def send_state(self, record, run_seconds: float, state: dict) -> None:
+        """The model's state after an epoch, and the epoch's time as the run saw it."""
+        self._send((STATE, int(record.epoch), (record, run_seconds, state)))
+
+    def end_snapshots(self, summary, state: dict) -> None:
+        """The final state (early stopping may have restored earlier weights): the last epoch's views."""
+        self._send((SNAPSHOTS_END, int(summary.epochs_run), (summary, state)))
 
     def _send(self, message: tuple) -> None:
         self.poll()
@@ -123,7 +134,7 @@ class WriterProcess:
             self.cancelled = self.cancelled or bool(value)
         elif kind == "epoch-error":
             self._error = self._error or value
-        elif kind == "snapshot-error":
+        elif kind == "snapshot-error":  # noted in the database by the writer; the run goes on
             self.snapshot_error = self.snapshot_error or value
 
     def raise_error(self) -> None:
@@ -174,13 +185,13 @@ def serve(inbox: Connection, outbox: Connection) -> None:
     """The writer process: write what arrives until None or the pipe's end (the trainer died)."""
     from .db import make_engine
     from .epoch_log import EpochWriter
-    from .snapshots_extra import write_encoded
 
     db_url, run_id = inbox.recv()
     engine = make_engine(db_url)  # the trainer opened (and migrated) the database already
     started_cpu = time.process_time()  # the writer's CPU is reported without its start-up (imports)
     epochs = EpochWriter(engine, run_id)
-    epoch_failed = snapshot_failed = False
+    epoch_failed = snapshots_off = False
+    replay = None  # SnapshotReplay, once the trainer starts snapshots
 
     def answer(*message) -> None:
         try:
@@ -204,17 +215,28 @@ def serve(inbox: Connection, outbox: Connection) -> None:
                     answer(EPOCH, 0, False)  # dropped: it would land after a missing epoch
                     continue
                 answer(EPOCH, epoch, epochs.write(epoch, payload))
-            elif snapshot_failed and any(row[0] != "note" for row in payload):
-                answer(SNAPSHOTS, epoch, None)  # dropped: snapshots stopped at the failed write (notes go on)
             else:
-                write_encoded(engine, run_id, epoch, payload)
-                answer(SNAPSHOTS, epoch, None)
+                if not snapshots_off:
+                    if kind == SNAPSHOTS_START:
+                        from .snapshot_replay import SnapshotReplay  # only runs with snapshots load the engine
+
+                        replay = SnapshotReplay(engine, run_id, *payload)
+                    elif kind == STATE and replay is not None:
+                        replay.epoch(*payload)
+                    elif kind == SNAPSHOTS_END and replay is not None:
+                        replay.end(*payload)
+                answer(kind, epoch, None)
         except Exception:
             if kind == EPOCH:
                 epoch_failed = True
-            else:
-                snapshot_failed = True
-            answer("epoch-error" if kind == EPOCH else "snapshot-error", epoch, traceback.format_exc())
+                answer("epoch-error", epoch, traceback.format_exc())
+            else:  # the recorder handles its own failures; this is one outside it (rebuilding the run)
+                snapshots_off = True
+                text = traceback.format_exc()
+                from .snapshot_replay import note_failure
+
+                note_failure(engine, run_id, epoch, f"snapshots stopped at epoch {epoch}:\n{text}")
+                answer("snapshot-error", epoch, text)
     engine.dispose()
 
 

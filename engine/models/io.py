@@ -33,13 +33,29 @@ def config_from_dict(d: dict):
     return cls(**fields)
 
 
+def state_arrays(model, *, copy: bool = True) -> dict[str, np.ndarray]:
+    """Every array that makes the model what it is: `param/<name>` and `buffer/<name>` (copies)."""
+    arrays = {f"param/{name}": p for name, p in model.named_params()}
+    arrays.update((f"buffer/{name}", b) for name, b in model.buffers())
+    return {k: v.copy() for k, v in arrays.items()} if copy else arrays
+
+
+def load_state_arrays(model, saved: dict[str, np.ndarray]) -> None:
+    """Copy `saved` (as state_arrays returns it) into the model's arrays, in place; ValueError on a mismatch."""
+    targets = state_arrays(model, copy=False)
+    if targets.keys() != saved.keys():
+        missing, extra = targets.keys() - saved.keys(), saved.keys() - targets.keys()
+        raise ValueError(f"saved arrays do not match {type(model).__name__}: missing {sorted(missing)}, "
+                         f"unexpected {sorted(extra)}")
+    for key, target in targets.items():
+        if target.shape != saved[key].shape:
+            raise ValueError(f"{key}: saved shape {saved[key].shape} != model shape {target.shape}")
+        target[...] = saved[key]
+
+
 def save_model(model, path: str | Path | io.BytesIO) -> None:
     """Write config, parameters and buffers of a model built by `build_model` to `path` (.npz)."""
-    arrays = {"__config__": np.array(json.dumps(config_to_dict(model.config)))}
-    for name, p in model.named_params():
-        arrays[f"param/{name}"] = p
-    for name, b in model.buffers():
-        arrays[f"buffer/{name}"] = b
+    arrays = {"__config__": np.array(json.dumps(config_to_dict(model.config))), **state_arrays(model, copy=False)}
     np.savez(path, **arrays)
 
 
@@ -51,14 +67,5 @@ def load_model(path: str | Path | io.BytesIO):
     first = next((v for k, v in saved.items() if k.startswith("param/")), None)
     dtype = first.dtype if first is not None else np.float32
     model = build_model(config, np.random.default_rng(0), dtype=dtype)
-    targets = {f"param/{n}": p for n, p in model.named_params()}
-    targets.update({f"buffer/{n}": b for n, b in model.buffers()})
-    if targets.keys() != saved.keys():
-        missing, extra = targets.keys() - saved.keys(), saved.keys() - targets.keys()
-        raise ValueError(f"saved arrays do not match {type(config).__name__}: missing {sorted(missing)}, "
-                         f"unexpected {sorted(extra)}")
-    for key, target in targets.items():
-        if target.shape != saved[key].shape:
-            raise ValueError(f"{key}: saved shape {saved[key].shape} != model shape {target.shape}")
-        target[...] = saved[key]
+    load_state_arrays(model, saved)
     return model

@@ -43,6 +43,20 @@ def wait_until(dash_duo, condition, timeout: float = 10.0, message: str = "") ->
     WebDriverWait(dash_duo.driver, timeout).until(lambda _d: condition(), message)
 
 
+def click(dash_duo, selector: str, timeout: float = 10.0) -> None:
+    """Click `selector`, finding it again if a live update replaced it between the find and the click."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def attempt() -> bool:
+        try:
+            dash_duo.find_element(selector).click()
+            return True
+        except StaleElementReferenceException:
+            return False
+
+    wait_until(dash_duo, attempt, timeout, f"could not click {selector}")
+
+
 def select(dash_duo, name: str, value: str) -> None:
     from selenium.webdriver.support.ui import Select
 

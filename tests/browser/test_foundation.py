@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import fill, select, start_digits_run, wait_until
+from .conftest import click, fill, select, start_digits_run, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -62,7 +62,7 @@ def test_cancel_stops_a_run_within_an_epoch_and_marks_it(start_app, db_url):
     fill(duo, "hidden", "256,256")
     duo.find_element("#launch-start").click()
     duo.wait_for_contains_text("#launch-active-runs", "elapsed · ETA", timeout=40)  # running, epochs logged
-    duo.find_element("[id='{\"run\":1,\"type\":\"cancel-run\"}']").click()
+    click(duo, "[id='{\"run\":1,\"type\":\"cancel-run\"}']")  # the panel re-renders as epochs arrive
     duo.wait_for_contains_text("#launch-active-runs", "cancelled", timeout=20)
     (run,) = _runs(db_url)
     assert run.status == "cancelled"

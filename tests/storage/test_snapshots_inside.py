@@ -107,12 +107,16 @@ def test_a_failing_snapshot_never_fails_the_run_and_leaves_a_note(sqlite_url, mo
             raise RuntimeError("probe exploded")
         return real(self, epoch, big=big)
 
-    monkeypatch.setattr(Inspector, "compute", broken)
-    result = run_experiment({**XOR, "epochs": 5}, sqlite_url)
+    from engine.experiment import prepare, run_training
+    from engine.spec import parse_spec
+
+    monkeypatch.setattr(Inspector, "compute", broken)  # in this process: the recorder runs here, not in a writer
     engine = open_db(sqlite_url)
-    assert result.status == "completed"
-    assert snapshot_index(engine, result.run_id)["stats"] == [0, 1]  # stopped after the failure
-    note = read_snapshot(engine, result.run_id, "note", "error", 2)
+    run_id = _new_run(engine)
+    summary = run_training(prepare(parse_spec({**XOR, "epochs": 5})), [SnapshotRecorder(engine, run_id)])
+    assert summary.outcome == "completed" and summary.epochs_run == 5
+    assert snapshot_index(engine, run_id)["stats"] == [0, 1]  # stopped after the failure
+    note = read_snapshot(engine, run_id, "note", "error", 2)
     assert "probe exploded" in note["text"]
 
 
