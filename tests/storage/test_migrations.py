@@ -62,6 +62,12 @@ def test_a_database_from_the_first_revision_is_migrated_and_keeps_its_rows(sqlit
     assert run.spec == {"lr": 0.1}
     history = s.get_metric_history(engine, 7)["val_loss"]
     assert history[0] == (1, 0.9) and np.isnan(history[1][1])
+    with engine.connect() as conn:  # the finished run got its packed series (0005), equal to its points
+        packed = conn.execute(text("SELECT n, steps, vals FROM metric_series WHERE run_id = 7 AND key = 'val_loss'")).one()
+    from storage.series import unpack
+
+    steps_values = unpack(*packed)
+    assert steps_values[0] == (1, 0.9) and steps_values[1][0] == 2 and np.isnan(steps_values[1][1])
     s.write_snapshot(engine, 7, 2, "weights", "W", np.eye(2))  # the table the second revision added
     assert s.read_snapshot(engine, 7, "weights", "W", 2).shape == (2, 2)
     s.close_all()

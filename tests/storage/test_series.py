@@ -123,7 +123,7 @@ def test_a_run_without_points_finishes_without_series(engine):
     assert s.get_metric_histories(engine, [run_id]) == {run_id: {}}
 
 
-def test_a_database_at_0003_is_migrated_to_0004_and_keeps_its_rows(sqlite_url):
+def test_a_database_at_0003_is_migrated_and_its_finished_runs_get_packed_series(sqlite_url):
     engine = make_engine(sqlite_url)
     with write_tx(engine) as conn:
         cfg = alembic_config()
@@ -142,10 +142,10 @@ def test_a_database_at_0003_is_migrated_to_0004_and_keeps_its_rows(sqlite_url):
     engine.dispose()
     engine = s.open_db(sqlite_url)
     with engine.connect() as conn:
-        assert current_revisions(conn) == (s.head_revision(),) == ("0004_metric_series",)
+        assert current_revisions(conn) == (s.head_revision(),) == ("0005_backfill_series",)
     assert s.get_run(engine, 3).name == "old"
-    assert s.get_metric_history(engine, 3) == {"val_loss": [(1, 0.9), (2, math.inf)]}  # from the points
-    assert _series_count(engine, 3) == 0
+    assert _series_count(engine, 3) == 1  # backfilled by 0005 from its points, +inf restored from its flag
+    assert s.get_metric_history(engine, 3) == {"val_loss": [(1, 0.9), (2, math.inf)]}
     run_id = _logged_run(engine)
     s.finish_run(engine, run_id, "completed")
     assert _series_count(engine, run_id) == 4
