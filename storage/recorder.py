@@ -57,9 +57,9 @@ class DBRecorder:
             if self._epochs.write(record.epoch, record.metrics):
                 self.cancelled = True
             self._committed = record.epoch
-        else:
+        else:  # sent with the epoch's model state, or at the trainer's stop check (should_stop) right after
             self.writer.write_epoch(record.epoch, record.metrics)
-        return self.should_stop()
+        return self.cancelled
 
     @property
     def committed(self) -> int:

@@ -73,6 +73,7 @@ class WriterProcess:
         self.writer_cpu_s = 0.0   # CPU seconds the writer spent after starting (known after close)
         self._error: str | None = None
         self._closed = False
+        self._held: list[tuple] = []  # an epoch's metrics, held for its state to go in the same message
 
     # --- writes ------------------------------------------------------------------------------------
     def write_epoch(self, step: int, metrics: dict) -> None:
@@ -93,18 +94,34 @@ class WriterProcess:
         self._send((SNAPSHOTS_END, int(summary.epochs_run), (summary, state)))
 
     def _send(self, message: tuple) -> None:
-        self.poll()
+        """Send `message`. An epoch's metrics wait for what follows them at that epoch's end (its
+        state, or the trainer's stop check, which polls) so both go in one pipe write, one answer."""
         self.raise_error()
         if self._closed:
             raise WriterFailed("the run's writer is closed")
-        while self.pending >= self.max_pending:
+        if message[0] == EPOCH:
+            self._transmit()  # an earlier epoch's metrics, if nothing followed them, go first
+            self._held.append(message)
+        else:
+            self._held.append(message)
+            self._transmit()
+
+    def _transmit(self) -> None:
+        if not self._held:
+            return
+        batch, self._held = self._held, []
+        while self.pending and self.pending + len(batch) > self.max_pending:
             self._receive(block=True)
-        self._out.send(message)
-        self.pending += 1
+        self._out.send(batch[0] if len(batch) == 1 else batch)
+        self.pending += len(batch)
+        self.poll()
 
     # --- answers -----------------------------------------------------------------------------------
     def poll(self) -> None:
-        """Read the writer's answers that have arrived, without waiting."""
+        """Send what is held, then read the writer's answers that have arrived, without waiting."""
+        if self._held:
+            self._transmit()
+            return
         while self.pending and self._in.poll():
             self._receive(block=False)
 
@@ -123,7 +140,11 @@ class WriterProcess:
         self._error = self._error or f"the writer process exited (code {self._proc.poll()})"
         self.pending = 0
 
-    def _handle(self, message: tuple) -> None:
+    def _handle(self, message: tuple | list) -> None:
+        if isinstance(message, list):  # the answers to a batch
+            for one in message:
+                self._handle(one)
+            return
         kind, epoch, value = message
         if kind == "closed":
             self.writer_cpu_s = value
@@ -143,6 +164,8 @@ class WriterProcess:
 
     def flush(self) -> None:
         """Wait until every write sent has been answered; raise if an epoch failed to write."""
+        if not self._error:
+            self._transmit()
         while self.pending and not self._error:
             self._receive(block=True)
         self.raise_error()
@@ -152,6 +175,8 @@ class WriterProcess:
         if not self._closed:
             self._closed = True
             try:
+                if not self._error:
+                    self._transmit()
                 self._out.send(None)
                 while self._in.poll(60):  # the answers still due, then "closed"
                     message = self._in.recv()
@@ -190,10 +215,38 @@ def serve(inbox: Connection, outbox: Connection) -> None:
     engine = make_engine(db_url)  # the trainer opened (and migrated) the database already
     started_cpu = time.process_time()  # the writer's CPU is reported without its start-up (imports)
     epochs = EpochWriter(engine, run_id)
-    epoch_failed = snapshots_off = False
-    replay = None  # SnapshotReplay, once the trainer starts snapshots
+    state = {"epoch_failed": False, "snapshots_off": False, "replay": None}  # replay: SnapshotReplay
 
-    def answer(*message) -> None:
+    def handle(message: tuple) -> tuple:
+        """Write one message; its answer."""
+        kind, epoch, payload = message
+        try:
+            if kind == EPOCH:
+                if state["epoch_failed"]:
+                    return EPOCH, 0, False  # dropped: it would land after a missing epoch
+                return EPOCH, epoch, epochs.write(epoch, payload)
+            if not state["snapshots_off"]:
+                if kind == SNAPSHOTS_START:
+                    from .snapshot_replay import SnapshotReplay  # only runs with snapshots load the engine
+
+                    state["replay"] = SnapshotReplay(engine, run_id, *payload)
+                elif kind == STATE and state["replay"] is not None:
+                    state["replay"].epoch(*payload)
+                elif kind == SNAPSHOTS_END and state["replay"] is not None:
+                    state["replay"].end(*payload)
+            return kind, epoch, None
+        except Exception:
+            text = traceback.format_exc()
+            if kind == EPOCH:
+                state["epoch_failed"] = True
+                return "epoch-error", epoch, text
+            state["snapshots_off"] = True  # the recorder handles its own failures: this one is outside it
+            from .snapshot_replay import note_failure
+
+            note_failure(engine, run_id, epoch, f"snapshots stopped at epoch {epoch}:\n{text}")
+            return "snapshot-error", epoch, text
+
+    def answer(message) -> None:
         try:
             outbox.send(message)
         except (BrokenPipeError, OSError):  # the trainer is gone: keep writing what arrived
@@ -206,37 +259,9 @@ def serve(inbox: Connection, outbox: Connection) -> None:
             break
         if message is None:
             engine.dispose()
-            answer("closed", 0, time.process_time() - started_cpu)
+            answer(("closed", 0, time.process_time() - started_cpu))
             return
-        kind, epoch, payload = message
-        try:
-            if kind == EPOCH:
-                if epoch_failed:
-                    answer(EPOCH, 0, False)  # dropped: it would land after a missing epoch
-                    continue
-                answer(EPOCH, epoch, epochs.write(epoch, payload))
-            else:
-                if not snapshots_off:
-                    if kind == SNAPSHOTS_START:
-                        from .snapshot_replay import SnapshotReplay  # only runs with snapshots load the engine
-
-                        replay = SnapshotReplay(engine, run_id, *payload)
-                    elif kind == STATE and replay is not None:
-                        replay.epoch(*payload)
-                    elif kind == SNAPSHOTS_END and replay is not None:
-                        replay.end(*payload)
-                answer(kind, epoch, None)
-        except Exception:
-            if kind == EPOCH:
-                epoch_failed = True
-                answer("epoch-error", epoch, traceback.format_exc())
-            else:  # the recorder handles its own failures; this is one outside it (rebuilding the run)
-                snapshots_off = True
-                text = traceback.format_exc()
-                from .snapshot_replay import note_failure
-
-                note_failure(engine, run_id, epoch, f"snapshots stopped at epoch {epoch}:\n{text}")
-                answer("snapshot-error", epoch, text)
+        answer([handle(one) for one in message] if isinstance(message, list) else handle(message))
     engine.dispose()
 
 
