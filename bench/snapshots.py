@@ -14,7 +14,9 @@ Each family trains from the spec defaults (the launch form's) for `--epochs` epo
 
 Columns:
   epoch ms      median epoch as the run sees it (training, evaluation, metric logging), without snapshots
-  trainer ms, % what SnapshotSender adds to an epoch on the training thread (copy the state, send it)
+  trainer ms, % what SnapshotSender adds to an epoch on the training thread: copy the state and send
+                it, with the epoch's metrics, which travel in the same pipe write (so this includes the
+                metrics' send too)
   small ms      one epoch's small views computed, encoded and written (in the writer)
   big ms        the same with big views too (the log-spaced epochs 1, 2, 4, ... and the last)
   start ms      probe record + untrained (epoch 0) views + planning, once per run (in the writer)

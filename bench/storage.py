@@ -160,7 +160,9 @@ def recorder_cost(engine, n: int) -> tuple[float, float, float]:
 
 
 class _EveryOther:
-    """Runs `inner` (a DBRecorder) on even epochs only, so epochs with and without it alternate."""
+    """Runs `inner` (a DBRecorder) on even epochs only, so epochs with and without it alternate; with
+    it comes the stop check the trainer makes right after the callbacks in run_experiment (which is
+    when a writer process gets the epoch), inside the epoch it belongs to."""
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -169,7 +171,10 @@ class _EveryOther:
         self.inner.on_train_start(context)
 
     def on_epoch_end(self, record):
-        return self.inner.on_epoch_end(record) if record.epoch % 2 == 0 else False
+        if record.epoch % 2:
+            return False
+        stop = self.inner.on_epoch_end(record)
+        return self.inner.should_stop() or stop
 
     def on_train_end(self, summary):
         self.inner.on_train_end(summary)
@@ -214,9 +219,9 @@ def digits_epoch_overhead(engine, db_url: str, epochs: int) -> dict[str, tuple[f
             writer.write_epoch(0, {"warm_up": 0.0})
             writer.flush()  # started and connected: its start-up is not an epoch's cost
         clock = _Clock()
+        recorder = DBRecorder(engine, run_id, heartbeat_every_s=3600, writer=writer)
         with threadpool_limits(limits=1, user_api="blas"):
-            exp.trainer.fit(exp.data, epochs=epochs, callbacks=[
-                _EveryOther(DBRecorder(engine, run_id, heartbeat_every_s=3600, writer=writer)), clock])
+            exp.trainer.fit(exp.data, epochs=epochs, callbacks=[_EveryOther(recorder), clock])
         writer_cpu = 0.0
         if writer is not None:
             writer.close()
