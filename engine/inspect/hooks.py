@@ -63,7 +63,8 @@ def output_sums(a: np.ndarray) -> tuple[float, float, int]:
 
     Taken when the layer returns its output, before a later layer can work on it in place. No BLAS
     (a multi-threaded BLAS call can stall for milliseconds on a busy machine) and no Python loop per
-    value: five NumPy calls, which for probe-sized arrays cost less than batching them across leaves.
+    value: five NumPy calls on probe-sized arrays cost less than copying every leaf's output and
+    reducing them all together afterwards (measured from a 3-leaf MLP to ResNet-20's 58 leaves).
     """
     v = a.astype(np.float64)  # a copy, squared in place below
     total = float(np.add.reduce(v, axis=None))
