@@ -112,7 +112,12 @@ class WriterProcess:
         batch, self._held = self._held, []
         while self.pending and self.pending + len(batch) > self.max_pending:
             self._receive(block=True)
-        self._out.send(batch[0] if len(batch) == 1 else batch)
+        self.raise_error()  # the writer died while we waited
+        try:
+            self._out.send(batch[0] if len(batch) == 1 else batch)
+        except OSError:  # BrokenPipeError: the writer is gone
+            self._lost()
+            self.raise_error()
         self.pending += len(batch)
         self.poll()
 

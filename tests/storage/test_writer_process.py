@@ -131,3 +131,21 @@ def test_views_computed_in_the_writer_equal_views_computed_in_the_trainer(sqlite
         else:
             np.testing.assert_array_equal(a, b, err_msg=f"{kind} {name} {epoch}")
     s.close_all()
+
+
+def test_a_writer_killed_on_its_own_fails_the_trainer_with_a_clear_error(sqlite_url):
+    import os
+    import signal
+
+    engine = s.open_db(sqlite_url)
+    run_id = s.create_run(engine, {}, {})
+    writer = WriterProcess(sqlite_url, run_id)
+    writer.write_epoch(1, {"loss": 1.0})
+    writer.flush()
+    os.kill(writer.pid, signal.SIGKILL)
+    with pytest.raises(WriterFailed, match="writer process exited"):
+        for step in range(2, 200):  # the pipe takes a few writes before the loss shows
+            writer.write_epoch(step, {"loss": 1.0 / step})
+            writer.flush()
+    assert "exited" in writer.close()
+    s.close_all()
