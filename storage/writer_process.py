@@ -31,6 +31,9 @@ goes down the pipe, not on the command line, where `ps` would show a password.
 from __future__ import annotations
 
 import os
+import pickle
+import select
+import struct
 import subprocess
 import sys
 import time
@@ -39,6 +42,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 MAX_PENDING = 16
+NAP_S, IDLE_S = 0.002, 1.0  # the writer's pipe check while epochs arrive often (see serve)
 EPOCH, SNAPSHOTS_START, STATE, SNAPSHOTS_END = "epoch", "snapshots-start", "state", "snapshots-end"
 
 
@@ -62,9 +66,11 @@ class WriterProcess:
         finally:
             os.close(child_reads)
             os.close(child_writes)
-        self._out = Connection(parent_writes, readable=False)
+        self._out = parent_writes  # written with _write: multiprocessing's framing, without its overhead
         self._in = Connection(parent_reads, writable=False)
-        self._out.send((db_url, int(run_id)))
+        self._ready = select.poll()  # polled without waiting after every epoch: one syscall
+        self._ready.register(parent_reads, select.POLLIN)
+        self._write((db_url, int(run_id)))
         self.run_id, self.max_pending = int(run_id), max(1, int(max_pending))
         self.pending = 0          # writes sent and not answered yet
         self.committed = 0        # the last epoch the writer committed
@@ -114,12 +120,25 @@ class WriterProcess:
             self._receive(block=True)
         self.raise_error()  # the writer died while we waited
         try:
-            self._out.send(batch[0] if len(batch) == 1 else batch)
+            self._write(batch[0] if len(batch) == 1 else batch)
         except OSError:  # BrokenPipeError: the writer is gone
             self._lost()
             self.raise_error()
         self.pending += len(batch)
         self.poll()
+
+    def _write(self, message) -> None:
+        """Send one message in the framing multiprocessing's Connection.recv reads (a 4-byte big-endian
+        length, then the pickle). Connection.send builds a ForkingPickler and a buffer per call, and
+        its poll() a selector: a third of what an epoch's send cost the trainer."""
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(struct.pack("!i", len(data)) + data)
+        while view:
+            view = view[os.write(self._out, view):]
+
+    def _answered(self, timeout_ms: int) -> bool:
+        """Whether an answer (or the pipe's end) is waiting, after up to `timeout_ms`."""
+        return bool(self._ready.poll(timeout_ms))
 
     # --- answers -----------------------------------------------------------------------------------
     def poll(self) -> None:
@@ -127,12 +146,12 @@ class WriterProcess:
         if self._held:
             self._transmit()
             return
-        while self.pending and self._in.poll():
+        while self.pending and self._answered(0):
             self._receive(block=False)
 
     def _receive(self, block: bool) -> None:
         """Handle one answer (waiting up to a second for it when `block`); notice a dead writer."""
-        if block and not self._in.poll(1.0):
+        if block and not self._answered(1000):
             if self._proc.poll() is not None:
                 self._lost()
             return
@@ -182,8 +201,8 @@ class WriterProcess:
             try:
                 if not self._error:
                     self._transmit()
-                self._out.send(None)
-                while self._in.poll(60):  # the answers still due, then "closed"
+                self._write(None)
+                while self._answered(60_000):  # the answers still due, then "closed"
                     message = self._in.recv()
                     self._handle(message)
                     if message[0] == "closed":
@@ -191,7 +210,7 @@ class WriterProcess:
             except (EOFError, OSError):
                 pass
             self.pending = 0
-            self._out.close()
+            os.close(self._out)
             self._in.close()
             try:
                 self._proc.wait(30)
@@ -257,11 +276,21 @@ def serve(inbox: Connection, outbox: Connection) -> None:
         except (BrokenPipeError, OSError):  # the trainer is gone: keep writing what arrived
             pass
 
+    arrived = select.poll()
+    arrived.register(inbox.fileno(), select.POLLIN)
+    last = time.monotonic()
     while True:
+        # Check the pipe every NAP_S while messages come often, instead of blocking on it: a trainer
+        # whose write wakes a blocked reader pays for the wake-up (measured: ~50 us per epoch on this
+        # 2-core VM, a third of what sending an epoch cost). After IDLE_S without one, block.
+        if not arrived.poll(0) and time.monotonic() - last < IDLE_S:
+            time.sleep(NAP_S)
+            continue
         try:
             message = inbox.recv()
         except (EOFError, OSError):
             break
+        last = time.monotonic()
         if message is None:
             engine.dispose()
             answer(("closed", 0, time.process_time() - started_cpu))
