@@ -13,7 +13,8 @@ Each family trains from the spec defaults (the launch form's) for `--epochs` epo
    then applied to those costs in a replay of a default-length run (see `replay`).
 
 Columns:
-  epoch ms      median epoch as the run sees it (training, evaluation, metric logging), without snapshots
+  epoch ms      median epoch of run 1 as the run sees it (training, evaluation, sending its metrics),
+                without the snapshot sender's time
   trainer ms, % what SnapshotSender adds to an epoch on the training thread: copy the state and send
                 it, with the epoch's metrics, which travel in the same pipe write (so this includes the
                 metrics' send too)
@@ -148,22 +149,25 @@ class TimedSender(SnapshotSender):
         self.per_epoch.append(time.perf_counter() - t0)
 
 
-def trainer_cost(spec, url: str) -> float:
-    """Median seconds SnapshotSender adds to an epoch on the training thread, run as run_experiment runs it."""
+def trainer_cost(spec, url: str) -> tuple[float, float]:
+    """(median seconds SnapshotSender adds to an epoch on the training thread, median epoch without it),
+    run as run_experiment runs it."""
     engine = open_db(url)
     run_id = writes.create_run(engine, spec.to_dict(), spec.params(), status="running")
     with WriterProcess(url, run_id) as writer:
         writer.write_epoch(0, {})
         writer.flush()  # started: its start-up is not an epoch's cost
         sender = TimedSender(writer, spec.to_dict(), spec.snapshot_budget_mb)
-        run_training(prepare(spec), [DBRecorder(engine, run_id, writer=writer), sender])
+        recorder, clock = DBRecorder(engine, run_id, writer=writer), EpochClock()
+        run_training(prepare(spec), [recorder, sender, clock], interrupt=recorder.should_stop)
         writer.flush()
-    return statistics.median(sender.per_epoch)
+    epochs = [w - s for w, s in zip(clock.wall[1:], sender.per_epoch[1:])]
+    return statistics.median(sender.per_epoch), statistics.median(epochs)
 
 
 def bench_family(name: str, values: dict, epochs: int, folder: str) -> dict:
     spec = parse_spec({**values, "epochs": epochs})
-    trainer_s = trainer_cost(spec, f"sqlite:///{folder}/{name.replace('/', '_')}-writer.db")
+    trainer_s, run_epoch_s = trainer_cost(spec, f"sqlite:///{folder}/{name.replace('/', '_')}-writer.db")
     exp = prepare(spec)
     engine = open_db(f"sqlite:///{folder}/{name.replace('/', '_')}.db")
     run_id = writes.create_run(engine, spec.to_dict(), spec.params(), status="running")
@@ -196,8 +200,8 @@ def bench_family(name: str, values: dict, epochs: int, folder: str) -> dict:
     plan = plan_schedule(default_epochs, small_b, big_b, int(spec.snapshot_budget_mb * 1e6), fixed_bytes=probe_b)
     r = replay(default_epochs, epoch_s, rec.start_s, small_s, big_s, plan)
     run_time = epoch_s * default_epochs
-    return {"name": name, "epoch_ms": 1e3 * epoch_s, "trainer_ms": 1e3 * trainer_s,
-            "trainer_pct": 100 * trainer_s / epoch_s, "small_ms": 1e3 * small_s, "big_ms": 1e3 * big_s,
+    return {"name": name, "epoch_ms": 1e3 * run_epoch_s, "trainer_ms": 1e3 * trainer_s,
+            "trainer_pct": 100 * trainer_s / run_epoch_s, "small_ms": 1e3 * small_s, "big_ms": 1e3 * big_s,
             "start_ms": 1e3 * rec.start_s, "capped_pct": 100 * r["capped_s"] / run_time,
             "kept": f"{r['kept']}/{default_epochs + 1}", "small_kb": small_b / 1e3, "big_kb": big_b / 1e3,
             "run_mb": (probe_b + r["kept"] * small_b + r["big_kept"] * big_b) / 1e6}

@@ -16,6 +16,7 @@ Two ends of one idea:
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from engine.experiment import prepare
@@ -45,7 +46,7 @@ class SnapshotSender:
 
     def on_epoch_end(self, record: EpochRecord) -> None:
         now = time.perf_counter()
-        self.writer.send_state(record, now - self._mark, state_arrays(self._model))
+        self.writer.send_state(record.epoch, now - self._mark, state_arrays(self._model))
         self._mark = time.perf_counter()  # our own time is not the run's
 
     def on_train_end(self, summary: TrainSummary) -> None:
@@ -63,9 +64,10 @@ class SnapshotReplay:
         self.recorder.on_train_start({"model": self.exp.model, "trainer": self.exp.trainer, "data": self.exp.data,
                                       "epochs": epochs})
 
-    def epoch(self, record: EpochRecord, run_seconds: float, state: dict) -> None:
+    def epoch(self, epoch: int, run_seconds: float, state: dict) -> None:
         load_state_arrays(self.exp.model, state)
-        self.recorder.on_epoch_end(record, run_seconds=run_seconds)
+        self.recorder.on_epoch_end(EpochRecord(epoch, math.nan, math.nan, {}, math.nan, run_seconds),
+                                   run_seconds=run_seconds)  # the recorder reads the epoch number only
 
     def end(self, summary: TrainSummary, state: dict) -> None:
         load_state_arrays(self.exp.model, state)  # early stopping may have restored earlier weights

@@ -86,7 +86,7 @@ def killable(url: str, run_id: int, writer: str = "") -> dict:
         m = epoch_metrics(step)
         recorder.on_epoch_end(EpochRecord(step, m["train_loss"], m["val_loss"], m, m["lr"], 0.0))
         recorder.should_stop()  # the trainer's stop check after the callbacks: a writer process gets the epoch
-        print(json.dumps({"committed": recorder.committed, "sent": step}), flush=True)
+        print(json.dumps({"committed": recorder.committed, "sent": process.sent if process else step}), flush=True)
 
 
 def main(argv: list[str]) -> int:
