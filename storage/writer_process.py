@@ -77,6 +77,7 @@ class WriterProcess:
         self._ready.register(parent_reads, select.POLLIN)
         self._write((db_url, int(run_id)))
         self.run_id, self.max_pending = int(run_id), max(1, int(max_pending))
+        self._hold_max = min(32, max(1, self.max_pending // 2))  # messages held before a write is due
         self.pending = 0          # writes sent and not answered yet
         self.committed = 0        # the last epoch the writer committed
         self.cancelled = False    # Cancel was requested (seen by an epoch's write)
@@ -112,11 +113,13 @@ class WriterProcess:
         answer: an epoch of 2 ms or more is sent at its end (at its state, or at the trainer's stop
         check, which polls), while the epochs of a tiny run (the perceptron's take 0.2 ms) travel ten
         at a time, so the training loop pays one pipe write per 2 ms, not per epoch."""
-        self.raise_error()
-        if self._closed:
+        if self._error is not None or self._closed:
+            self.raise_error()
             raise WriterFailed("the run's writer is closed")
-        self._held.append(message)
-        if message[0] not in (EPOCH, STATE) or self._due() or len(self._held) >= min(32, self.max_pending // 2):
+        held = self._held
+        held.append(message)
+        if (message[0] not in (EPOCH, STATE) or time.perf_counter() - self._last_sent >= SEND_EVERY_S
+                or len(held) >= self._hold_max):
             self._transmit()
 
     def _due(self) -> bool:

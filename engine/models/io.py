@@ -35,9 +35,12 @@ def config_from_dict(d: dict):
 
 def state_arrays(model, *, copy: bool = True) -> dict[str, np.ndarray]:
     """Every array that makes the model what it is: `param/<name>` and `buffer/<name>` (copies)."""
-    arrays = {f"param/{name}": p for name, p in model.named_params()}
-    arrays.update((f"buffer/{name}", b) for name, b in model.buffers())
-    return {k: v.copy() for k, v in arrays.items()} if copy else arrays
+    arrays = {}  # one pass: a run's snapshots call this after every epoch
+    for name, p in model.named_params():
+        arrays["param/" + name] = p.copy() if copy else p
+    for name, b in model.buffers():
+        arrays["buffer/" + name] = b.copy() if copy else b
+    return arrays
 
 
 def load_state_arrays(model, saved: dict[str, np.ndarray]) -> None:
