@@ -70,6 +70,14 @@ def _one_blas_thread():
     return SingleThread
 
 
+def write_note(engine: Engine, run_id: int, epoch: int, name: str, text: str) -> None:
+    """Store a short message about a run's snapshots (outside the budget: notes are tiny); best effort."""
+    try:
+        write_encoded(engine, run_id, epoch, [(NOTE_KIND, name, encode_snapshot({"text": text}))])
+    except Exception:
+        log.warning("could not store snapshot note for run %s", run_id, exc_info=True)
+
+
 class SnapshotRecorder:
     """Engine callback: snapshots of `run_id` at planned epochs, within `budget_mb` megabytes (10^6 bytes)."""
 
@@ -174,11 +182,7 @@ class SnapshotRecorder:
         return snap.kind, snap.name, encode_snapshot(snap.value)
 
     def _note(self, epoch: int, name: str, text: str) -> None:
-        """Store a short message about this run's snapshots (outside the budget: notes are tiny)."""
-        try:
-            write_encoded(self.engine, self.run_id, epoch, [(NOTE_KIND, name, encode_snapshot({"text": text}))])
-        except Exception:  # a note is best effort
-            log.warning("could not store snapshot note for run %s", self.run_id, exc_info=True)
+        write_note(self.engine, self.run_id, epoch, name, text)
 
     def _guarded(self, epoch: int, fn, *args) -> None:
         if self.disabled:

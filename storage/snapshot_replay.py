@@ -15,7 +15,6 @@ Two ends of one idea:
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 
@@ -24,10 +23,7 @@ from engine.models.io import load_state_arrays, state_arrays
 from engine.spec import parse_spec
 from engine.train import EpochRecord, TrainSummary
 
-from .snapshot_recorder import NOTE_KIND, SnapshotRecorder
-from .snapshots_extra import encode_snapshot, write_encoded
-
-log = logging.getLogger(__name__)
+from .snapshot_recorder import SnapshotRecorder
 
 
 class SnapshotSender:
@@ -73,10 +69,3 @@ class SnapshotReplay:
         load_state_arrays(self.exp.model, state)  # early stopping may have restored earlier weights
         self.recorder.on_train_end(summary)
 
-
-def note_failure(engine, run_id: int, epoch: int, text: str) -> None:
-    """Leave a 'note' snapshot saying why snapshots stopped (best effort), as SnapshotRecorder does."""
-    try:
-        write_encoded(engine, run_id, epoch, [(NOTE_KIND, "error", encode_snapshot({"text": text}))])
-    except Exception:
-        log.warning("could not store snapshot note for run %s", run_id, exc_info=True)

@@ -118,8 +118,7 @@ class WriterProcess:
             raise WriterFailed("the run's writer is closed")
         held = self._held
         held.append(message)
-        if (message[0] not in (EPOCH, STATE) or time.perf_counter() - self._last_sent >= SEND_EVERY_S
-                or len(held) >= self._hold_max):
+        if message[0] not in (EPOCH, STATE) or self._due() or len(held) >= self._hold_max:
             self._transmit()
 
     def _due(self) -> bool:
@@ -291,9 +290,9 @@ def serve(inbox: Connection, outbox: Connection) -> None:
                 state["epoch_failed"] = True
                 return "epoch-error", epoch, text
             state["snapshots_off"] = True  # the recorder handles its own failures: this one is outside it
-            from .snapshot_replay import note_failure
+            from .snapshot_recorder import write_note
 
-            note_failure(engine, run_id, epoch, f"snapshots stopped at epoch {epoch}:\n{text}")
+            write_note(engine, run_id, epoch, "error", f"snapshots stopped at epoch {epoch}:\n{text}")
             return "snapshot-error", epoch, text
 
     def answer(message) -> None:
