@@ -56,7 +56,10 @@ def encode_checkpoint(state: TrainingState) -> bytes:
         zf.writestr(zipfile.ZipInfo(HEADER, _STAMP), text.encode())
         for name, a in state.arrays.items():
             with zf.open(zipfile.ZipInfo(f"arrays/{name}.npy", _STAMP), "w") as f:
-                np.lib.format.write_array(f, np.asarray(a), allow_pickle=False)
+                try:
+                    np.lib.format.write_array(f, np.asarray(a), allow_pickle=False)
+                except ValueError as e:  # object arrays: they would need pickle
+                    raise CheckpointError(f"array {name!r} cannot be stored: {e}") from None
     return buf.getvalue()
 
 
