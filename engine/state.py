@@ -58,6 +58,9 @@ class TrainingState:
         return {k[len(prefix):]: a for k, a in self.arrays.items() if k.startswith(prefix)}
 
 
+_LEAVES = {np.ndarray, int, float, bool, str, type(None), np.float32, np.float64}
+
+
 def find_generators(trainer) -> list[tuple[list[str], np.random.Generator]]:
     """Every distinct Generator reachable from the trainer's rng, model, loss and optimizer, with the
     attribute paths that reach it ("trainer.rng", "model.layers.2.rng")."""
@@ -65,6 +68,8 @@ def find_generators(trainer) -> list[tuple[list[str], np.random.Generator]]:
     seen: set[int] = set()
 
     def visit(obj, path: str) -> None:
+        if type(obj) in _LEAVES:  # most attributes: arrays and numbers
+            return
         if isinstance(obj, np.random.Generator):
             found.setdefault(id(obj), ([], obj))[0].append(path)
         elif isinstance(obj, dict):
