@@ -112,7 +112,7 @@ def main() -> None:
         for name in args.only.split(","):
             f = bench_case(name, args.epochs, args.repeats)
             share = (f["capture"] + f["encode"]) / 1e3 / f["epoch"] * 100
-            print(f"{name:10s} {f['epoch']:8.3f} {f['capture']:10.2f} {f['encode']:9.2f} {share:7.2f} "
+            print(f"{name:10s} {f['epoch']:8.3f} {f['capture']:10.2f} {f['encode']:9.2f} {share:7.3g} "
                   f"{f['decode']:9.2f} {f['load']:7.2f} {len(f['state'].arrays):6d} "
                   f"{f['state'].nbytes / 1e3:9.1f} {len(f['blob']) / 1e3:8.1f}", flush=True)
 

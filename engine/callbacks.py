@@ -64,8 +64,8 @@ class EarlyStopping:
 
     def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         """(scalars, arrays) to continue exactly: best value, epoch and metrics, wait, best weights (copies)."""
-        scalars = {"best": self.best, "best_epoch": self.best_epoch, "best_metrics": dict(self.best_metrics),
-                   "wait": self.wait}
+        scalars = {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                   "best_metrics": {k: float(v) for k, v in self.best_metrics.items()}}
         return scalars, {name: a.copy() for name, a in self._snapshot.items()}
 
     def set_state(self, scalars: dict, arrays: dict[str, np.ndarray]) -> None:

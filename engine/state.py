@@ -127,7 +127,7 @@ def capture_state(trainer, epoch: int, *, callbacks: Sequence = (), final: dict 
         "generators": [{"paths": paths, "state": _jsonable(g.bit_generator.state)}
                        for paths, g in find_generators(trainer)],
         "callbacks": cb_meta,
-        "final": dict(final or {}),
+        "final": {k: float(v) for k, v in (final or {}).items()},  # numpy scalars are not JSON
     }
     return TrainingState(int(epoch), arrays, meta)
 

@@ -80,8 +80,9 @@ class Trainer:
         the stateful callbacks of the current fit (EarlyStopping), the epoch count.
 
         Call it between epochs: from a callback's `on_epoch_end` (the record's epoch is the state's), or
-        before `fit`. While an epoch runs and after `fit` returns (when EarlyStopping may have put the
-        best weights back) there is no consistent state to take: RuntimeError.
+        before `fit`. In `on_train_start` (callbacks may not have their state yet), while an epoch runs
+        and after `fit` returns (EarlyStopping may have put the best weights back) there is no
+        consistent state to take: RuntimeError.
         """
         if self._boundary is None:
             raise RuntimeError("a training state is taken between epochs: from a callback's on_epoch_end "
@@ -144,7 +145,7 @@ class Trainer:
         that took it did (`fork=True`: into a run with one knob changed; see engine.state). Callbacks see
         `context["start_epoch"]` = k and records numbered k + 1, k + 2, ...
         """
-        first = 0
+        first, self._boundary = 0, None  # no consistent state until the callbacks have theirs
         if start is not None:
             start = fork_state(self.model, start) if fork else start
             restore_trainer(self, start, fork=fork)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import engine.train
+from engine.callbacks import EarlyStopping
 from engine.checkpoint import decode_checkpoint, encode_checkpoint
 from engine.experiment import prepare, run_training
 from engine.models.io import state_arrays
@@ -234,3 +235,36 @@ def test_a_state_is_a_copy_that_later_training_does_not_change():
     assert state.epoch == 0 and state.nbytes == sum(a.nbytes for a in copy.values())
     with pytest.raises(RuntimeError, match="between epochs"):
         exp.trainer.training_state()  # after fit: EarlyStopping may have put older weights back
+
+
+def test_a_fork_that_renumbers_layers_renames_the_optimizer_and_early_stopping_state_too():
+    parent = _spec(FAMILIES["mlp"], epochs=6, early_stopping=3)
+    _, full, _ = _run(parent)
+    start = decode_checkpoint(full.states[3])
+    exp = prepare(_spec(FAMILIES["mlp"], epochs=6, early_stopping=3, dropout=0.0))
+    stopper = EarlyStopping(3)
+    stopper.on_train_start({"model": exp.model})
+    exp.trainer.load_training_state(start, callbacks=[stopper], fork=True)
+    names = [n for n, _ in exp.model.named_params()]
+    assert names == ["layers.0.W", "layers.0.b", "layers.2.W", "layers.2.b", "layers.4.W", "layers.4.b"]
+    assert set(exp.trainer.optimizer.state) == set(names) == set(exp.trainer.optimizer.t)
+    assert set(stopper._snapshot) == {"param/" + n for n in names}
+    np.testing.assert_array_equal(exp.trainer.optimizer.state["layers.2.W"]["m_sum"],
+                                  start.arrays["optimizer/layers.3.W/m_sum"])
+
+
+def test_no_state_is_taken_in_on_train_start_where_callbacks_may_not_have_theirs_yet():
+    errors = []
+
+    class Early(Recorder):
+        def on_train_start(self, context):
+            try:
+                context["trainer"].training_state()
+            except RuntimeError as e:
+                errors.append(str(e))
+            super().on_train_start(context)
+
+    spec = _spec(FAMILIES["mlp"])
+    _, full, _ = _run(spec)
+    _run(spec, start=decode_checkpoint(full.states[K]), rec=Early())
+    assert errors and "between epochs" in errors[0]
