@@ -268,3 +268,15 @@ def test_no_state_is_taken_in_on_train_start_where_callbacks_may_not_have_theirs
     _, full, _ = _run(spec)
     _run(spec, start=decode_checkpoint(full.states[K]), rec=Early())
     assert errors and "between epochs" in errors[0]
+
+
+def test_a_run_resumed_with_another_blas_thread_count_still_repeats_the_epochs():
+    """Jobs get cores / max-running BLAS threads, so a resumed run may have another count than its start
+    (matrices large enough for OpenBLAS to split them)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    spec = _spec(FAMILIES["mlp"], hidden="256,256", subset=400, batch_size=64)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        _, full, _ = _run(spec)
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        _, resumed, _ = _run(spec, start=decode_checkpoint(full.states[K]))
+    _assert_same_state(resumed.states[EPOCHS], full.states[EPOCHS])
