@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/checkpoint.py [--epochs 2] [--repeats 5] [--threads 1] [--only mlp,cnn]
 
-Cases (spec defaults, the launch form's, except where named): the digits MLP; the Fashion-MNIST CNN
+Cases (spec defaults, the launch form's, except where named): the perceptron on moons (the smallest
+state and the shortest epoch: the worst ratio); the digits MLP; the Fashion-MNIST CNN
 (data from /usr/share/datasets/fashion-mnist, or $NNLAB_DATA_DIR); the deepest ResNet (depth 200 on
 digits, with BatchNorm, so running statistics are in the state too). All train with Adam, whose
 m and v double the weights' bytes.
@@ -37,6 +38,7 @@ from engine.experiment import prepare, run_training
 from engine.spec import parse_spec
 
 CASES = {
+    "perceptron": {"model": "perceptron", "dataset": "moons"},
     "mlp": {"model": "mlp", "dataset": "digits"},
     "cnn": {"model": "cnn", "dataset": "fashion-mnist"},
     "resnet200": {"model": "resnet", "dataset": "digits", "depth": 200, "batchnorm": True},
