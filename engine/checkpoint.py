@@ -19,8 +19,8 @@ Format, version 1. An uncompressed ZIP archive (ZIP_STORED: every entry carries 
 
 So an array is a slice of its dtype's file: its offset is the sum of the sizes of the arrays of that
 dtype listed before it. One file per dtype rather than one per array keeps a deep model's checkpoint
-cheap: a ZIP entry and a .npy header cost tens of microseconds each, and a ResNet-200 with Adam has
-2,800 arrays. Only numbers and booleans are stored.
+cheap to write and read: a ResNet-200 with Adam has 2,800 arrays, and each ZIP entry and .npy header
+has a fixed cost (README, Benchmarks). Only numbers and booleans are stored.
 
 Entries carry a fixed timestamp (1980-01-01), so one state always encodes to the same bytes. The size
 is the arrays' bytes (`TrainingState.nbytes`) plus the JSON plus about 250 bytes per dtype.
