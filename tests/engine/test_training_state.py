@@ -9,6 +9,7 @@ import engine.train
 from engine.callbacks import EarlyStopping
 from engine.checkpoint import decode_checkpoint, encode_checkpoint
 from engine.experiment import prepare, run_training
+from engine.inspect import Inspector
 from engine.models.io import state_arrays
 from engine.spec import OPTIMIZERS, SCHEDULES, parse_spec
 
@@ -280,3 +281,29 @@ def test_a_run_resumed_with_another_blas_thread_count_still_repeats_the_epochs()
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
         _, resumed, _ = _run(spec, start=decode_checkpoint(full.states[K]))
     _assert_same_state(resumed.states[EPOCHS], full.states[EPOCHS])
+
+
+class Inspecting(Recorder):
+    """A Recorder that also computes every inside view, big ones included, at the start and after each
+    epoch, as the job path's snapshot recorder does (an instrumented forward and backward on the probe batch)."""
+
+    def on_train_start(self, context):
+        super().on_train_start(context)
+        self.inspector = Inspector(context["model"], self.trainer.loss, context["data"])
+        self.inspector.compute(context["start_epoch"], big=True)
+
+    def on_epoch_end(self, record):
+        super().on_epoch_end(record)  # the state is taken before the views, which must not change it
+        self.inspector.compute(record.epoch, big=True)
+
+
+@pytest.mark.parametrize("family", ["mlp", "cnn", "resnet", "lstm", "transformer", "seq2seq", "perceptron"])
+def test_inside_views_between_epochs_change_nothing_a_resume_depends_on(family):
+    spec = _spec(FAMILIES[family])
+    _, plain, _ = _run(spec)
+    _, inspected, _ = _run(spec, rec=Inspecting())
+    _, resumed, _ = _run(spec, start=decode_checkpoint(inspected.states[K]), rec=Inspecting())
+    assert all(inspected.metrics[e] == plain.metrics[e] == resumed.metrics.get(e, plain.metrics[e])
+               for e in range(1, EPOCHS + 1))
+    _assert_same_state(inspected.states[EPOCHS], plain.states[EPOCHS])
+    _assert_same_state(resumed.states[EPOCHS], plain.states[EPOCHS])
