@@ -24,7 +24,9 @@ generators and stateful callbacks, and raises ValueError naming the first differ
 (`fork=True`) takes a checkpoint into a run whose spec changed one knob: weights must still match
 (by name, or position and shape when only parameterless layers moved, e.g. dropout added to an MLP);
 optimizer state carries over only to an optimizer of the same class (else it starts fresh), and
-callbacks and generators carry over where both runs have them.
+callbacks and generators carry over where both runs have them. A fork continues the parent's random
+streams, so a changed seed alone changes nothing; fork from `state.without_generators()` to draw
+from the child's seed instead.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ class TrainingState:
     def nbytes(self) -> int:
         """Bytes of array data: what a checkpoint of this state costs, before a small per-array overhead."""
         return int(sum(a.nbytes for a in self.arrays.values()))
+
+    def without_generators(self) -> TrainingState:
+        """This state without its generator states: a fork from it keeps the new run's own freshly seeded
+        generators (a fork with another seed: the same weights, new shuffling and dropout masks)."""
+        return TrainingState(self.epoch, self.arrays, {**self.meta, "generators": []})
 
     def section(self, prefix: str) -> dict[str, np.ndarray]:
         """The arrays under `prefix` ("optimizer/"), keys without it."""

@@ -307,3 +307,19 @@ def test_inside_views_between_epochs_change_nothing_a_resume_depends_on(family):
                for e in range(1, EPOCHS + 1))
     _assert_same_state(inspected.states[EPOCHS], plain.states[EPOCHS])
     _assert_same_state(resumed.states[EPOCHS], plain.states[EPOCHS])
+
+
+def test_a_fork_with_another_seed_draws_from_the_childs_generators_when_the_parents_are_left_out():
+    _, full, _ = _run(_spec(FAMILIES["mlp"]))
+    start = decode_checkpoint(full.states[K])
+    child = _spec(FAMILIES["mlp"], seed=11)
+    same = prepare(child)
+    same.trainer.load_training_state(start, fork=True)
+    assert same.trainer.rng.bit_generator.state == start.meta["generators"][0]["state"]  # the parent's stream
+    fresh, own = prepare(child), prepare(child).trainer.rng.bit_generator.state
+    fresh.trainer.load_training_state(start.without_generators(), fork=True)
+    assert fresh.trainer.rng.bit_generator.state == own
+    assert all(np.array_equal(a, b) for a, b in zip(state_arrays(fresh.model).values(),
+                                                     state_arrays(same.model).values(), strict=True))
+    with pytest.raises(ValueError, match="no state for the generator"):
+        prepare(child).trainer.load_training_state(start.without_generators())  # a resume needs them
