@@ -15,6 +15,7 @@ from .models import build_model, config_from_spec, resolve_loss
 from .optim import make_optimizer
 from .schedules import lr_at
 from .spec import ExperimentSpec
+from .state import TrainingState
 from .train import Callback, Trainer, TrainSummary
 
 
@@ -48,16 +49,20 @@ def prepare(spec: ExperimentSpec, *, data: Dataset | None = None) -> Experiment:
 
 
 def run_training(exp: Experiment, callbacks: Sequence[Callback] = (),
-                 interrupt: Callable[[], bool] | None = None) -> TrainSummary:
+                 interrupt: Callable[[], bool] | None = None, *, start: TrainingState | None = None,
+                 fork: bool = False) -> TrainSummary:
     """Train `exp` for its spec's epochs, then add test metrics where the data set has a test split.
 
     `spec.early_stopping` > 0 adds EarlyStopping (on val_loss, restoring the best weights) ahead of
     the given callbacks, so their `on_train_end` already sees the restored model's summary.
+    `start`: a state taken after epoch k (`exp.trainer.training_state()` from a callback, or a decoded
+    checkpoint): training goes on from epoch k + 1. A resume needs `exp` prepared from the same spec;
+    `fork=True` accepts a spec with knobs changed (see engine.state).
     """
     if exp.spec.early_stopping > 0:
         callbacks = [EarlyStopping(exp.spec.early_stopping), *callbacks]
     summary = exp.trainer.fit(exp.data, epochs=exp.spec.epochs, callbacks=callbacks, interrupt=interrupt,
-                              context={"spec": exp.spec, "num_params": exp.num_params})
+                              context={"spec": exp.spec, "num_params": exp.num_params}, start=start, fork=fork)
     if exp.data.x_test is not None and summary.outcome != "diverged":
         test_loss, test_acc = exp.trainer.evaluate(exp.data.x_test, exp.data.y_test)
         summary.final = {**summary.final, "test_loss": test_loss, "test_accuracy": test_acc}
