@@ -49,6 +49,8 @@ class SpecError(ValueError):
     """A refused spec value; `field` names the knob."""
 
     def __init__(self, field: str, message: str) -> None:
+        if len(message) > 600:  # a message quoting a huge value: keep logs and terminals bounded
+            message = f"{message[:300]}...{message[-200:]}"
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message

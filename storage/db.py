@@ -67,12 +67,13 @@ def mask_url(url) -> str:
         return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", str(url))
 
 
-def check_db_url(value: str) -> str:
+def check_db_url(value: str, *, existing: bool = False) -> str:
     """The normalized URL of a usable store; BadDatabaseURL saying what is wrong and what is allowed.
 
     Refused: an empty value, an in-memory SQLite database (it would vanish with the process, and a
     run's writer process would see another one), a folder, a dialect other than SQLite or PostgreSQL,
-    and a URL whose driver is not installed. Nothing is opened or created.
+    and a URL whose driver is not installed; with `existing`, a SQLite file that does not exist yet
+    (reading commands never create one). Nothing is opened or created.
     """
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -95,6 +96,8 @@ def check_db_url(value: str) -> str:
                                  "e.g. nnlab.db")
         if os.path.isdir(database):
             raise BadDatabaseURL(f"{database!r} is a folder; give a SQLite file, e.g. {database.rstrip('/')}/nnlab.db")
+        if existing and not database.startswith("file:") and not os.path.isfile(database):
+            raise BadDatabaseURL(f"no database file at {database!r}; `nnlab train` or `nnlab serve` creates one")
     try:
         parsed.get_dialect().import_dbapi()
     except (NoSuchModuleError, ImportError) as exc:

@@ -191,6 +191,10 @@ def check_query(sql: str) -> str:
     """The statement without a trailing ';' if it is a single read-only query; else QueryRefused."""
     if len(sql) > MAX_QUERY_CHARS:
         raise QueryRefused(f"The query is too long: {len(sql)} characters; the limit is {MAX_QUERY_CHARS}.")
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QueryRefused("The query is not valid UTF-8 text.") from None
     tokens = _tokens(sql)
     while tokens and tokens[-1][:2] == ("other", ";"):
         tokens.pop()
