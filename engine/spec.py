@@ -228,9 +228,10 @@ def parse_spec(values: dict[str, Any] | ExperimentSpec) -> ExperimentSpec:
     fields = {f.name: f for f in dataclasses.fields(ExperimentSpec)}
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
-        key = key.replace("-", "_")
+        key = str(key).replace("-", "_")
         if key not in fields:
-            raise SpecError(key, f"unknown setting; known settings are {', '.join(sorted(fields))}")
+            shown = key if key.isidentifier() and len(key) <= 60 else repr(key)[:60]
+            raise SpecError(shown, f"unknown setting; known settings are {', '.join(sorted(fields))}")
         default = getattr(ExperimentSpec(), key)
         if key in ("hidden", "channels"):
             kwargs[key] = parse_int_list(key, value)
