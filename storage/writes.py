@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, func, literal_column, select, update
 
 from .db import RunNotFound, dialect_insert, write_tx
-from .epoch_log import log_epoch
+from .epoch_log import log_epoch, log_epochs
 from .models import (CLAIM_LOCK, FINAL_STATUSES, RUN_STATUSES, Experiment, Lock, Param, Run, RunTag,
                      utcnow)
 from .series import pack_run_series
 from .values import encode_param, to_json
 
-__all__ = ["dialect_insert", "log_epoch"]  # re-exported: log_epoch lives in epoch_log, dialect_insert in db
+__all__ = ["dialect_insert", "log_epoch", "log_epochs"]  # re-exported from epoch_log and db
 
 # Columns set_run_fields may change; status and timestamps have their own verbs.
 SETTABLE_FIELDS = frozenset({"name", "seed", "model", "dataset", "notes", "engine_version", "epochs_planned",
@@ -111,12 +111,13 @@ def claim_next_run(engine: Engine, *, max_running: int, pid: int, host: str) -> 
 
 # --- heartbeat and cancel -----------------------------------------------------------------------
 
-def heartbeat(engine: Engine, run_id: int) -> bool:
-    """Record that the run's process is alive; False (nothing written) when the run is not running."""
+def heartbeat(engine: Engine, run_id: int) -> tuple[bool, bool]:
+    """Record that the run's process is alive; returns (still running, Cancel requested). Nothing is
+    written when the run is not running."""
     with write_tx(engine) as conn:
-        result = conn.execute(update(Run).where(Run.id == run_id, Run.status == "running")
-                              .values(heartbeat_at=utcnow()))
-        return result.rowcount > 0
+        row = conn.execute(update(Run).where(Run.id == run_id, Run.status == "running")
+                           .values(heartbeat_at=utcnow()).returning(Run.cancel_requested)).first()
+        return (row is not None, bool(row and row.cancel_requested))
 
 
 def set_run_fields(engine: Engine, run_id: int, **fields) -> None:
