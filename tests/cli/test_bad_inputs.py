@@ -202,6 +202,24 @@ CASES = [
     ("serve", ["--max-running", "65"], "--max-running"),
     ("serve", ["--cache-dir", "{bad}/text.db"], "--cache-dir"),
     ("serve", ["--query-db", "sqlite://"], "--query-db"),
+    # sweep (the table grows with each command: one row per bad input)
+    ("sweep", [], "grid:"),
+    ("sweep", ["--grid", "lr"], "grid:"),
+    ("sweep", ["--grid", "optimizer=sgd,bogus"], "optimizer:"),
+    ("sweep", ["--grid", "seed=0..100000"], "seed:"),
+    ("sweep", ["--grid", "optimizer=sgd", "--max-running", "0"], "--max-running"),
+    ("sweep", ["--grid", "optimizer=sgd", "--name", LONG], "name:"),
+    ("sweep", ["--grid", "optimizer=sgd", "--experiment", "e" * 201], "experiment:"),
+    ("sweep", ["--grid", "hidden=65536,65536"], "hidden: this model would need about"),
+    ("sweep", ["--grid", "lr=0.1,0"], "lr:"),
+    ("sweep", ["--grid", "optimizer=sgd", "--db", ":memory:"], "--db: an in-memory"),
+    # cancel
+    ("cancel", [], "give run ids or --experiment"),
+    ("cancel", ["99"], "no run 99"),
+    ("cancel", ["x"], "argument RUN"),
+    ("cancel", ["1", "--experiment", "e"], "one of the two"),
+    ("cancel", ["--experiment", "nope"], "no experiment named 'nope'"),
+    ("cancel", ["1", "--db", ""], "--db: is empty"),
     # db create-reader
     ("db create-reader", ["--name", "PG_x"], "--name"),
     ("db create-reader", ["--name", "pg_reader"], "--name"),
@@ -290,7 +308,8 @@ def test_bad_input_exits_2_with_one_line_naming_the_field_and_changes_nothing(la
 
 def test_the_table_covers_at_least_100_bad_inputs_and_every_command():
     assert len(CASES) >= 100
-    assert {c.split()[0] for c, _, _ in CASES if c} >= {"train", "runs", "show", "export", "query", "serve", "db"}
+    assert {c.split()[0] for c, _, _ in CASES if c} >= {"train", "sweep", "cancel", "runs", "show", "export", "query",
+                                                        "serve", "db"}
 
 
 def _nnlab(*args: str | bytes, env_extra: dict | None = None) -> subprocess.CompletedProcess:
