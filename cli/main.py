@@ -44,7 +44,7 @@ def cmd_train(args) -> int:
     result = run_experiment(spec, _db_url(args), on_progress=bar.update if bar else None)
     if bar:
         bar.close()
-    diverged = result.outcome == "diverged"
+    diverged = bool(getattr(result, "diverged", False)) or result.outcome == "diverged"
     if args.json:
         out = {"run_id": result.run_id, "status": result.status, "num_params": result.num_params,
                "diverged": diverged, **{k: v for k, v in result.final.items()}}

@@ -54,6 +54,9 @@ def test_a_diverged_run_says_so_in_the_last_line_and_in_strict_json(tmp_path):
                                 env=_env(), timeout=120)
         assert listed.returncode == 0, listed.stderr
         _strict(listed.stdout)
+    blob = subprocess.run([sys.executable, "-m", "cli", "query", "SELECT randomblob(10) AS b", "--format", "json",
+                           "--db", db], capture_output=True, text=True, env=_env(), timeout=120)
+    assert blob.returncode == 0 and _strict(blob.stdout) == [{"b": "<10 bytes>"}]
 
 
 def _free_port() -> int:
