@@ -84,3 +84,18 @@ def test_runs_lists_on_a_full_disk_and_marks_the_crash_once_space_is_back(small_
     freed = _runs(url)
     assert freed.returncode == 0, freed.stderr
     assert [r["status"] for r in json.loads(freed.stdout)] == ["crashed"]
+
+
+def test_a_read_only_file_system_is_refused_in_one_line(small_disk):
+    url = f"sqlite:///{small_disk / 'nnlab.db'}"
+    s.create_run(s.open_db(url), {}, {}, name="kept")
+    close_all()
+    remount = subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], capture_output=True, text=True)
+    if remount.returncode != 0:
+        pytest.skip(f"cannot remount the tmpfs read-only here ({remount.stderr.strip()})")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NNLAB_")}
+    for command in (["train", "--dataset", "xor", "--epochs", "1", "--quiet"], ["runs"]):
+        proc = subprocess.run([sys.executable, "-m", "cli", *command, "--db", url], capture_output=True, text=True,
+                              env=dict(env, PYTHONPATH=str(ROOT)), timeout=120)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and "--db: cannot use the database" in lines[0], proc.stderr
