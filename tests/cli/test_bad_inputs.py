@@ -18,6 +18,7 @@ import pytest
 import storage as s
 from cli.main import main
 from storage.db import checkpoint, close_all
+from tests.storage.conftest import postgres_url  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = "x" * 201
@@ -329,3 +330,21 @@ def test_a_real_process_refuses_invalid_utf8_in_one_line_and_shows_a_traceback_o
     loud = _nnlab(*unreachable, env_extra={"NNLAB_DEBUG": "1"})
     assert loud.returncode == 2 and b"Traceback" in loud.stderr
     assert loud.stderr.strip().splitlines()[-1].startswith(b"nnlab runs: error: --db: cannot use the database")
+
+
+@pytest.mark.postgres
+def test_the_length_limits_are_the_same_on_postgresql(postgres_url, capsys):  # noqa: F811
+    from tests.storage.conftest import fresh_postgres_db
+
+    db = fresh_postgres_db(postgres_url)
+    longest = ["--name", "n" * 200, "--experiment", "e" * 200, "--tags", ",".join(f"{i:02d}" + "t" * 98 for i in range(50))]
+    base = ["train", "--dataset", "xor", "--hidden", "4", "--epochs", "1", "--quiet", "--no-snapshots", "--db", db]
+    assert main(base + longest) == 0
+    for bad in (["--name", "n" * 201], ["--experiment", "e" * 201], ["--tags", "t" * 101]):
+        assert main(base + bad) == 2
+    close_all()
+    out, err = capsys.readouterr()
+    assert out.strip() == "run 1 completed" and len(err.strip().splitlines()) == 3
+    run = s.get_run(s.open_db(db), 1)
+    assert len(run.name) == 200 and len(run.tags) == 50 and s.count_runs(s.open_db(db)) == 1
+    close_all()
