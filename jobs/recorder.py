@@ -2,8 +2,9 @@
 
 Commits: the first epoch as soon as it ends (a new run shows life at once); after that, whenever
 the epochs gathered since the last commit would otherwise be more than COMMIT_EVERY_S old by the
-next epoch's end; and always at the end. So a run of 4 ms epochs pays one transaction per quarter
-second, not one per epoch, and a SIGKILL loses at most the last quarter second of epochs.
+next epoch's end; and at the end, in the transaction that gives the run its final status (`finish`).
+So a run of 4 ms epochs pays one transaction per quarter second, not one per epoch, and a SIGKILL
+loses at most the last quarter second of epochs.
 
 Cancel: every commit reads back the run's Cancel flag (storage.epoch_log), and a heartbeat thread
 does the same every HEARTBEAT_EVERY_S while the run trains, so a long epoch neither looks like a
@@ -19,7 +20,7 @@ import time
 
 from engine.train import EpochRecord, TrainSummary
 from storage.epoch_log import log_epochs
-from storage.writes import heartbeat, set_run_fields
+from storage.writes import finish_run, heartbeat
 
 log = logging.getLogger(__name__)
 COMMIT_EVERY_S = 0.25
@@ -44,14 +45,7 @@ class RunRecorder:
 
     # --- callback protocol ---
     def on_train_start(self, context: dict) -> None:
-        """Record the model size and planned epochs, then start the heartbeat thread."""
-        fields = {}
-        if context.get("num_params") is not None:
-            fields["num_params"] = int(context["num_params"])
-        if context.get("epochs"):
-            fields["epochs_planned"] = int(context["epochs"])
-        if fields:
-            set_run_fields(self.engine, self.run_id, **fields)
+        """Start the heartbeat thread (the run's row already holds its model size and planned epochs)."""
         self._last_commit = self._last_epoch_end = time.monotonic()
         self.start_heartbeat()
 
@@ -65,11 +59,16 @@ class RunRecorder:
         return self.cancelled
 
     def on_train_end(self, summary: TrainSummary) -> None:
-        """Commit what is left and stop the heartbeat. Finishing the run (its status) is the runner's job."""
-        try:
-            self.flush()
-        finally:
-            self.stop_heartbeat()
+        """Stop the heartbeat; what is left is committed by `finish`, with the run's final status."""
+        self.stop_heartbeat()
+
+    def finish(self, status: str, *, error: str | None = None, metrics: dict | None = None, step: int = 0) -> str:
+        """End the run: the gathered epochs, `metrics` at `step` (the test set's) and the final status in
+        one transaction; returns the status the run now has (a 'completed' run cancelled late says so)."""
+        self.stop_heartbeat()
+        epochs = self._pending + ([(step, metrics)] if metrics else [])
+        self._pending = []
+        return finish_run(self.engine, self.run_id, status, error=error, epochs=epochs)
 
     def flush(self) -> None:
         """Commit the gathered epochs in one transaction (and pick up a Cancel request)."""

@@ -20,7 +20,7 @@ from engine.data import Dataset
 from engine.experiment import prepare, run_training
 from engine.spec import ExperimentSpec, parse_spec
 from engine.train import EpochRecord, TrainSummary
-from storage import reads, writes
+from storage import writes
 from storage.db import open_db
 
 from .recorder import RunRecorder
@@ -43,14 +43,17 @@ class RunResult:
     diverged: bool = False
 
 
-def create_queued_run(spec: ExperimentSpec | dict, db_url: str, *, status: str = "queued") -> int:
-    """Validate `spec` and record a run row for it; nothing is written if validation fails."""
-    spec = parse_spec(spec)
-    db = open_db(db_url)
+def create_queued_run(spec: ExperimentSpec | dict, db_url: str, *, status: str = "queued", **where) -> int:
+    """Validate `spec` and record a run row for it; nothing is written if validation fails.
+    `where`: the pid and host of the process that trains it, for a run created 'running'."""
+    return _create_run(parse_spec(spec), open_db(db_url), status, **where)
+
+
+def _create_run(spec: ExperimentSpec, db, status: str, **where) -> int:
     return writes.create_run(
         db, spec.to_dict(), spec.params(), status=status, name=spec.name,
         experiment=spec.experiment or None, tags=spec.tags, seed=spec.seed, model=spec.model,
-        dataset=spec.dataset, epochs_planned=spec.epochs, engine_version=engine.__version__)
+        dataset=spec.dataset, epochs_planned=spec.epochs, engine_version=engine.__version__, **where)
 
 
 class _Progress:
@@ -81,9 +84,8 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
     """
     spec = parse_spec(spec)
     db = open_db(db_url)
-    if run_id is None:
-        run_id = create_queued_run(spec, db_url, status="queued")
-    writes.start_run(db, run_id, pid=os.getpid(), host=socket.gethostname())
+    if run_id is None:  # trained here and now: running from the start (no worker may claim it)
+        run_id = _create_run(spec, db, "running", pid=os.getpid(), host=socket.gethostname())
     recorder = RunRecorder(db, run_id)
     callbacks: list = [recorder]
     if spec.snapshots:
@@ -94,22 +96,19 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
     try:
         exp = prepare(spec, data=data)
         num_params = exp.num_params
+        writes.start_run(db, run_id, pid=os.getpid(), host=socket.gethostname(), num_params=num_params)
         interrupt = (lambda: recorder.should_stop() or bool(should_stop and should_stop()))
         summary = run_training(exp, callbacks, interrupt=interrupt)
     except Exception:
         error = traceback.format_exc()
-        recorder.stop_heartbeat()
-        try:
-            writes.finish_run(db, run_id, "failed", error=error)
+        try:  # the epochs gathered since the last commit are written with the status
+            recorder.finish("failed", error=error)
         except Exception:  # the store cannot be written (a full disk, a lost server): the crash mark will say it
             log.exception("could not mark run %s failed", run_id)
         return RunResult(run_id, "failed", {}, num_params, "failed", error)
     status = "cancelled" if summary.outcome == "stopped" and summary.stopped_by in ("interrupt", "RunRecorder") \
         else "completed"
-    extra = {k: v for k, v in summary.final.items() if k.startswith("test_")}
-    if extra:
-        writes.log_epoch(db, run_id, summary.epochs_run, extra)
-    writes.finish_run(db, run_id, status)
-    row = reads.get_run(db, run_id)
-    return RunResult(run_id, row.status if row else status, summary.final, num_params, summary.outcome,
-                     diverged=bool(row and row.diverged))
+    test = {k: v for k, v in summary.final.items() if k.startswith("test_")}
+    status = recorder.finish(status, metrics=test, step=summary.epochs_run)
+    return RunResult(run_id, status, summary.final, num_params, summary.outcome,
+                     diverged=summary.outcome == "diverged")

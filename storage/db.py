@@ -144,8 +144,9 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
 
 
 def dialect_insert(bind, table):
-    """INSERT with ON CONFLICT support for an engine's, connection's or dialect's database (SQLite or PostgreSQL)."""
-    name = getattr(bind, "dialect", bind).name
+    """INSERT with ON CONFLICT support for an engine's, connection's or dialect's database (SQLite or
+    PostgreSQL), or a dialect's name."""
+    name = bind if isinstance(bind, str) else getattr(bind, "dialect", bind).name
     if name == "sqlite":
         return sqlite.insert(table)
     if name == "postgresql":

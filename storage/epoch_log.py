@@ -7,21 +7,20 @@
 2. one multi-row upsert of the metric points;
 3. one upsert of the summary rows (one per key), merged in SQL with what is stored: last = highest
    step, best = min for '...loss' keys, else max, finite values only.
+The statements are built once per dialect and run as executemany, so SQLAlchemy compiles each once.
 The training recorder (jobs/recorder.py) calls it with the epochs it gathered since its last commit.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import and_, case, delete, func, or_, update
+from sqlalchemy import Boolean, Integer, and_, bindparam, case, delete, func, or_, update
 
 from .db import RunNotFound, dialect_insert, write_tx
-from .models import FINAL_STATUSES, Metric, MetricSeries, MetricSummary, Run, utcnow
+from .models import FINAL_STATUSES, Metric, MetricSeries, MetricSummary, Run, UTCDateTime, utcnow
 from .values import encode_metric, lower_is_better
-
-MAX_ROWS = 500  # rows per multi-row statement (SQLite allows 32,766 bound values; a point has 5)
-
 
 def _points(epochs: Iterable[tuple[int, Mapping[str, float]]]) -> list[dict]:
     rows = []
@@ -53,15 +52,27 @@ def _summaries(run_id: int, points: list[dict]) -> list[dict]:
     return list(out.values())
 
 
-def _summary_upsert(conn, rows: list[dict]):
+@functools.lru_cache(maxsize=None)
+def _statements(dialect_name: str) -> dict:
+    """The three statements of an epoch batch for one dialect, built once (their compiled form is
+    then cached by SQLAlchemy)."""
+    step = bindparam("step", type_=Integer)
+    run_update = (update(Run).where(Run.id == bindparam("run_id", type_=Integer))
+                  .values(heartbeat_at=bindparam("now", type_=UTCDateTime),
+                          epochs_done=case((Run.epochs_done < step, step), else_=Run.epochs_done),
+                          diverged=or_(Run.diverged, bindparam("diverged", type_=Boolean)))
+                  .returning(Run.cancel_requested, Run.status))
+    points = dialect_insert(dialect_name, Metric.__table__)
+    points = points.on_conflict_do_update(index_elements=["run_id", "key", "step"],
+                                          set_={"value": points.excluded.value, "flag": points.excluded.flag})
     table = MetricSummary.__table__
-    ins = dialect_insert(conn, table).values(rows)
+    ins = dialect_insert(dialect_name, table)
     new, old = ins.excluded, table.c
     newer = new.last_step >= old.last_step
     improves = case((func.lower(new.key).like("%loss"), new.best_value < old.best_value),
                     else_=new.best_value > old.best_value)
     better = and_(new.best_value.is_not(None), or_(old.best_value.is_(None), improves))
-    return ins.on_conflict_do_update(index_elements=["run_id", "key"], set_={
+    summary = ins.on_conflict_do_update(index_elements=["run_id", "key"], set_={
         "last_value": case((newer, new.last_value), else_=old.last_value),
         "last_step": case((newer, new.last_step), else_=old.last_step),
         "last_flag": case((newer, new.last_flag), else_=old.last_flag),
@@ -69,38 +80,33 @@ def _summary_upsert(conn, rows: list[dict]):
         "best_step": case((better, new.best_step), else_=old.best_step),
         "nonfinite_count": old.nonfinite_count + new.nonfinite_count,
     })
+    return {"run": run_update, "points": points, "summary": summary}
 
 
 def log_epochs(engine, run_id: int, epochs: Iterable[tuple[int, Mapping[str, float]]]) -> bool:
     """Record epochs [(step, {key: value})] of one run in one transaction; returns whether Cancel was
     requested for the run. Raises RunNotFound for an unknown run (and writes nothing)."""
-    run_id = int(run_id)
     epochs = list(epochs)
     if not epochs:
         return False
-    points = _points(epochs)
-    values = {"heartbeat_at": utcnow(),
-              "epochs_done": case((Run.epochs_done < max(s for s, _ in epochs), max(s for s, _ in epochs)),
-                                  else_=Run.epochs_done)}
-    if any(p["flag"] for p in points):
-        values["diverged"] = True
     with write_tx(engine) as conn:
-        row = conn.execute(update(Run).where(Run.id == run_id).values(**values)
-                           .returning(Run.cancel_requested, Run.status)).first()
-        if row is None:
-            raise RunNotFound(run_id)
-        if row.status in FINAL_STATUSES:  # rare: a run marked crashed whose process lived on
-            conn.execute(delete(MetricSeries).where(MetricSeries.run_id == run_id))
-        latest = list({(p["key"], p["step"]): p for p in points}.values())  # a step logged twice: the last wins
-        for first in range(0, len(latest), MAX_ROWS):
-            chunk = [{"run_id": run_id, **p} for p in latest[first:first + MAX_ROWS]]
-            ins = dialect_insert(conn, Metric.__table__).values(chunk)
-            conn.execute(ins.on_conflict_do_update(index_elements=["run_id", "key", "step"],
-                                                   set_={"value": ins.excluded.value, "flag": ins.excluded.flag}))
-        summaries = _summaries(run_id, points)
-        for first in range(0, len(summaries), MAX_ROWS):
-            conn.execute(_summary_upsert(conn, summaries[first:first + MAX_ROWS]))
-        return bool(row.cancel_requested)
+        return write_epochs(conn, int(run_id), epochs)
+
+
+def write_epochs(conn, run_id: int, epochs: list[tuple[int, Mapping[str, float]]]) -> bool:
+    """log_epochs inside the caller's write transaction `conn`."""
+    points = _points(epochs)
+    stmt = _statements(conn.dialect.name)
+    row = conn.execute(stmt["run"], {"run_id": run_id, "now": utcnow(), "step": max(s for s, _ in epochs),
+                                     "diverged": any(p["flag"] for p in points)}).first()
+    if row is None:
+        raise RunNotFound(run_id)
+    if row.status in FINAL_STATUSES:  # rare: a run marked crashed whose process lived on
+        conn.execute(delete(MetricSeries).where(MetricSeries.run_id == run_id))
+    latest = {(p["key"], p["step"]): p for p in points}  # a step logged twice: the last wins
+    conn.execute(stmt["points"], [{"run_id": run_id, **p} for p in latest.values()])
+    conn.execute(stmt["summary"], _summaries(run_id, points))
+    return bool(row.cancel_requested)
 
 
 def log_epoch(engine, run_id: int, step: int, metrics: Mapping[str, float]) -> bool:

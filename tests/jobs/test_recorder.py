@@ -34,16 +34,18 @@ def _started_run(engine) -> int:
 def test_the_first_epoch_is_committed_at_once_and_fast_epochs_wait_for_the_batch(sqlite_engine):
     run_id = _started_run(sqlite_engine)
     recorder = RunRecorder(sqlite_engine, run_id, commit_every_s=3600, heartbeat_every_s=3600)
-    recorder.on_train_start({"num_params": 1234, "epochs": 5})
+    recorder.on_train_start({"epochs": 5})
     recorder.on_epoch_end(_record(1))
     assert s.get_run(sqlite_engine, run_id).epochs_done == 1  # a new run shows life at once
     for epoch in (2, 3, 4):
         recorder.on_epoch_end(_record(epoch))
     assert s.get_run(sqlite_engine, run_id).epochs_done == 1  # gathered, not committed yet
     recorder.on_train_end(TrainSummary(epochs_run=4, outcome="completed"))
+    assert recorder.finish("completed", metrics={"test_accuracy": 0.5}, step=4) == "completed"
     run = s.get_run(sqlite_engine, run_id)
-    assert (run.num_params, run.epochs_planned, run.epochs_done) == (1234, 5, 4)
-    assert recorder.commits == 2 and recorder.committed == 4
+    assert (run.status, run.epochs_done) == ("completed", 4)  # the rest came with the final status
+    assert run.summary["test_accuracy"]["last_step"] == 4
+    assert recorder.commits == 1 and recorder.committed == 1
     assert [st for st, _ in s.get_metric_history(sqlite_engine, run_id)["val_loss"]] == [1, 2, 3, 4]
 
 
@@ -57,7 +59,7 @@ def test_a_batch_is_committed_once_it_would_be_older_than_the_commit_interval(sq
     time.sleep(0.06)  # the next epoch ends more than the interval after the last commit
     recorder.on_epoch_end(_record(3))
     assert recorder.committed == 3 and s.get_run(sqlite_engine, run_id).epochs_done == 3
-    recorder.on_train_end(TrainSummary(epochs_run=3, outcome="completed"))
+    recorder.finish("completed")
 
 
 def test_a_commit_brings_back_cancel_and_every_epoch_is_kept(sqlite_engine):
@@ -69,6 +71,7 @@ def test_a_commit_brings_back_cancel_and_every_epoch_is_kept(sqlite_engine):
     assert recorder.on_epoch_end(_record(2, grad_norm=float("inf"))) is True
     assert recorder.should_stop()
     recorder.on_train_end(TrainSummary(epochs_run=2, outcome="stopped", stopped_by="RunRecorder"))
+    assert recorder.finish("cancelled") == "cancelled"
     run = s.get_run(sqlite_engine, run_id)
     assert (run.epochs_done, run.diverged) == (2, True)
     history = s.get_metric_history(sqlite_engine, run_id)
@@ -96,10 +99,10 @@ def test_recorder_with_the_real_trainer_records_a_whole_run(sqlite_engine):
     exp = prepare(spec)
     recorder = RunRecorder(sqlite_engine, run_id)
     summary = run_training(exp, [recorder], interrupt=recorder.should_stop)
-    s.finish_run(sqlite_engine, run_id, "completed")
+    recorder.finish("completed")
     run = s.get_run(sqlite_engine, run_id)
     assert summary.epochs_run == 6 and run.epochs_done == 6 and run.status == "completed"
-    assert run.num_params == exp.num_params and recorder.commits < 6  # tiny epochs share transactions
+    assert recorder.commits < 6  # tiny epochs share transactions
     history = s.get_metric_history(sqlite_engine, run_id, ["val_loss"])["val_loss"]
     assert [st for st, _ in history] == list(range(1, 7))
     assert history[-1][1] == summary.final["val_loss"]
