@@ -82,10 +82,10 @@ def _parse_param_filters(pairs: list[str]) -> dict[str, str]:
 
 def cmd_runs(args) -> int:
     """List runs (newest first unless --sort), as a table, JSON or CSV."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from storage import reads, writes
     from storage.db import open_db
-
-    from sqlalchemy.exc import SQLAlchemyError
 
     db = open_db(_db_url(args, existing=True))
     try:
