@@ -19,7 +19,7 @@ from .train_args import add_spec_arguments, spec_values
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 FINAL = ("completed", "cancelled", "failed", "crashed")
-POLL_S = 0.25
+POLL_S = 0.1
 CHECK_WORKERS_S = 5.0
 
 
@@ -98,8 +98,8 @@ def cmd_sweep(args) -> int:
         return _refuse("sweep", f"experiment {name!r} already exists; choose another --experiment or add "
                                 f"these runs to it with --append")
     max_running = args.max_running or default_max_running()
+    ensure_workers(db_url, max_running, wanted=len(specs))  # they start while the grid is queued
     run_ids = enqueue(specs, db_url, experiment=name)
-    ensure_workers(db_url, max_running, wanted=len(run_ids))
     print(f"sweep '{name}': {len(run_ids)} runs queued (#{run_ids[0]}-#{run_ids[-1]}), "
           f"at most {max_running} at once", file=sys.stderr)
     bar = None if args.quiet else SweepProgress(len(run_ids))

@@ -51,10 +51,14 @@ def create_queued_run(spec: ExperimentSpec | dict, db_url: str, *, status: str =
 
 
 def _create_run(spec: ExperimentSpec, db, status: str, **where) -> int:
-    return writes.create_run(
-        db, spec.to_dict(), spec.params(), status=status, name=spec.name,
-        experiment=spec.experiment or None, tags=spec.tags, seed=spec.seed, model=spec.model,
-        dataset=spec.dataset, epochs_planned=spec.epochs, engine_version=engine.__version__, **where)
+    return writes.create_runs(db, [run_row(spec, status=status, **where)])[0]
+
+
+def run_row(spec: ExperimentSpec, *, status: str = "queued", **where) -> dict:
+    """What storage.writes.create_runs records for a validated spec."""
+    return dict(spec=spec.to_dict(), params=spec.params(), status=status, name=spec.name,
+                experiment=spec.experiment or None, tags=spec.tags, seed=spec.seed, model=spec.model,
+                dataset=spec.dataset, epochs_planned=spec.epochs, engine_version=engine.__version__, **where)
 
 
 class _Progress:
@@ -104,7 +108,7 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
         error = traceback.format_exc()
         recorded = record_failure(db, run_id, error, recorder)
         return RunResult(run_id, "failed", {}, num_params, "failed", error, recorded=recorded)
-    status = "cancelled" if summary.outcome == "stopped" and summary.stopped_by in ("interrupt", "RunRecorder") \
+    status = "cancelled" if summary.outcome == "stopped" and (recorder.cancelled or summary.stopped_by == "interrupt") \
         else "completed"
     test = {k: v for k, v in summary.final.items() if k.startswith("test_")}
     status = recorder.finish(status, metrics=test, step=summary.epochs_run)

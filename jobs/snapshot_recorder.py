@@ -176,7 +176,3 @@ class SnapshotRecorder:
                         exc_info=True)
             self._note(epoch, "error", f"snapshots stopped at epoch {epoch}: {type(exc).__name__}: {exc}\n"
                                        + traceback.format_exc(limit=3))
-
-    @property
-    def bytes_written(self) -> int:
-        return self.budget.spent
