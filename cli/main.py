@@ -258,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--celery", action="store_true", help="run jobs on Celery workers ($NNLAB_REDIS_URL)")
     p.add_argument("--debug", action="store_true")
     p.set_defaults(fn=cmd_serve)
+
+    from .lessons import register as register_lessons  # `lesson` and `ablate` (issue 15)
+    register_lessons(sub)
     return parser
 
 

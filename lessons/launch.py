@@ -1,0 +1,55 @@
+"""How a lesson or an ablation gets its runs trained: ONE injected function, `launch`.
+
+    launch(specs: list[ExperimentSpec], db_url: str, experiment: str) -> list[int]   # run ids, in order
+
+It must create one run per spec (in `experiment`) and return their ids at once; training happens
+elsewhere, and callers wait by polling the runs table (lessons.runner.wait_for_runs).
+
+`launch_in_process` is a STOPGAP until the sweep path of the warm-workers issue lands: it queues the
+runs and trains them one after another in a background thread of this process. Swap in the sweep
+launcher by passing it as `launch=` (cli/lessons.py: DEFAULT_LAUNCH; the dashboard uses `launch_queued`,
+which only queues, because its job slots train queued runs).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from engine.spec import ExperimentSpec
+
+LaunchFn = Callable[[list[ExperimentSpec], str, str], list[int]]
+
+
+def launch_queued(specs: list[ExperimentSpec], db_url: str, experiment: str) -> list[int]:
+    """Queue the runs for the job path (the dashboard's job slots, `python -m jobs.worker`) to train."""
+    from jobs.queue import enqueue
+
+    return enqueue(list(specs), db_url, experiment=experiment)
+
+
+def _train_queued(run_ids: list[int], specs: list[ExperimentSpec], db_url: str) -> None:
+    from jobs.run import run_experiment
+    from storage.db import open_db
+    from storage.lessons import run_states
+
+    from .events import record_events
+
+    db = open_db(db_url)
+    for run_id, spec in zip(run_ids, specs, strict=True):
+        if run_states(db, [run_id]).get(run_id, {}).get("status") != "queued":
+            continue  # a job slot claimed it (or it was cancelled) meanwhile
+        try:
+            run_experiment(spec, db_url, run_id=run_id)
+        finally:
+            record_events(db, run_id)
+
+
+def launch_in_process(specs: list[ExperimentSpec], db_url: str, experiment: str) -> list[int]:
+    """STOPGAP (lead: replace with the sweep path): queue the runs, then train them one after another
+    with jobs.run.run_experiment in a daemon thread of this process; returns the run ids at once."""
+    ids = launch_queued(specs, db_url, experiment)
+    if ids:
+        threading.Thread(target=_train_queued, args=(ids, list(specs), db_url), daemon=True,
+                         name="lesson-runs").start()
+    return ids
