@@ -56,8 +56,8 @@ def _limit_threads() -> None:
 
 
 def _run_plan(plan, args, launch=None):
-    """Launch (reusing what exists), wait with a progress bar, evaluate; returns (launched, outcome)."""
-    from lessons.runner import evaluate_plan, launch_plan, wait_for_runs
+    """Launch (reusing what exists), wait with a progress bar, evaluate; returns (launched, outcomes)."""
+    from lessons.runner import evaluate_all, launch_plan, wait_for_runs
 
     db_url = _db_url(args)
     _limit_threads()
@@ -72,7 +72,7 @@ def _run_plan(plan, args, launch=None):
     from storage.db import open_db
 
     backfill_events(open_db(db_url), launched.run_ids)
-    return launched, evaluate_plan(db_url, plan, launched.run_ids, metric=getattr(args, "parsed_metric", None))
+    return launched, evaluate_all(db_url, plan, launched.run_ids, metric=getattr(args, "parsed_metric", None))
 
 
 def cmd_lesson_list(args) -> int:
@@ -110,15 +110,16 @@ def cmd_lesson_run(args) -> int:
         print("nnlab lesson: error: seeds: must be >= 1", file=sys.stderr)
         return EXIT_USAGE
     plan = lesson_plan(lesson, args.seeds)
-    launched, outcome = _run_plan(plan, args)
-    c = comparison_json(outcome)
+    launched, outcomes = _run_plan(plan, args)
+    comparisons = [comparison_json(o) for o in outcomes]
     if args.json:
         print(json.dumps({"lesson": lesson.name, "claim": lesson.claim, "experiment": plan.experiment,
-                          "run_ids": launched.run_ids, "reused": launched.reused, "verdict": c["verdict"],
-                          "comparisons": [c]}, allow_nan=False))
+                          "run_ids": launched.run_ids, "reused": launched.reused,
+                          "verdict": comparisons[0]["verdict"], "comparisons": comparisons}, allow_nan=False))
     else:
         print(f"{lesson.name}: {lesson.claim}")
-        print(verdict_sentence(plan, outcome))
+        for i, outcome in enumerate(outcomes):
+            print(("also: " if i else "") + verdict_sentence(plan, outcome, outcome.comparison.metric))
         print(f"experiment {plan.experiment}: runs {', '.join(map(str, launched.run_ids))} "
               f"({launched.reused} reused)")
     return 0
@@ -168,7 +169,8 @@ def cmd_ablate(args) -> int:
     except SpecError as e:
         print(f"nnlab ablate: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    launched, outcome = _run_plan(plan, args)
+    launched, outcomes = _run_plan(plan, args)
+    outcome = outcomes[0]
     if args.json:
         print(json.dumps({"run": run.id, "experiment": plan.experiment, "run_ids": launched.run_ids,
                           "reused": launched.reused, **comparison_json(outcome)}, allow_nan=False))

@@ -36,8 +36,10 @@ class Metric:
 
     @property
     def higher_is_better(self) -> bool:
-        if self.kind in ("epochs_to", "gap"):
-            return False
+        if self.kind == "epochs_to" or (self.kind == "gap" and self.key == "accuracy"):
+            return False  # train - val accuracy is >= 0 when overfitting; train - val loss is <= 0
+        if self.kind == "gap":
+            return True
         if self.kind in ("reached", "grad_ratio"):
             return True
         return not self.key.endswith("loss")

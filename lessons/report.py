@@ -13,13 +13,17 @@ def _num(x: float | None) -> str:
     return f"{x:.3g}" if abs(x) >= 0.001 or x == 0 else f"{x:.2e}"
 
 
-def verdict_sentence(plan: Plan, outcome: Outcome) -> str:
+def verdict_sentence(plan: Plan, outcome: Outcome, metric: str | None = None) -> str:
     """'dot attention minus fixed-size encoding, best validation accuracy: +0.1 (95% CI 0.08 to 0.12;
     5 of 5 seeds point the claimed way). Verdict: supported.' plus notes."""
+    from .metrics import parse_metric
+
     c = outcome.comparison
     base, changed = plan.labels
-    way = "the claimed way" if plan.expected else "the same way"
-    head = (f"{changed} minus {base}, {plan.metric.describe()}: {_num(c.effect) if c.effect is None else f'{c.effect:+.3g}'}"
+    way = "the claimed way" if c.verdict in ("supported", "contradicted") or (
+        c.verdict == "inconclusive" and plan.expected and c.metric == plan.metric.text) else "the same way"
+    described = parse_metric(metric or c.metric).describe()
+    head = (f"{changed} minus {base}, {described}: {_num(c.effect) if c.effect is None else f'{c.effect:+.3g}'}"
             f" (95% CI {_num(c.ci_low)} to {_num(c.ci_high)}; {c.seeds_agreeing} of {c.seeds} "
             f"{'pairs' if c.paired else 'runs'} point {way}). Verdict: {c.verdict} ({c.reason}).")
     notes = []

@@ -39,6 +39,7 @@ class Plan:
     labels: tuple[str, str]   # (baseline, changed)
     metric: Metric
     expected: str | None = None  # a lesson's claimed direction; None for an ablation
+    also: tuple[Metric, ...] = ()  # further metrics, compared without a claimed direction
 
     @property
     def seeds(self) -> list[int]:
@@ -64,7 +65,7 @@ def lesson_plan(lesson, seeds: int | None = None, **reduce: Any) -> Plan:
             specs.append(lesson.spec(arm, seed, **reduce))
             arms.append(arm.label)
     return Plan(lesson.experiment, specs, arms, (lesson.arms[0].label, lesson.arms[1].label),
-                lesson.parsed_metric, lesson.expected)
+                lesson.parsed_metric, lesson.expected, tuple(parse_metric(m) for m in lesson.also))
 
 
 def find_reusable(db, spec: ExperimentSpec, candidates: Iterable[dict]) -> int | None:
@@ -162,9 +163,17 @@ class Outcome:
     statuses: dict[int, str]
 
 
+def evaluate_all(db_url: str, plan: Plan, run_ids: list[int], *, metric: Metric | None = None) -> list[Outcome]:
+    """The plan's main comparison (on `metric`, default the plan's) and then one per `plan.also` metric."""
+    main = evaluate_plan(db_url, plan, run_ids, metric=metric)
+    return [main] + [evaluate_plan(db_url, plan, run_ids, metric=m, expected=None) for m in plan.also]
+
+
 def evaluate_plan(db_url: str, plan: Plan, run_ids: list[int], *, metric: Metric | None = None,
-                  resolution: float | None = None) -> Outcome:
-    """The comparison of the plan's two arms on `metric` (default: the plan's), from the completed runs."""
+                  resolution: float | None = None, expected: str | None = "plan") -> Outcome:
+    """The comparison of the plan's two arms on `metric` (default: the plan's), from the completed runs.
+
+    expected: the claimed direction; by default the plan's (None: better/worse, as for an ablation)."""
     from storage import reads
     from storage.db import open_db
 
@@ -184,7 +193,8 @@ def evaluate_plan(db_url: str, plan: Plan, run_ids: list[int], *, metric: Metric
     if resolution is None:
         resolution = metric_resolution(metric, plan.specs[0])
     a, b = values[plan.labels[0]], values[plan.labels[1]]
-    comparison = compare(a, b, metric=metric.text, expected=plan.expected, higher_is_better=metric.higher_is_better,
+    expected = plan.expected if expected == "plan" else expected
+    comparison = compare(a, b, metric=metric.text, expected=expected, higher_is_better=metric.higher_is_better,
                          resolution=resolution, share=metric.share)
     missed = {label: not_reached(metric, values[label], planned[label]) for label in plan.labels}
     return Outcome(comparison, missed, {rid: runs[rid].status for rid in run_ids if rid in runs})
