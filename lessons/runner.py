@@ -80,11 +80,11 @@ def find_reusable(db, spec: ExperimentSpec, candidates: Iterable[dict]) -> int |
     return None
 
 
-def launch_plan(plan: Plan, db_url: str, launch: LaunchFn) -> Launched:
-    """Reuse a run with the same spec and engine version (completed, or still queued or running) for each
-    spec; launch the others as one experiment; link every run of the plan to the plan's experiment."""
+def existing_runs(db_url: str, plan: Plan) -> list[int | None]:
+    """For each spec of the plan, a run with the same spec and engine version (completed, or still queued or
+    running) that can be reused, else None. Nothing is written."""
     from storage.db import open_db
-    from storage.lessons import link_runs, reuse_candidates
+    from storage.lessons import reuse_candidates
 
     db = open_db(db_url)
     ids: list[int | None] = []
@@ -95,11 +95,21 @@ def launch_plan(plan: Plan, db_url: str, launch: LaunchFn) -> Launched:
             pools[key] = reuse_candidates(db, model=spec.model, dataset=spec.dataset, seeds=plan.seeds,
                                           engine_version=engine.__version__)
         ids.append(find_reusable(db, spec, [c for c in pools[key] if c["seed"] == spec.seed]))
+    return ids
+
+
+def launch_plan(plan: Plan, db_url: str, launch: LaunchFn) -> Launched:
+    """Reuse a run with the same spec and engine version for each spec (existing_runs); launch the others
+    with `launch` as one experiment; link every run of the plan to the plan's experiment."""
+    from storage.db import open_db
+    from storage.lessons import link_runs
+
+    ids = existing_runs(db_url, plan)
     missing = [i for i, rid in enumerate(ids) if rid is None]
     new_ids = launch([plan.specs[i] for i in missing], db_url, plan.experiment) if missing else []
     for i, rid in zip(missing, new_ids, strict=True):
         ids[i] = rid
-    link_runs(db, plan.experiment, ids)
+    link_runs(open_db(db_url), plan.experiment, ids)
     return Launched(plan, [int(i) for i in ids], len(plan.specs) - len(missing), list(new_ids))
 
 
