@@ -24,7 +24,7 @@ def test_a_lesson_runs_from_its_card_to_its_verdict(start_app, db_url):
     click(dash_duo, _pid("lesson-run", "perceptron-xor"))
     dash_duo.wait_for_contains_text(_pid("lesson-progress", "perceptron-xor"), "of 6 runs finished", timeout=20)
     dash_duo.wait_for_contains_text(_pid("lesson-verdict", "perceptron-xor"), "supported", timeout=120)
-    assert "XOR minus AND" in dash_duo.find_element(_pid("lesson-verdict", "perceptron-xor")).text
+    assert "lower than AND" in dash_duo.find_element(_pid("lesson-verdict", "perceptron-xor")).text
     wait_until(dash_duo, lambda: "group=dataset" in (dash_duo.find_element(
         _pid("lesson-compare", "perceptron-xor")).get_attribute("href") or ""), 10, "no Compare link")
     href = dash_duo.find_element(_pid("lesson-compare", "perceptron-xor")).get_attribute("href")
