@@ -85,7 +85,7 @@ def verdict_view(db_url: str, plan, run_ids: list[int]):
 def plan_view(db_url: str, data: dict, seen: int | None):
     """(progress, verdict or no_update, figure or no_update, compare href, finished count) for a stored plan;
     the verdict is recomputed only when more runs have finished than at the last look (`seen`)."""
-    from lessons.events import backfill_events
+    from storage.events import backfill_events
     from storage.db import open_db
     from storage.lessons import run_states
 
@@ -242,7 +242,7 @@ def register(app, config) -> None:
 
 def events_for_display(db_url: str, run) -> list[dict]:
     """A run's stored events; a finished run without any gets them computed (and stored) now."""
-    from lessons.events import record_events
+    from storage.events import record_events
     from storage.db import open_db
     from storage.lessons import get_events, runs_without_events
 

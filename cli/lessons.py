@@ -68,7 +68,7 @@ def _run_plan(plan, args, launch=None):
     wait_for_runs(db_url, launched.run_ids, on_progress=bar.update if bar else None)
     if bar:
         bar.close()
-    from lessons.events import backfill_events
+    from storage.events import backfill_events
     from storage.db import open_db
 
     backfill_events(open_db(db_url), launched.run_ids)

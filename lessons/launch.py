@@ -33,7 +33,7 @@ def _train_queued(run_ids: list[int], specs: list[ExperimentSpec], db_url: str) 
     from storage.db import open_db
     from storage.lessons import run_states
 
-    from .events import record_events
+    from storage.events import record_events
 
     db = open_db(db_url)
     for run_id, spec in zip(run_ids, specs, strict=True):

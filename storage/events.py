@@ -1,7 +1,8 @@
 """Event notes on a run's curves, computed from its stored epochs: divergence, plateau, overfitting onset.
 
 `detect_events` is pure (histories in, (epoch, kind, message) out); `record_events(db, run_id)` is the one
-call a run's end needs, and `backfill_events(db)` computes them for runs stored before.
+call a run's end needs (the job path, after finish_run), and `backfill_events(db)` computes them on demand
+for runs stored before (the Run page and the lesson runner call it for the runs they show).
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ def record_events(db, run_id: int) -> int:
     """Compute a run's events from its stored epochs and store them (replacing old ones); returns how many.
 
     The call for the end of a run (the job path), safe to repeat."""
-    from storage import reads
-    from storage.lessons import replace_events
+    from . import reads
+    from .lessons import replace_events
 
     run = reads.get_run(db, run_id)
     if run is None:
@@ -96,7 +97,7 @@ def record_events(db, run_id: int) -> int:
 
 def backfill_events(db, run_ids=None) -> int:
     """record_events for every finished run without stored events (or only `run_ids`); returns runs done."""
-    from storage.lessons import runs_without_events
+    from .lessons import runs_without_events
 
     todo = runs_without_events(db, run_ids=run_ids)
     for run_id in todo:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from lessons.events import backfill_events, detect_events, record_events
+from storage.events import backfill_events, detect_events, record_events
 
 
 def _h(**series):
