@@ -19,7 +19,8 @@ def _at(url: str, revision: str) -> None:
     engine.dispose()
 
 
-def test_a_database_at_0005_is_upgraded_keeps_its_runs_and_gets_the_new_tables(db_url):
+def test_a_database_at_0005_is_upgraded_keeps_its_runs_and_gets_the_new_tables(sqlite_url):
+    db_url = sqlite_url
     _at(db_url, "0005_backfill_series")
     engine = make_engine(db_url)
     with write_tx(engine) as conn:
@@ -62,3 +63,4 @@ def test_deleting_a_run_deletes_its_links_and_events(db_url):
     assert experiment_run_ids(db, "lesson-y") == [rid] and experiment_run_ids(db, "own") == [rid]
     s.delete_runs(db, [rid])
     assert experiment_run_ids(db, "lesson-y") == [] and get_events(db, [rid])[rid] == []
+    s.close_all()
