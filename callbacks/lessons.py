@@ -1,6 +1,7 @@
 """Lessons page and the Run page's Ablate tab and event list: thin callbacks over testable presenters.
 
-Launching goes through ONE injected function (lessons/launch.py): here `launch_queued`, which queues the
+Launching goes through ONE injected function (lessons/launch.py), chosen in `dashboard_launch`: today
+`launch_queued`, which queues the
 runs; the job slots (callbacks/jobs.py) train queued runs, so Run kicks idle slots like Start does.
 """
 
@@ -19,6 +20,14 @@ from dashboard.figures.lessons import VERDICT_COLORS, verdict_figure
 from .jobs import kick_values
 
 MAX_SEEDS = 50
+
+
+def dashboard_launch():
+    """The launch function the dashboard uses (lessons/launch.py): queue the runs for the job slots.
+    Lead: swap in the sweep path here."""
+    from lessons.launch import launch_queued
+
+    return launch_queued
 ABLATE_HIDDEN_KNOBS = {"seed", "name", "experiment", "tags", "snapshots", "snapshot_budget_mb", "data_dir"}
 
 
@@ -129,7 +138,6 @@ def start_ablation(db_url: str, run_id: int, knob: str, value, seeds, metric: st
     """Validate and launch an ablation; returns (message, ok, plan data or None, new run count)."""
     from engine.spec import SpecError
     from lessons.ablate import ablation_plan
-    from lessons.launch import launch_queued
     from lessons.metrics import MetricError, parse_metric
     from lessons.runner import launch_plan
     from storage import reads
@@ -146,7 +154,7 @@ def start_ablation(db_url: str, run_id: int, knob: str, value, seeds, metric: st
         plan = ablation_plan(run.id, run.spec, {knob: "" if value is None else str(value)}, k, m)
     except (SpecError, MetricError, ValueError) as e:
         return f"Refused — {e}. Nothing was started.", False, None, 0
-    launched = launch_plan(plan, db_url, launch_queued)
+    launched = launch_plan(plan, db_url, dashboard_launch())
     data = {"kind": "ablation", "run": run.id, "changes": {knob: str(value)}, "seeds": k, "metric": m.text,
             "run_ids": launched.run_ids}
     return (f"Ablation '{plan.experiment}': {len(launched.run_ids)} runs, {launched.reused} reused, "
@@ -168,7 +176,6 @@ def register(app, config) -> None:
         if not ctx.triggered_id or not any(clicks):
             raise PreventUpdate
         from lessons.definitions import get_lesson
-        from lessons.launch import launch_queued
         from lessons.runner import launch_plan, lesson_plan
 
         names = [o["id"]["lesson"] for o in ctx.inputs_list[0]]
@@ -176,7 +183,7 @@ def register(app, config) -> None:
         lesson = get_lesson(name)
         k = seeds[names.index(name)]
         k = int(k) if isinstance(k, int | float) and 1 <= k <= MAX_SEEDS else lesson.seeds
-        launched = launch_plan(lesson_plan(lesson, k), db_url, launch_queued)
+        launched = launch_plan(lesson_plan(lesson, k), db_url, dashboard_launch())
         data = {"kind": "lesson", "lesson": name, "seeds": k, "run_ids": launched.run_ids}
         return [data if n == name else no_update for n in names], *kicks(busy, len(launched.new_ids))
 
