@@ -1,8 +1,8 @@
 """Lessons page and the Run page's Ablate tab and event list: thin callbacks over testable presenters.
 
 Launching goes through ONE injected function (lessons/launch.py), chosen in `dashboard_launch`: today
-`launch_queued`, which queues the
-runs; the job slots (callbacks/jobs.py) train queued runs, so Run kicks idle slots like Start does.
+`launch_queued`, which queues the runs; the job slots (callbacks/jobs.py) train queued runs, so Run kicks
+idle slots like the Launch page's Start does.
 """
 
 from __future__ import annotations
