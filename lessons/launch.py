@@ -29,11 +29,14 @@ def launch_queued(specs: list[ExperimentSpec], db_url: str, experiment: str) -> 
 
 
 def _train_queued(run_ids: list[int], specs: list[ExperimentSpec], db_url: str) -> None:
-    from jobs.run import run_experiment
-    from storage.db import open_db
-    from storage.lessons import run_states
+    """Train each run that is still queued; a run that raises is marked failed and the next one goes on."""
+    import traceback
 
+    from jobs.run import run_experiment
+    from storage import writes
+    from storage.db import open_db
     from storage.events import record_events
+    from storage.lessons import run_states
 
     db = open_db(db_url)
     for run_id, spec in zip(run_ids, specs, strict=True):
@@ -41,8 +44,9 @@ def _train_queued(run_ids: list[int], specs: list[ExperimentSpec], db_url: str) 
             continue  # a job slot claimed it (or it was cancelled) meanwhile
         try:
             run_experiment(spec, db_url, run_id=run_id)
-        finally:
-            record_events(db, run_id)
+        except Exception:  # run_experiment records training errors itself; this is anything else
+            writes.finish_run(db, run_id, "failed", error=traceback.format_exc())
+        record_events(db, run_id)
 
 
 def launch_in_process(specs: list[ExperimentSpec], db_url: str, experiment: str) -> list[int]:

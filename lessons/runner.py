@@ -18,6 +18,7 @@ from .metrics import Metric, evaluate, not_reached, parse_metric
 from .stats import Comparison, compare
 
 FINAL = ("completed", "cancelled", "failed", "crashed")
+REAP_EVERY_S = 10.0
 BOOKKEEPING = ("name", "tags", "experiment")  # knobs that do not make a run different (notes are not in a spec)
 
 
@@ -125,10 +126,14 @@ def wait_for_runs(db_url: str, run_ids: list[int], *, on_progress: Callable[[int
     """Poll the runs table until every run has a final status; on_progress(done, total, epochs, planned)."""
     from storage.db import open_db
     from storage.lessons import run_states
+    from storage.writes import mark_crashed_runs
 
     db = open_db(db_url)
-    start = time.monotonic()
+    start = last_reap = time.monotonic()
     while True:
+        if time.monotonic() - last_reap > REAP_EVERY_S:  # a run whose process died must not keep us waiting
+            mark_crashed_runs(db)
+            last_reap = time.monotonic()
         states = run_states(db, run_ids)
         done, epochs, planned = progress_of(states)
         if on_progress:

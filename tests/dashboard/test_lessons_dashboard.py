@@ -90,3 +90,22 @@ def test_run_events_list_explains_each_event():
 
     assert "No events" in str(run_events_list([]))
     assert "epoch 3 · overfitting" in str(run_events_list([{"epoch": 3, "kind": "overfitting", "message": "m"}]))
+
+
+def test_compare_curves_carry_the_runs_event_markers(db_url):
+    import storage as s
+    from callbacks.compare import build_comparison
+    from storage.db import open_db
+    from storage.events import record_events
+
+    db = open_db(db_url)
+    rid = s.create_run(db, {}, {}, status="running", epochs_planned=8)
+    train = [1.0, 0.6, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02]
+    val = [1.0, 0.7, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9]
+    for epoch, (t, v) in enumerate(zip(train, val), start=1):
+        s.log_epoch(db, rid, epoch, {"train_loss": t, "val_loss": v})
+    s.finish_run(db, rid, "completed")
+    record_events(db, rid)
+    curves = build_comparison(db, [rid], metric="loss")[0]
+    assert any("overfitting" in (a.text or "") for a in curves.layout.annotations)
+    assert any(f"#{rid}: Validation loss was lowest" in (a.hovertext or "") for a in curves.layout.annotations)
