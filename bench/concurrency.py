@@ -2,7 +2,7 @@
 
     python bench/concurrency.py [--hidden 256,256] [--epochs 6]
 
-Each run trains in its own `python -m jobs.worker` process (as from the dashboard). Cases:
+Each run trains in its own `nnlab train` process with a given BLAS thread count. Cases:
   alone           1 run, all cores for BLAS
   limit, split    `cores` runs at once, each limited to cores / runs BLAS threads (what NN Lab does)
   limit, no split `cores` runs at once, each with all cores for BLAS (oversubscribed: what we avoid)
@@ -23,18 +23,22 @@ sys.path.insert(0, ROOT)
 
 
 def run_case(db_url: str, n_jobs: int, threads: int, spec: dict) -> list[float]:
-    from jobs.queue import enqueue
+    import json
+
     from jobs.threads import blas_env
     from storage import reads
     from storage.db import open_db
 
-    ids = enqueue([{**spec, "seed": s} for s in range(n_jobs)], db_url)
     env = blas_env(threads)
     env["PYTHONPATH"] = ROOT
-    procs = [subprocess.Popen([sys.executable, "-m", "jobs.worker", "--db", db_url, "--run-id", str(i)], env=env,
-                              stdout=subprocess.DEVNULL) for i in ids]
-    for p in procs:
-        p.wait()
+    args = []
+    for k, v in spec.items():
+        flag = k.replace("_", "-")
+        args += [f"--{flag}" if v else f"--no-{flag}"] if isinstance(v, bool) else [f"--{flag}", str(v)]
+    procs = [subprocess.Popen([sys.executable, "-m", "cli", "train", "--db", db_url, *args, "--seed", str(s),
+                               "--threads", str(threads), "--json", "--quiet"], env=env, stdout=subprocess.PIPE,
+                              text=True) for s in range(n_jobs)]
+    ids = [json.loads(p.communicate()[0])["run_id"] for p in procs]
     hist = reads.get_metric_histories(open_db(db_url), ids, ["epoch_seconds"])
     # the first epoch includes warm-up; keep the rest
     return [v for rid in ids for step, v in hist[rid]["epoch_seconds"] if step > 1]

@@ -2,35 +2,25 @@
 
     .venv/bin/python bench/snapshots.py [--epochs 6] [--only cnn,lstm]
 
-Each family trains from the spec defaults (the launch form's) for `--epochs` epochs, twice:
-
-1. as `run_experiment` runs it: DBRecorder and SnapshotSender hand the epoch's metrics and the model's
-   state to the run's writer process (storage/writer_process.py), which writes the metrics and computes
-   and writes the views (storage/snapshot_replay.py). What the training thread pays per epoch is the
-   snapshot cost the run sees ('trainer' columns);
-2. with a SnapshotRecorder in the training process and its time cap lifted, to time every planned
-   epoch's views (compute, encode, write): the work the writer process does for the run. The cap is
-   then applied to those costs in a replay of a default-length run (see `replay`).
+Each family trains from the spec defaults (the launch form's) for `--epochs` epochs with a
+SnapshotRecorder in the training process (as run_experiment runs it) and its time cap lifted, to time
+every planned epoch's views (compute, encode, write). The cap is then applied to those costs in a
+replay of a default-length run (see `replay`): that is what a run pays on its training thread.
 
 Columns:
-  epoch ms      median epoch of run 1 as the run sees it (training, evaluation, sending its metrics),
-                without the snapshot sender's time
-  trainer ms, % what SnapshotSender adds to an epoch on the training thread: copy the state and send
-                it, with the epoch's metrics, which travel in the same pipe write (so this includes the
-                metrics' send too)
-  small ms      one epoch's small views computed, encoded and written (in the writer)
+  epoch ms      median epoch as the run sees it (training, evaluation, recording), without snapshots
+  small ms      one epoch's small views computed, encoded and written
   big ms        the same with big views too (the log-spaced epochs 1, 2, 4, ... and the last)
-  start ms      probe record + untrained (epoch 0) views + planning, once per run (in the writer)
-  capped %      writer time on views over a run of the default epochs with the time cap (TimeBudget: a
+  start ms      probe record + untrained (epoch 0) views + planning, once per run
+  capped %      time on views over a run of the default epochs with the time cap (TimeBudget: a
                 planned epoch is skipped when its expected cost would take snapshots over 5% of the run's
                 time so far or the per-run floor; the last epoch always recorded), as % of its epochs
   kept          snapshot epochs the capped run records, of the default epochs + 1 (epoch 0)
   small kB, big kB   stored bytes of one epoch of each kind; run MB: the capped run's stored bytes
 
-Goal (issue 8): snapshot time under 5% of an epoch with the defaults: the 'trainer %' column. The
-writer's own time stays under 5% of the run except for runs whose whole training takes less than
-TIME_FLOOR_S / TIME_FRACTION (1 s): those may spend the floor, so a tiny run's decision boundary still
-animates. Other processes may be running: figures are indicative.
+Snapshot time stays under 5% of the run, except for runs whose whole training takes less than
+TIME_FLOOR_S / TIME_FRACTION (5 s): those may spend the floor, so a short run keeps every epoch's
+views. Other processes may be running: figures are indicative.
 """
 
 from __future__ import annotations
@@ -52,11 +42,9 @@ from engine.inspect.schedule import TIME_FLOOR_S, TimeBudget
 from engine.spec import ExperimentSpec, parse_spec
 from storage import writes
 from storage.db import open_db
-from storage.recorder import DBRecorder
-from storage.snapshot_recorder import SnapshotRecorder
-from storage.snapshot_replay import SnapshotSender
+from jobs.recorder import RunRecorder
+from jobs.snapshot_recorder import SnapshotRecorder
 from storage.snapshots import list_snapshots
-from storage.writer_process import WriterProcess
 
 FAMILIES = {
     "perceptron/and": {"model": "perceptron", "dataset": "and"},
@@ -136,45 +124,15 @@ def replay(epochs: int, epoch_s: float, start_s: float, small_s: float, big_s: f
     return {"run_s": run_s, "capped_s": budget.spent_s, "kept": len(kept), "big_kept": big_kept}
 
 
-class TimedSender(SnapshotSender):
-    """SnapshotSender that times what it costs the training thread after each epoch."""
-
-    def __init__(self, *args) -> None:
-        super().__init__(*args)
-        self.per_epoch: list[float] = []
-
-    def on_epoch_end(self, record):
-        t0 = time.perf_counter()
-        super().on_epoch_end(record)
-        self.per_epoch.append(time.perf_counter() - t0)
-
-
-def trainer_cost(spec, url: str) -> tuple[float, float]:
-    """(median seconds SnapshotSender adds to an epoch on the training thread, median epoch without it),
-    run as run_experiment runs it."""
-    engine = open_db(url)
-    run_id = writes.create_run(engine, spec.to_dict(), spec.params(), status="running")
-    with WriterProcess(url, run_id) as writer:
-        writer.write_epoch(0, {})
-        writer.flush()  # started: its start-up is not an epoch's cost
-        sender = TimedSender(writer, spec.to_dict(), spec.snapshot_budget_mb)
-        recorder, clock = DBRecorder(engine, run_id, writer=writer), EpochClock()
-        run_training(prepare(spec), [recorder, sender, clock], interrupt=recorder.should_stop)
-        writer.flush()
-    epochs = [w - s for w, s in zip(clock.wall[1:], sender.per_epoch[1:])]
-    return statistics.median(sender.per_epoch), statistics.median(epochs)
-
-
 def bench_family(name: str, values: dict, epochs: int, folder: str) -> dict:
     spec = parse_spec({**values, "epochs": epochs})
-    trainer_s, run_epoch_s = trainer_cost(spec, f"sqlite:///{folder}/{name.replace('/', '_')}-writer.db")
     exp = prepare(spec)
     engine = open_db(f"sqlite:///{folder}/{name.replace('/', '_')}.db")
     run_id = writes.create_run(engine, spec.to_dict(), spec.params(), status="running")
     rec = TimedRecorder(engine, run_id, budget_mb=spec.snapshot_budget_mb,
                         time_budget=TimeBudget(floor_s=float("inf")))  # measure every planned epoch
     clock = EpochClock()
-    run_training(exp, [clock, DBRecorder(engine, run_id), rec])
+    run_training(exp, [clock, RunRecorder(engine, run_id), rec])
     # epoch k's snapshot time lands in the interval that ends at epoch k + 1
     snap = [rec.per_epoch.get(k, (0.0, 0.0, False)) for k in range(1, len(clock.wall))]
     epoch_s = statistics.median(w - s[0] for w, s in zip(clock.wall[1:], snap)) if snap else clock.wall[0]
@@ -200,15 +158,13 @@ def bench_family(name: str, values: dict, epochs: int, folder: str) -> dict:
     plan = plan_schedule(default_epochs, small_b, big_b, int(spec.snapshot_budget_mb * 1e6), fixed_bytes=probe_b)
     r = replay(default_epochs, epoch_s, rec.start_s, small_s, big_s, plan)
     run_time = epoch_s * default_epochs
-    return {"name": name, "epoch_ms": 1e3 * run_epoch_s, "trainer_ms": 1e3 * trainer_s,
-            "trainer_pct": 100 * trainer_s / run_epoch_s, "small_ms": 1e3 * small_s, "big_ms": 1e3 * big_s,
+    return {"name": name, "epoch_ms": 1e3 * epoch_s, "small_ms": 1e3 * small_s, "big_ms": 1e3 * big_s,
             "start_ms": 1e3 * rec.start_s, "capped_pct": 100 * r["capped_s"] / run_time,
             "kept": f"{r['kept']}/{default_epochs + 1}", "small_kb": small_b / 1e3, "big_kb": big_b / 1e3,
             "run_mb": (probe_b + r["kept"] * small_b + r["big_kept"] * big_b) / 1e6}
 
 
 COLUMNS = [("family", "name", "<22", ""), ("epoch ms", "epoch_ms", ">9", ".1f"),
-           ("trainer ms", "trainer_ms", ">11", ".3f"), ("trainer %", "trainer_pct", ">10", ".2f"),
            ("small ms", "small_ms", ">9", ".2f"), ("big ms", "big_ms", ">8", ".1f"), ("start ms", "start_ms", ">9", ".1f"),
            ("capped %", "capped_pct", ">9", ".1f"), ("kept", "kept", ">6", ""),
            ("small kB", "small_kb", ">9", ".1f"), ("big kB", "big_kb", ">7", ".1f"), ("run MB", "run_mb", ">7", ".2f")]

@@ -23,12 +23,8 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.experiment import prepare  # noqa: E402
-from engine.spec import ExperimentSpec  # noqa: E402
-from engine.train import EpochRecord  # noqa: E402
-from storage import (DBRecorder, close_all, count_runs, create_run, delete_runs,  # noqa: E402
-                     get_metric_histories, get_run, grouped_metric_stats, list_runs, log_epoch, open_db, start_run)
-from storage.writer_process import WriterProcess  # noqa: E402
+from storage import (close_all, count_runs, create_run, delete_runs, get_metric_histories,  # noqa: E402
+                     get_run, grouped_metric_stats, list_runs, log_epoch, log_epochs, open_db)
 from storage.db import checkpoint, write_tx  # noqa: E402
 from storage.models import (Experiment, Metric, MetricSeries, MetricSummary, Param, Run, RunTag,  # noqa: E402
                             utcnow)
@@ -139,109 +135,20 @@ def log_epoch_cost(engine, n: int) -> tuple[float, float, float]:
     return statistics.median(per_call) * 1000, cpu / n * 1000, n / wall
 
 
-def recorder_cost(engine, n: int) -> tuple[float, float, float]:
-    """(median wall ms, mean CPU ms, epochs/s by wall) of DBRecorder.on_epoch_end writing in line
-    (log + Cancel check), 8 metrics with values that move like a training run's."""
-    run_id = create_run(engine, {}, {"optimizer": "adam"}, experiment="log-epoch-sample")
-    start_run(engine, run_id, pid=os.getpid(), host="bench")
-    recorder = DBRecorder(engine, run_id, heartbeat_every_s=3600)
-    rng = np.random.default_rng(0)
-    records = [EpochRecord(step, 0.5, 0.5, dict(zip(KEYS, rng.uniform(0, 1, len(KEYS)).tolist())), 0.01, 0.01)
-               for step in range(1, n + 1)]
+def log_epochs_cost(engine, n: int, batch: int) -> tuple[float, float, float]:
+    """(median wall ms, mean CPU ms per batch, epochs/s by wall) of log_epochs with `batch` epochs a call:
+    what a run of short epochs pays (the recorder gathers its epochs for a quarter second)."""
+    run_id = create_run(engine, {}, {"optimizer": "adam"}, experiment="log-epochs-sample")
+    values = {k: 0.5 for k in KEYS}
     per_call = []
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    for record in records:
+    for first in range(1, n + 1, batch):
         t0 = time.perf_counter()
-        recorder.on_epoch_end(record)
+        log_epochs(engine, run_id, [(step, values) for step in range(first, min(first + batch, n + 1))])
         per_call.append(time.perf_counter() - t0)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     delete_runs(engine, [run_id])
-    return statistics.median(per_call) * 1000, cpu / n * 1000, n / wall
-
-
-class _EveryOther:
-    """Runs `inner` (a DBRecorder) on even epochs only, so epochs with and without it alternate; with
-    it comes the stop check the trainer makes right after the callbacks in run_experiment (which is
-    when a writer process gets the epoch), inside the epoch it belongs to."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.seconds: list[float] = []  # each call's own time: what the training loop waits for
-
-    def on_train_start(self, context):
-        self.inner.on_train_start(context)
-
-    def on_epoch_end(self, record):
-        if record.epoch % 2:
-            return False
-        t0 = time.perf_counter()
-        stop = self.inner.on_epoch_end(record)
-        stop = self.inner.should_stop() or stop
-        self.seconds.append(time.perf_counter() - t0)
-        return stop
-
-    def on_train_end(self, summary):
-        self.inner.on_train_end(summary)
-
-
-class _Clock:
-    """Wall and CPU seconds of each epoch, from one epoch end (after every callback) to the next."""
-
-    def __init__(self) -> None:
-        self.epochs: list[tuple[int, float, float]] = []
-
-    def on_train_start(self, context):
-        self._t = (time.perf_counter(), time.process_time())
-
-    def on_epoch_end(self, record):
-        t = (time.perf_counter(), time.process_time())
-        self.epochs.append((record.epoch, t[0] - self._t[0], t[1] - self._t[1]))
-        self._t = t
-
-    def on_train_end(self, summary):
-        pass
-
-
-def digits_epoch_overhead(engine, db_url: str, epochs: int) -> dict[str, tuple[float, float, float]]:
-    """What DBRecorder adds to an epoch of the launch form's default digits MLP, measured inside
-    training: one run of `epochs` epochs per mode in which the recorder logs every other epoch, so
-    epochs with and without it alternate under the same conditions (caches cold from training,
-    whatever else the machine is doing). Modes: 'in line' (the epoch waits for its transaction) and
-    'writer process' (as run_experiment runs it). Returns per mode (median ms of an epoch without,
-    median ms added by the recorder, median CPU ms it added to this process, CPU ms the writer process
-    spent per logged epoch, median ms of the recorder's own calls). The difference of medians is what
-    the epoch lost, caches included, but it moves by a percent or two from run to run on a shared VM;
-    the calls' own time is steadier and a lower bound.
-    BLAS runs 1 thread: a job's share of 2 cores when two train at once."""
-    from threadpoolctl import threadpool_limits
-
-    spec = ExperimentSpec(epochs=epochs, snapshots=False)
-    out = {}
-    for mode in ("in line", "writer process"):
-        exp = prepare(spec)
-        run_id = create_run(engine, {}, {"optimizer": "adam"}, experiment="recorder-overhead")
-        start_run(engine, run_id, pid=os.getpid(), host="bench")
-        writer = WriterProcess(db_url, run_id) if mode == "writer process" else None
-        if writer is not None:
-            writer.write_epoch(0, {"warm_up": 0.0})
-            writer.flush()  # started and connected: its start-up is not an epoch's cost
-        clock = _Clock()
-        every_other = _EveryOther(DBRecorder(engine, run_id, heartbeat_every_s=3600, writer=writer))
-        with threadpool_limits(limits=1, user_api="blas"):
-            exp.trainer.fit(exp.data, epochs=epochs, callbacks=[every_other, clock])
-        writer_cpu = 0.0
-        if writer is not None:
-            writer.close()
-            writer_cpu = writer.writer_cpu_s
-        delete_runs(engine, [run_id])
-        timed = clock.epochs[2:]  # the first epochs warm up
-        without = statistics.median(w for e, w, _ in timed if e % 2)
-        with_ = statistics.median(w for e, w, _ in timed if not e % 2)
-        cpu_added = statistics.median(c for e, _, c in timed if not e % 2) - statistics.median(
-            c for e, _, c in timed if e % 2)
-        out[mode] = (without * 1000, (with_ - without) * 1000, cpu_added * 1000, writer_cpu / (epochs // 2) * 1000,
-                     statistics.median(every_other.seconds[1:]) * 1000)
-    return out
+    return statistics.median(per_call) * 1000, cpu / len(per_call) * 1000, n / wall
 
 
 def calibrate() -> float:
@@ -260,7 +167,6 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--log-sample", type=int, default=2000, help="log_epoch calls measured")
-    ap.add_argument("--overhead-epochs", type=int, default=400, help="digits-MLP epochs per recorder mode")
     args = ap.parse_args(argv)
 
     tmpdir = None
@@ -286,16 +192,9 @@ def main(argv=None) -> int:
     ms, cpu_ms, rate = log_epoch_cost(engine, args.log_sample)
     rows.append(("log_epoch (8 metrics, 1 transaction)", f"{ms:.3f}", f"{cpu_ms:.3f}",
                  f"{rate:,.0f} epochs/s", ""))
-    ms, cpu_ms, rate = recorder_cost(engine, args.log_sample)
-    rows.append(("DBRecorder.on_epoch_end in line (log + Cancel)", f"{ms:.3f}", f"{cpu_ms:.3f}",
-                 f"{rate:,.0f} epochs/s", ""))
-    for mode, (base, added, cpu, writer_cpu, own) in digits_epoch_overhead(
-            engine, args.db, args.overhead_epochs).items():
-        rows.append((f"digits-MLP epoch: DBRecorder {mode}", f"{added:+.3f}", f"{cpu:+.3f}",
-                     f"{100 * added / base:+.1f}% of a {base:.1f} ms epoch; its calls {own:.3f} ms "
-                     f"= {100 * own / base:.1f}%"
-                     + (f"; the writer's CPU {writer_cpu:.2f} ms" if mode == "writer process" else ""),
-                     "< 2% of a digits-MLP epoch" if mode == "writer process" else ""))
+    ms, cpu_ms, rate = log_epochs_cost(engine, args.log_sample, batch=25)
+    rows.append(("log_epochs, batches of 25 epochs (1 transaction each)", f"{ms:.3f}", f"{cpu_ms:.3f}",
+                 f"{rate:,.0f} epochs/s", "per batch"))
     if engine.dialect.name == "sqlite":
         path = engine.url.database
         checkpoint(engine)

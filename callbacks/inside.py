@@ -31,7 +31,7 @@ class RunSnapshots:
 
     @classmethod
     def load(cls, engine, run_id: int, model: str = "") -> RunSnapshots:
-        from storage.snapshots_extra import read_kind, snapshot_index
+        from storage.snapshots import read_kind, snapshot_index
 
         index = snapshot_index(engine, run_id)
         probe = read_kind(engine, run_id, "probe", 0) if "probe" in index else {}
@@ -42,7 +42,7 @@ class RunSnapshots:
         return self.probe.get("meta") or {}
 
     def at(self, kind: str, epoch: int) -> tuple[int | None, dict]:
-        from storage.snapshots_extra import read_kind_near
+        from storage.snapshots import read_kind_near
 
         return read_kind_near(self.engine, self.run_id, kind, epoch, self.index)
 

@@ -14,10 +14,13 @@ from dashboard.components.progress import run_progress_card, seconds_since
 from dashboard.figures.curves import training_curves_figure
 from engine.spec import SpecError, parse_spec
 
-from .jobs import kick_values
-
 WATCH_LIMIT = 6
 AUTO_KICK_AFTER_S = 5.0
+
+
+def kick(wanted: int) -> dict:
+    """The job slot's input: start up to `wanted` workers (the stamp makes every kick a new job)."""
+    return {"stamp": f"{time.time():.6f}", "wanted": int(wanted)}
 
 
 def form_values(family: str, names: list[str], values: list) -> dict:
@@ -44,8 +47,6 @@ def _message(text: str, ok: bool):
 
 
 def register(app, config) -> None:
-    n_slots = config.max_running
-
     @app.callback(
         Output({"type": ids.LAUNCH_FIELD, "name": ALL}, "value"),
         Output({"type": ids.LAUNCH_FIELD, "name": "dataset"}, "options"),
@@ -77,7 +78,7 @@ def register(app, config) -> None:
         Output(ids.LAUNCH_MESSAGE, "children"),
         Output({"type": "launch-wrap", "name": ALL}, "className"),
         Output(ids.WATCHED_RUNS, "data"),
-        [Output(ids.SLOT_KICK.format(i), "data") for i in range(n_slots)],
+        Output(ids.WORKERS_KICK, "data"),
         Input(ids.START, "n_clicks"),
         Input({"type": ids.LAUNCH_FIELD, "name": ALL}, "value"),
         State(ids.FAMILY, "value"),
@@ -85,14 +86,12 @@ def register(app, config) -> None:
         State(ids.SWEEP_TEXT, "value"),
         State(ids.EXPERIMENT_NAME, "value"),
         State(ids.WATCHED_RUNS, "data"),
-        [State(ids.SLOT_BUSY.format(i), "data") for i in range(n_slots)],
         prevent_initial_call=True,
     )
-    def validate_or_start(n_clicks, values, family, sweep_on, sweep_text, experiment, watched, *busy):
+    def validate_or_start(n_clicks, values, family, sweep_on, sweep_text, experiment, watched):
         names = [o["id"]["name"] for o in ctx.inputs_list[1]]
         spec_values = form_values(family, names, values)
         starting = ctx.triggered_id == ids.START
-        no_kicks = [no_update] * n_slots
         try:
             if sweep_on:
                 from jobs.sweep import expand_sweep
@@ -103,32 +102,30 @@ def register(app, config) -> None:
         except SpecError as e:
             classes = ["mb-2 field-invalid" if n == e.field else "mb-2" for n in FIELD_NAMES]
             return _message(f"Refused — {e.field}: {e.message}. Nothing was started.", False), classes, \
-                no_update, *no_kicks
+                no_update, no_update
         classes = ["mb-2"] * len(FIELD_NAMES)
         if not starting:
             note = f"Ready: {len(specs)} runs in the sweep" if sweep_on else ""
-            return _message(note, True), classes, no_update, *no_kicks
+            return _message(note, True), classes, no_update, no_update
         from jobs.queue import default_experiment_name, enqueue
 
         name = (experiment or "").strip() or (default_experiment_name() if sweep_on else "")
         run_ids = enqueue(specs, config.db_url, experiment=name)
-        kicks = kick_values(list(busy), len(run_ids), f"{time.time():.6f}")
         watched = [*run_ids, *(watched or [])][:WATCH_LIMIT]
         text = (f"Queued sweep '{name}': {len(run_ids)} runs (#{run_ids[0]}–#{run_ids[-1]})" if sweep_on
                 else f"Started run #{run_ids[0]}")
-        return _message(text, True), classes, watched, *[k if k else no_update for k in kicks]
+        return _message(text, True), classes, watched, kick(len(run_ids))
 
     @app.callback(
         Output(ids.ACTIVE_RUNS, "children"),
         Output(ids.LIVE_CURVES, "figure"),
         Output(ids.LIVE_TITLE, "children"),
-        [Output(ids.SLOT_KICK.format(i), "data", allow_duplicate=True) for i in range(n_slots)],
+        Output(ids.WORKERS_KICK, "data", allow_duplicate=True),
         Input(ids.ACTIVE_INTERVAL, "n_intervals"),
         State(ids.WATCHED_RUNS, "data"),
-        [State(ids.SLOT_BUSY.format(i), "data") for i in range(n_slots)],
         prevent_initial_call="initial_duplicate",
     )
-    def refresh_active(_n, watched, *busy):
+    def refresh_active(_n, watched):
         from dash import html
         from storage import reads, writes
         from storage.db import open_db
@@ -149,11 +146,9 @@ def register(app, config) -> None:
             hist = reads.get_metric_history(db, focus.id, ["train_loss", "val_loss", "train_accuracy",
                                                           "val_accuracy"])
             fig, title = training_curves_figure(hist), f"Live curves: run #{focus.id} ({focus.status})"
-        # Only runs queued a while ago: a fresh Start kicks its own slots, and kicking a slot whose job
-        # is starting would make Dash kill that job.
+        # Runs queued a while ago that no worker took (the workers had exited, say): start workers.
         queued = sum(1 for r in active if r.status == "queued" and seconds_since(r.created_at) > AUTO_KICK_AFTER_S)
-        kicks = kick_values(list(busy), queued, f"auto-{time.time():.6f}") if queued else [None] * n_slots
-        return cards, fig, title, *[k if k else no_update for k in kicks]
+        return cards, fig, title, kick(queued) if queued else no_update
 
     @app.callback(
         Output(ids.LAUNCH_MESSAGE, "children", allow_duplicate=True),

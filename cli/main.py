@@ -1,4 +1,4 @@
-"""`nnlab`: train, list, show, export and query runs, or serve the dashboard.
+"""`nnlab`: train, sweep, cancel, list, show, export and query runs, or serve the dashboard.
 
 The database is --db, else $NNLAB_DB, else sqlite:///nnlab.db.
 """
@@ -123,7 +123,7 @@ def cmd_show(args) -> int:
             print(json.dumps([{"kind": s["kind"], "name": s.get("name"), "epoch": s["epoch"],
                                "shape": s["shape"]} for s in snaps]))
         else:
-            from storage.snapshots_extra import summarize_snapshots
+            from storage.snapshots import summarize_snapshots
 
             print(render(("kind", "names", "epochs", "bytes"), summarize_snapshots(snaps)))
         return 0
@@ -150,7 +150,7 @@ def cmd_export(args) -> int:
     db = open_db(_db_url(args))
     runs = reads.list_runs(db, run_ids=args.runs or None, limit=args.limit)
     if args.snapshots:
-        from storage.snapshots_extra import export_snapshots
+        from storage.snapshots import export_snapshots
 
         files = sum(export_snapshots(db, r.id, args.snapshots) for r in runs)
         print(f"wrote {files} snapshot files under {args.snapshots}", file=sys.stderr)
@@ -213,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0,
                    help="BLAS threads (default: cores / $NNLAB_MAX_RUNNING, the share of one dashboard job)")
     p.set_defaults(fn=cmd_train)
+
+    from . import jobs
+
+    jobs.register(sub, with_db)
 
     p = with_db(sub.add_parser("runs", help="list runs"))
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")

@@ -67,11 +67,8 @@ def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = 
     app = Dash(__name__, use_pages=True, pages_folder="", suppress_callback_exceptions=True,
                background_callback_manager=background_manager, title="NN Lab")
     _register_pages()
-    slots = []
-    for i in range(config.max_running):
-        slots += [dcc.Store(id=ids.SLOT_KICK.format(i)), dcc.Store(id=ids.SLOT_BUSY.format(i), data=False),
-                  dcc.Store(id=ids.SLOT_RESULT.format(i)), dcc.Store(id=ids.SLOT_PROGRESS.format(i))]
-    app.layout = html.Div([dcc.Location(id=ids.URL), navbar(), dash.page_container, html.Div(slots)])
+    slot = [dcc.Store(id=ids.WORKERS_KICK), dcc.Store(id=ids.WORKERS_RESULT)]
+    app.layout = html.Div([dcc.Location(id=ids.URL), navbar(), dash.page_container, html.Div(slot)])
     app.server.config["NNLAB"] = config
     register_all(app, config)
     return app

@@ -2,10 +2,8 @@
 
 # app shell (outside the page container, so jobs survive page changes)
 URL = "url"
-SLOT_KICK = "slot-kick-{}"
-SLOT_BUSY = "slot-busy-{}"
-SLOT_RESULT = "slot-result-{}"
-SLOT_PROGRESS = "slot-progress-{}"
+WORKERS_KICK = "workers-kick"        # {"stamp", "wanted"}: start warm workers for queued runs
+WORKERS_RESULT = "workers-result"
 
 # launch page
 FAMILY = "launch-family"

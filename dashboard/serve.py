@@ -16,6 +16,9 @@ def serve(db_url: str, *, host: str = "127.0.0.1", port: int = 8050, cache_dir: 
         from .app import create_app
 
         app = create_app(db_url, cache_dir=cache_dir, max_running=max_running or None)
+        from jobs.worker import ensure_workers
+
+        ensure_workers(db_url, app.server.config["NNLAB"].max_running, wanted=1)  # the first Start finds it warm
     where = db_url
     print(f"NN Lab dashboard on http://{host}:{port}  (results: {where}; jobs: "
           f"{'Celery' if celery else 'diskcache ' + os.path.abspath(cache_dir)})", flush=True)

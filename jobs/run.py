@@ -1,7 +1,13 @@
-"""`run_experiment`: the single path from a spec to a recorded run (CLI, dashboard, Celery)."""
+"""`run_experiment`: the single path from a spec to a recorded run (CLI, dashboard workers, Celery).
+
+One run trains in one process: the recorder (jobs/recorder.py) and the snapshot recorder
+(jobs/snapshot_recorder.py) are training callbacks that write to the store from the training
+process itself, in batches.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import traceback
@@ -10,15 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import engine
+from engine.data import Dataset
 from engine.experiment import prepare, run_training
 from engine.spec import ExperimentSpec, parse_spec
 from engine.train import EpochRecord, TrainSummary
-from storage import reads, writes
+from storage import writes
 from storage.db import open_db
-from storage.recorder import DBRecorder
-from storage.snapshot_replay import SnapshotSender
-from storage.writer_process import WriterFailed, WriterProcess
 
+from .recorder import RunRecorder
+from .snapshot_recorder import SnapshotRecorder
+
+log = logging.getLogger(__name__)
 ProgressFn = Callable[[EpochRecord, int], None]
 
 
@@ -32,16 +40,20 @@ class RunResult:
     num_params: int
     outcome: str
     error: str | None = None
+    diverged: bool = False
 
 
-def create_queued_run(spec: ExperimentSpec | dict, db_url: str, *, status: str = "queued") -> int:
-    """Validate `spec` and record a run row for it; nothing is written if validation fails."""
-    spec = parse_spec(spec)
-    db = open_db(db_url)
+def create_queued_run(spec: ExperimentSpec | dict, db_url: str, *, status: str = "queued", **where) -> int:
+    """Validate `spec` and record a run row for it; nothing is written if validation fails.
+    `where`: the pid and host of the process that trains it, for a run created 'running'."""
+    return _create_run(parse_spec(spec), open_db(db_url), status, **where)
+
+
+def _create_run(spec: ExperimentSpec, db, status: str, **where) -> int:
     return writes.create_run(
         db, spec.to_dict(), spec.params(), status=status, name=spec.name,
         experiment=spec.experiment or None, tags=spec.tags, seed=spec.seed, model=spec.model,
-        dataset=spec.dataset, epochs_planned=spec.epochs, engine_version=engine.__version__)
+        dataset=spec.dataset, epochs_planned=spec.epochs, engine_version=engine.__version__, **where)
 
 
 class _Progress:
@@ -61,50 +73,42 @@ class _Progress:
 
 
 def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: ProgressFn | None = None,
-                   should_stop: Callable[[], bool] | None = None, run_id: int | None = None) -> RunResult:
+                   should_stop: Callable[[], bool] | None = None, run_id: int | None = None,
+                   data: Dataset | None = None) -> RunResult:
     """Train `spec` and record every epoch in `db_url`; returns how the run ended.
 
-    With `run_id`, the run row already exists (queued and claimed by a worker); otherwise it is
-    created here. A bad spec raises SpecError before any row is written. An exception inside
-    training marks the run failed with its traceback; a cancel request marks it cancelled.
-    The run's epochs are written, and its snapshots computed and written, by a writer process
-    (storage/writer_process.py) while training goes on; all it was sent is committed before the run
-    gets its final status.
+    With `run_id`, the run row already exists (queued, or claimed by a worker); otherwise it is
+    created here. `data`, when given, is the spec's data set already loaded (a warm worker's cache).
+    A bad spec raises SpecError before any row is written. An exception inside training (a database
+    error included) marks the run failed with its traceback; a cancel request marks it cancelled.
     """
     spec = parse_spec(spec)
     db = open_db(db_url)
-    if run_id is None:
-        run_id = create_queued_run(spec, db_url, status="queued")
-    writes.start_run(db, run_id, pid=os.getpid(), host=socket.gethostname())
-    writer = WriterProcess(db_url, run_id)  # starts now, while prepare() builds the data and model
-    recorder = DBRecorder(db, run_id, writer=writer)
-    callbacks = [recorder]
-    if spec.snapshots:  # the views are computed in the writer process, from the states sent to it
-        callbacks.append(SnapshotSender(writer, spec.to_dict(), spec.snapshot_budget_mb))
+    if run_id is None:  # trained here and now: running from the start (no worker may claim it)
+        run_id = _create_run(spec, db, "running", pid=os.getpid(), host=socket.gethostname())
+    recorder = RunRecorder(db, run_id)
+    callbacks: list = [recorder]
+    if spec.snapshots:
+        callbacks.append(SnapshotRecorder(db, run_id, budget_mb=spec.snapshot_budget_mb))
     if on_progress is not None:
         callbacks.append(_Progress(on_progress, spec.epochs))
     num_params = 0
     try:
-        exp = prepare(spec)
+        exp = prepare(spec, data=data)
         num_params = exp.num_params
+        writes.start_run(db, run_id, pid=os.getpid(), host=socket.gethostname(), num_params=num_params)
         interrupt = (lambda: recorder.should_stop() or bool(should_stop and should_stop()))
         summary = run_training(exp, callbacks, interrupt=interrupt)
-        writer.flush()
-    except Exception as exc:
+    except Exception:
         error = traceback.format_exc()
-        write_error = writer.close()  # what was sent lands before the status
-        if write_error is not None and not isinstance(exc, WriterFailed):
-            error += f"\nWriting an epoch failed too:\n{write_error}"
-        recorder.stop_heartbeat()
-        writes.finish_run(db, run_id, "failed", error=error)
+        try:  # the epochs gathered since the last commit are written with the status
+            recorder.finish("failed", error=error)
+        except Exception:  # the store cannot be written (a full disk, a lost server): the crash mark will say it
+            log.exception("could not mark run %s failed", run_id)
         return RunResult(run_id, "failed", {}, num_params, "failed", error)
-    finally:
-        writer.close()
-    status = "cancelled" if summary.outcome == "stopped" and summary.stopped_by in ("interrupt", "DBRecorder") \
+    status = "cancelled" if summary.outcome == "stopped" and summary.stopped_by in ("interrupt", "RunRecorder") \
         else "completed"
-    extra = {k: v for k, v in summary.final.items() if k.startswith("test_")}
-    if extra:
-        writes.log_epoch(db, run_id, summary.epochs_run, extra)
-    writes.finish_run(db, run_id, status)
-    row = reads.get_run(db, run_id)
-    return RunResult(run_id, row.status if row else status, summary.final, num_params, summary.outcome)
+    test = {k: v for k, v in summary.final.items() if k.startswith("test_")}
+    status = recorder.finish(status, metrics=test, step=summary.epochs_run)
+    return RunResult(run_id, status, summary.final, num_params, summary.outcome,
+                     diverged=summary.outcome == "diverged")

@@ -56,11 +56,7 @@ def make_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     on_disk = make_url(url).database not in (None, "", ":memory:")
-    # A file gets a LIFO pool: it hands out the connection used last, whose page cache is still valid
-    # (SQLite drops a connection's cache whenever another connection has written; with a heartbeat
-    # thread, a FIFO pool would alternate connections and start every epoch's write with a cold cache).
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-                           **({"pool_use_lifo": True} if on_disk else {}))
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -91,32 +87,10 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-@contextmanager
-def raw_write_tx(engine: Engine) -> Iterator:
-    """write_tx on the bare DBAPI connection: yields a cursor inside one write transaction.
-
-    For the per-epoch hot path (statements from prepared.py); a pooled connection as engine.connect()
-    would give, minus SQLAlchemy's per-call Connection machinery.
-    """
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        if engine.dialect.name == "sqlite":  # as _on_begin does for write_tx; PostgreSQL begins by itself
-            cursor.execute("BEGIN IMMEDIATE")
-        try:
-            yield cursor
-        except BaseException:
-            raw.rollback()
-            raise
-        raw.commit()
-        cursor.close()
-    finally:
-        raw.close()  # back to the pool (which rolls back anything left open)
-
-
 def dialect_insert(bind, table):
-    """INSERT with ON CONFLICT support for an engine's, connection's or dialect's database (SQLite or PostgreSQL)."""
-    name = getattr(bind, "dialect", bind).name
+    """INSERT with ON CONFLICT support for an engine's, connection's or dialect's database (SQLite or
+    PostgreSQL), or a dialect's name."""
+    name = bind if isinstance(bind, str) else getattr(bind, "dialect", bind).name
     if name == "sqlite":
         return sqlite.insert(table)
     if name == "postgresql":
@@ -162,9 +136,6 @@ def checkpoint(engine: Engine) -> None:
 
 
 # --- migrations -------------------------------------------------------------------------------
-
-# Alembic is imported where it is used: a run's writer process (writer_process.py) opens the
-# database with make_engine alone, and importing Alembic would add a quarter of a second to its start.
 
 def alembic_config() -> Config:
     """An Alembic Config built in code (no alembic.ini), pointing at storage/migrations."""

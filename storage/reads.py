@@ -261,6 +261,26 @@ def count_runs(engine: Engine, *, status=None, params=None, tag=None, search=Non
         return conn.scalar(stmt)
 
 
+def has_queued_runs(engine: Engine) -> bool:
+    """Whether any run waits in the queue (one indexed read: what an idle worker polls)."""
+    with engine.connect() as conn:
+        return conn.scalar(select(Run.id).where(Run.status == "queued").limit(1)) is not None
+
+
+def experiment_exists(engine: Engine, name: str) -> bool:
+    """Whether an experiment of that name exists."""
+    with engine.connect() as conn:
+        return conn.scalar(select(Experiment.id).where(Experiment.name == name)) is not None
+
+
+def run_statuses(engine: Engine, run_ids: list[int]) -> dict[int, str]:
+    """{run id: status} for the given runs (a sweep's progress)."""
+    if not run_ids:
+        return {}
+    with engine.connect() as conn:
+        return dict(conn.execute(select(Run.id, Run.status).where(Run.id.in_(run_ids))).all())
+
+
 def get_run(engine: Engine, run_id: int) -> RunRow | None:
     """One run with its spec, params, tags and summary; None if there is no such run."""
     stmt = select(Run.__table__, Experiment.name.label("experiment")).outerjoin(

@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, func, literal_column, select, update
 
 from .db import RunNotFound, dialect_insert, write_tx
-from .epoch_log import log_epoch
+from .epoch_log import log_epoch, log_epochs, write_epochs
 from .models import (CLAIM_LOCK, FINAL_STATUSES, RUN_STATUSES, Experiment, Lock, Param, Run, RunTag,
                      utcnow)
 from .series import pack_run_series
 from .values import encode_param, to_json
 
-__all__ = ["dialect_insert", "log_epoch"]  # re-exported: log_epoch lives in epoch_log, dialect_insert in db
+__all__ = ["dialect_insert", "log_epoch", "log_epochs"]  # re-exported from epoch_log and db
 
 # Columns set_run_fields may change; status and timestamps have their own verbs.
 SETTABLE_FIELDS = frozenset({"name", "seed", "model", "dataset", "notes", "engine_version", "epochs_planned",
@@ -54,8 +54,10 @@ def _clean_tags(tags: Iterable[str] | str) -> list[str]:
 
 def create_run(engine: Engine, spec: Mapping, params: Mapping[str, object], *, status: str = "queued",
                name: str = "", experiment: str | None = None, tags: Iterable[str] = (), seed: int = 0,
-               model: str = "", dataset: str = "", epochs_planned: int = 0, engine_version: str = "") -> int:
-    """Insert a run with its params and tags (creating the experiment by name if needed); returns its id."""
+               model: str = "", dataset: str = "", epochs_planned: int = 0, engine_version: str = "",
+               pid: int | None = None, host: str = "") -> int:
+    """Insert a run with its params and tags (creating the experiment by name if needed); returns its id.
+    A run created 'running' by its own trainer gives that process's `pid` and `host`."""
     if status not in RUN_STATUSES:
         raise ValueError(f"unknown status {status!r}; expected one of {RUN_STATUSES}")
     tags = _clean_tags(tags)
@@ -66,7 +68,8 @@ def create_run(engine: Engine, spec: Mapping, params: Mapping[str, object], *, s
             experiment_id=exp_id, name=name, status=status, created_at=now, seed=int(seed), model=model,
             dataset=dataset, spec=to_json(dict(spec)), notes="", engine_version=engine_version,
             diverged=False, cancel_requested=False, epochs_planned=int(epochs_planned), epochs_done=0,
-            host="", ended_at=now if status in FINAL_STATUSES else None))
+            pid=pid, host=host, started_at=now if status == "running" else None, heartbeat_at=None,
+            ended_at=now if status in FINAL_STATUSES else None))
         run_id = result.inserted_primary_key[0]
         rows = []
         for k, v in params.items():
@@ -79,12 +82,13 @@ def create_run(engine: Engine, spec: Mapping, params: Mapping[str, object], *, s
     return run_id
 
 
-def start_run(engine: Engine, run_id: int, *, pid: int, host: str) -> None:
-    """Mark a run running now, in process `pid` on `host`."""
+def start_run(engine: Engine, run_id: int, *, pid: int, host: str, num_params: int | None = None) -> None:
+    """Mark a run running now, in process `pid` on `host` (with its model's size when known)."""
     now = utcnow()
+    extra = {} if num_params is None else {"num_params": int(num_params)}
     with write_tx(engine) as conn:
         result = conn.execute(update(Run).where(Run.id == run_id).values(
-            status="running", started_at=now, heartbeat_at=now, pid=pid, host=host))
+            status="running", started_at=now, heartbeat_at=now, pid=pid, host=host, **extra))
         if result.rowcount == 0:
             raise RunNotFound(run_id)
 
@@ -111,12 +115,13 @@ def claim_next_run(engine: Engine, *, max_running: int, pid: int, host: str) -> 
 
 # --- heartbeat and cancel -----------------------------------------------------------------------
 
-def heartbeat(engine: Engine, run_id: int) -> bool:
-    """Record that the run's process is alive; False (nothing written) when the run is not running."""
+def heartbeat(engine: Engine, run_id: int) -> tuple[bool, bool]:
+    """Record that the run's process is alive; returns (still running, Cancel requested). Nothing is
+    written when the run is not running."""
     with write_tx(engine) as conn:
-        result = conn.execute(update(Run).where(Run.id == run_id, Run.status == "running")
-                              .values(heartbeat_at=utcnow()))
-        return result.rowcount > 0
+        row = conn.execute(update(Run).where(Run.id == run_id, Run.status == "running")
+                           .values(heartbeat_at=utcnow()).returning(Run.cancel_requested)).first()
+        return (row is not None, bool(row and row.cancel_requested))
 
 
 def set_run_fields(engine: Engine, run_id: int, **fields) -> None:
@@ -133,11 +138,16 @@ def set_run_fields(engine: Engine, run_id: int, **fields) -> None:
 
 # --- ending runs -----------------------------------------------------------------------------------
 
-def finish_run(engine: Engine, run_id: int, status: str, *, error: str | None = None) -> str:
-    """End a run with a final status (and error text); returns the status it now has (see module doc)."""
+def finish_run(engine: Engine, run_id: int, status: str, *, error: str | None = None,
+               epochs: list[tuple[int, Mapping[str, float]]] = ()) -> str:
+    """End a run with a final status (and error text); returns the status it now has (see module doc).
+    `epochs` not yet logged ([(step, metrics)], as log_epochs takes them) are written in the same
+    transaction."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"finish_run needs a final status {FINAL_STATUSES}, got {status!r}")
     with write_tx(engine) as conn:
+        if epochs:
+            write_epochs(conn, int(run_id), list(epochs))
         row = conn.execute(select(Run.status, Run.cancel_requested, Run.epochs_done, Run.epochs_planned)
                            .where(Run.id == run_id)).first()
         if row is None:

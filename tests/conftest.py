@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Warm workers started by the tests exit soon after their queue empties (the default is 10 minutes).
+os.environ.setdefault("NNLAB_WORKER_IDLE_S", "3")
 
 
 def pytest_setup_options():

@@ -45,6 +45,15 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
     raise ValueError(f"data set {name!r} is not available yet")
 
 
+def data_key(spec: ExperimentSpec) -> tuple:
+    """Everything that determines `load_dataset(spec)`'s result: two specs with the same key get the
+    same arrays, so a worker may load a data set once and train many runs on it."""
+    import os
+
+    return (spec.dataset, spec.model == "cnn", spec.n_samples, spec.noise, spec.seq_len, spec.vocab,
+            spec.subset, spec.val_fraction, spec.data_dir or os.environ.get("NNLAB_DATA_DIR", ""))
+
+
 def _with_test_split(name: str, x: np.ndarray, y: np.ndarray, spec: ExperimentSpec, **kw) -> Dataset:
     """Hold out a stratified test set (fixed seed), then split train/val and standardise on train."""
     rest, test = stratified_split(y, TEST_FRACTION, np.random.default_rng(DATA_SEED + 1))
@@ -81,5 +90,5 @@ def _standardize_pixels(data: Dataset, max_value: float) -> Dataset:
     return data
 
 
-__all__ = ["Dataset", "load_dataset", "split_classification", "standardize", "stratified_split",
+__all__ = ["Dataset", "data_key", "load_dataset", "split_classification", "standardize", "stratified_split",
            "stratified_subset"]

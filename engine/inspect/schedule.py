@@ -112,10 +112,10 @@ class ByteBudget:
 
 
 # Snapshots may take this fraction of the run's time so far, and at least TIME_FLOOR_S seconds per run:
-# a tiny run (XOR, moons: epochs of 1-10 ms) can then record nearly every epoch, so its decision boundary
-# animates, for about the cost of creating the run; from 1 s of epochs on, the fraction is what binds.
+# a short run (XOR, moons, a few digits epochs) then records every epoch, so its views animate and
+# every epoch can be scrubbed; from 5 s of epochs on, the fraction is what binds.
 TIME_FRACTION = 0.05
-TIME_FLOOR_S = 0.05
+TIME_FLOOR_S = 0.25
 
 
 class TimeBudget:

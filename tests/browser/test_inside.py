@@ -103,7 +103,7 @@ def test_scrubbing_the_epoch_slider_changes_the_views_of_a_finished_run(start_ap
     duo.wait_for_text_to_equal("#inside-epoch-label", "epoch 2", timeout=15)
     # the views show epoch 2, or the nearest recorded before it when the time cap skipped epoch 2
     from storage.db import open_db
-    from storage.snapshots_extra import snapshot_index
+    from storage.snapshots import snapshot_index
 
     shown = max(e for e in snapshot_index(open_db(db_url), 1)["boundary"] if e <= 2)
     duo.wait_for_contains_text(".inside-view h6", f"epoch {shown}", timeout=15)

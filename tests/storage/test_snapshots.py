@@ -36,27 +36,3 @@ def test_json_values_round_trip_and_listing_describes_without_data(engine):
     assert all(x["nbytes"] > 0 for x in listing)
     with pytest.raises(KeyError):
         s.read_snapshot(engine, run_id, "weights", "W", 4)
-
-
-@pytest.mark.parametrize("array", [
-    np.linspace(-1, 1, 1600).reshape(40, 40), np.arange(12, dtype=np.int32).reshape(3, 4), np.array(2.5),
-    np.zeros((0, 5)), np.ones((2, 3, 4), dtype=np.float32), np.array([True, False]), np.arange(6, dtype=">i8"),
-    np.asfortranarray(np.arange(12.0).reshape(3, 4)), np.arange(24.0).reshape(4, 6)[:, ::2],
-    np.zeros(3, dtype=[("a", "f4"), ("b", "i2")])], ids=lambda a: f"{a.dtype}{a.shape}")
-@pytest.mark.parametrize("float_dtype", ["float16", None])
-def test_array_bytes_are_exactly_what_np_save_writes(array, float_dtype):
-    """Arrays are encoded without np.save (a cached header and the raw data) into the same bytes, so
-    rows written before and after read back alike."""
-    import io
-
-    from storage.snapshots import _encode
-
-    stored = array.astype(float_dtype) if float_dtype and array.dtype.kind == "f" else array
-    buf = io.BytesIO()
-    np.save(buf, stored, allow_pickle=False)
-    for _ in range(2):  # the second time with the header cached
-        row = _encode(array, float_dtype)
-        assert row["data"] == buf.getvalue()
-    back = np.load(io.BytesIO(row["data"]), allow_pickle=False)
-    assert back.dtype == stored.dtype and back.shape == stored.shape
-    np.testing.assert_array_equal(back, stored)

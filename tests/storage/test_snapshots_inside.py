@@ -10,9 +10,9 @@ import pytest
 from jobs.run import run_experiment
 from storage import reads, writes
 from storage.db import open_db
-from storage.snapshot_recorder import SnapshotRecorder
+from jobs.snapshot_recorder import SnapshotRecorder
 from storage.snapshots import list_snapshots, read_snapshot
-from storage.snapshots_extra import (
+from storage.snapshots import (
     encode_snapshot,
     export_snapshots,
     nearest_epoch,
@@ -189,7 +189,7 @@ def test_a_run_trains_identically_with_and_without_snapshots(sqlite_url):
 
 def test_cli_show_snapshots_table_summarises_kinds_and_epochs(sqlite_url, capsys):
     from cli.main import main
-    from storage.snapshots_extra import epoch_ranges
+    from storage.snapshots import epoch_ranges
 
     assert epoch_ranges([0, 1, 2, 3, 4, 8, 10, 11]) == "0-4, 8, 10-11"
     result = run_experiment({**XOR, "epochs": 3}, sqlite_url)
@@ -205,7 +205,7 @@ def test_the_time_cap_keeps_room_for_the_last_epochs_full_views(sqlite_url, monk
     from engine.experiment import prepare, run_training
     from engine.inspect.schedule import TimeBudget
     from engine.spec import parse_spec
-    from storage import snapshot_recorder as module
+    from jobs import snapshot_recorder as module
 
     clock = {"now": 0.0}
     monkeypatch.setattr(module.time, "perf_counter", lambda: clock["now"])

@@ -66,27 +66,23 @@ def poller(url: str, writers: int, start_file: str | None = None) -> dict:
     return {"polls": polls}
 
 
-def killable(url: str, run_id: int, writer: str = "") -> dict:
-    """Train forever through DBRecorder, printing after each epoch the last step committed (and, with
-    `writer`, the last step sent to the writer process, whose pid comes first), until killed."""
+def killable(url: str, run_id: int) -> dict:
+    """Train forever through RunRecorder (batched commits), printing after each epoch the last step
+    committed, until killed."""
     from engine.train import EpochRecord
-    from storage import DBRecorder, open_db, start_run
-    from storage.writer_process import WriterProcess
+    from jobs.recorder import RunRecorder
+    from storage import open_db, start_run
 
     engine = open_db(url)
     start_run(engine, run_id, pid=os.getpid(), host=socket.gethostname())
-    process = WriterProcess(url, run_id) if writer else None
-    if process is not None:
-        print(json.dumps({"writer_pid": process.pid}), flush=True)
-    recorder = DBRecorder(engine, run_id, heartbeat_every_s=0.05, writer=process)
+    recorder = RunRecorder(engine, run_id, heartbeat_every_s=0.05)
     recorder.on_train_start({"epochs": 10**6})
     step = 0
     while True:
         step += 1
         m = epoch_metrics(step)
         recorder.on_epoch_end(EpochRecord(step, m["train_loss"], m["val_loss"], m, m["lr"], 0.0))
-        recorder.should_stop()  # the trainer's stop check after the callbacks: a writer process gets the epoch
-        print(json.dumps({"committed": recorder.committed, "sent": process.sent if process else step}), flush=True)
+        print(json.dumps({"committed": recorder.committed}), flush=True)
 
 
 def main(argv: list[str]) -> int:
@@ -97,7 +93,7 @@ def main(argv: list[str]) -> int:
         elif mode == "poller":
             result = poller(url, int(rest[0]), *rest[1:2])
         elif mode == "killable":
-            result = killable(url, int(rest[0]), *rest[1:2])
+            result = killable(url, int(rest[0]))
         else:
             raise ValueError(mode)
     except BaseException:

@@ -6,14 +6,11 @@ After each planned epoch it computes the views on the probe batch and writes the
 transaction; the budget is checked before every write, so a run never stores more than its budget.
 If training stops before the planned last epoch, the epoch it stopped at is recorded in full.
 
-Snapshot time is kept under 5% of the run's time (engine.inspect.schedule.TimeBudget; a short run may
-always spend a twentieth of a second): planned epochs are skipped while over it, except the last one.
+Snapshot time is kept under 5% of the run's time, and a run may always spend a quarter of a second on
+them, so a short run keeps every epoch (engine.inspect.schedule.TimeBudget): planned epochs are skipped
+while over it, except the last one.
 The run's time is measured as the run sees it, from one epoch end to the next (training, evaluation,
 metric logging), without the recorder's own time.
-
-In a run started by run_experiment this recorder lives in the run's writer process, fed with the
-model's state after each epoch (storage/snapshot_replay.py), so the training loop does not compute
-views at all; tests and benchmarks also use it in the training process itself.
 
 In production (`strict=False`) a failure inside the recorder never fails the run: it is logged,
 stored as a 'note' snapshot, and snapshots stop for that run. Tests use `strict=True` to see errors.
@@ -26,13 +23,10 @@ import logging
 import time
 import traceback
 
-from sqlalchemy import Engine
-
 from engine.inspect import BIG_KINDS, ByteBudget, Inspector, Snapshot, plan_schedule
 from engine.inspect.schedule import MB, TimeBudget
 from engine.train import EpochRecord, TrainSummary
-
-from .snapshots_extra import encode_snapshot, write_encoded
+from storage.snapshots import encode_snapshot, write_encoded
 
 log = logging.getLogger(__name__)
 DEFAULT_BUDGET_MB = 4.0
@@ -40,37 +34,17 @@ NOTE_KIND = "note"
 
 
 def _one_blas_thread():
-    """A context that runs BLAS single-threaded. Probe batches are small: extra BLAS threads only add
-    hand-off cost, which on a busy machine measured 5-10x the snapshot's own work.
-
-    The BLAS libraries are found once. Entering reads each one's thread count and sets it to 1 only
-    where it is not already 1; leaving puts back what it changed. (threadpoolctl's own `limit()`
-    re-read every library's full info and set every count twice: 0.1-0.3 ms per snapshot.)"""
+    """A function giving a context that runs BLAS single-threaded: probe batches are small, and extra
+    BLAS threads only add hand-off cost (on a busy machine, several times the snapshot's own work)."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl is a requirement
         return contextlib.nullcontext
-    libraries = ThreadpoolController().select(user_api="blas").lib_controllers
-    if not libraries:
-        return contextlib.nullcontext
-
-    class SingleThread:  # a plain class: a generator-based context manager cost as much as the calls
-        def __enter__(self):
-            self.changed = []
-            for lib in libraries:
-                n = lib.get_num_threads()
-                if n is not None and n != 1:
-                    lib.set_num_threads(1)
-                    self.changed.append((lib, n))
-
-        def __exit__(self, *exc):
-            for lib, n in self.changed:
-                lib.set_num_threads(n)
-
-    return SingleThread
+    controller = ThreadpoolController()
+    return lambda: controller.limit(limits=1, user_api="blas")
 
 
-def write_note(engine: Engine, run_id: int, epoch: int, name: str, text: str) -> None:
+def write_note(engine, run_id: int, epoch: int, name: str, text: str) -> None:
     """Store a short message about a run's snapshots (outside the budget: notes are tiny); best effort."""
     try:
         write_encoded(engine, run_id, epoch, [(NOTE_KIND, name, encode_snapshot({"text": text}))])
@@ -81,7 +55,7 @@ def write_note(engine: Engine, run_id: int, epoch: int, name: str, text: str) ->
 class SnapshotRecorder:
     """Engine callback: snapshots of `run_id` at planned epochs, within `budget_mb` megabytes (10^6 bytes)."""
 
-    def __init__(self, engine: Engine, run_id: int, *, budget_mb: float = DEFAULT_BUDGET_MB,
+    def __init__(self, engine, run_id: int, *, budget_mb: float = DEFAULT_BUDGET_MB,
                  strict: bool = False, time_budget: TimeBudget | None = None) -> None:
         self.engine, self.run_id, self.strict = engine, run_id, strict
         self.budget = ByteBudget(int(budget_mb * MB))
@@ -102,13 +76,11 @@ class SnapshotRecorder:
         self._guarded(0, self._start, context)
         self._mark = time.perf_counter()
 
-    def on_epoch_end(self, record: EpochRecord, run_seconds: float | None = None) -> None:
-        """Record the planned views of this epoch. `run_seconds`: the epoch's time as the run saw it,
-        when the recorder runs elsewhere (the writer process); by default, the time since the last call
-        minus the recorder's own work."""
+    def on_epoch_end(self, record: EpochRecord) -> None:
+        """Record the planned views of this epoch, if the time budget allows."""
         if self.plan is None:
             return
-        self.time.add_training(time.perf_counter() - self._mark if run_seconds is None else run_seconds)
+        self.time.add_training(time.perf_counter() - self._mark)
         small, big = self.plan.wants(record.epoch)
         reserve = self._cost[True] if record.epoch < self._epochs else 0.0  # for the last epoch's full views
         if (small or big) and self.time.allows(self._cost[big], reserve):

@@ -1,0 +1,108 @@
+"""RunRecorder: epochs committed in batches (the first at once), a heartbeat thread, Cancel as a stop request."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+import storage as s
+from engine.experiment import prepare, run_training
+from engine.spec import ExperimentSpec
+from engine.train import EpochRecord, TrainSummary
+from jobs.recorder import RunRecorder
+
+
+@pytest.fixture
+def sqlite_engine(db_url):
+    return s.open_db(db_url)
+
+
+def _record(epoch: int, **extra) -> EpochRecord:
+    metrics = {"train_loss": 1.0 / epoch, "val_loss": 1.2 / epoch, "train_accuracy": 0.5, "val_accuracy": 0.4,
+               "lr": 0.1, "epoch_seconds": 0.01, **extra}
+    return EpochRecord(epoch, metrics["train_loss"], metrics["val_loss"], metrics, 0.1, 0.01)
+
+
+def _started_run(engine) -> int:
+    run_id = s.create_run(engine, {}, {})
+    s.start_run(engine, run_id, pid=1, host="h")
+    return run_id
+
+
+def test_the_first_epoch_is_committed_at_once_and_fast_epochs_wait_for_the_batch(sqlite_engine):
+    run_id = _started_run(sqlite_engine)
+    recorder = RunRecorder(sqlite_engine, run_id, commit_every_s=3600, heartbeat_every_s=3600)
+    recorder.on_train_start({"epochs": 5})
+    recorder.on_epoch_end(_record(1))
+    assert s.get_run(sqlite_engine, run_id).epochs_done == 1  # a new run shows life at once
+    for epoch in (2, 3, 4):
+        recorder.on_epoch_end(_record(epoch))
+    assert s.get_run(sqlite_engine, run_id).epochs_done == 1  # gathered, not committed yet
+    recorder.on_train_end(TrainSummary(epochs_run=4, outcome="completed"))
+    assert recorder.finish("completed", metrics={"test_accuracy": 0.5}, step=4) == "completed"
+    run = s.get_run(sqlite_engine, run_id)
+    assert (run.status, run.epochs_done) == ("completed", 4)  # the rest came with the final status
+    assert run.summary["test_accuracy"]["last_step"] == 4
+    assert recorder.commits == 1 and recorder.committed == 1
+    assert [st for st, _ in s.get_metric_history(sqlite_engine, run_id)["val_loss"]] == [1, 2, 3, 4]
+
+
+def test_a_batch_is_committed_once_it_would_be_older_than_the_commit_interval(sqlite_engine):
+    run_id = _started_run(sqlite_engine)
+    recorder = RunRecorder(sqlite_engine, run_id, commit_every_s=0.05, heartbeat_every_s=3600)
+    recorder.on_train_start({"epochs": 100})
+    recorder.on_epoch_end(_record(1))
+    recorder.on_epoch_end(_record(2))
+    assert recorder.committed == 1
+    time.sleep(0.06)  # the next epoch ends more than the interval after the last commit
+    recorder.on_epoch_end(_record(3))
+    assert recorder.committed == 3 and s.get_run(sqlite_engine, run_id).epochs_done == 3
+    recorder.finish("completed")
+
+
+def test_a_commit_brings_back_cancel_and_every_epoch_is_kept(sqlite_engine):
+    run_id = _started_run(sqlite_engine)
+    recorder = RunRecorder(sqlite_engine, run_id, commit_every_s=0.0, heartbeat_every_s=3600)
+    recorder.on_train_start({"epochs": 5})
+    assert not recorder.on_epoch_end(_record(1))
+    s.request_cancel(sqlite_engine, run_id)
+    assert recorder.on_epoch_end(_record(2, grad_norm=float("inf"))) is True
+    assert recorder.should_stop()
+    recorder.on_train_end(TrainSummary(epochs_run=2, outcome="stopped", stopped_by="RunRecorder"))
+    assert recorder.finish("cancelled") == "cancelled"
+    run = s.get_run(sqlite_engine, run_id)
+    assert (run.epochs_done, run.diverged) == (2, True)
+    history = s.get_metric_history(sqlite_engine, run_id)
+    assert history["val_loss"] == [(1, 1.2), (2, 0.6)] and math.isinf(history["grad_norm"][0][1])
+
+
+def test_a_heartbeat_records_liveness_picks_up_cancel_and_ends_with_the_run(sqlite_engine):
+    run_id = _started_run(sqlite_engine)
+    before = s.get_run(sqlite_engine, run_id).heartbeat_at
+    recorder = RunRecorder(sqlite_engine, run_id)
+    assert recorder.beat() is True
+    assert s.get_run(sqlite_engine, run_id).heartbeat_at >= before
+    assert not recorder.should_stop()
+    s.request_cancel(sqlite_engine, run_id)
+    recorder.beat()
+    assert recorder.should_stop()  # seen mid-epoch, through Trainer.fit(interrupt=recorder.should_stop)
+    s.finish_run(sqlite_engine, run_id, "cancelled")
+    assert recorder.beat() is False  # the thread stops itself once the run has ended
+
+
+def test_recorder_with_the_real_trainer_records_a_whole_run(sqlite_engine):
+    spec = ExperimentSpec(model="mlp", dataset="xor", hidden=(4,), epochs=6, lr=0.1, optimizer="sgd", batch_size=4)
+    run_id = s.create_run(sqlite_engine, spec.to_dict(), spec.params(), epochs_planned=spec.epochs)
+    s.start_run(sqlite_engine, run_id, pid=1, host="h")
+    exp = prepare(spec)
+    recorder = RunRecorder(sqlite_engine, run_id)
+    summary = run_training(exp, [recorder], interrupt=recorder.should_stop)
+    recorder.finish("completed")
+    run = s.get_run(sqlite_engine, run_id)
+    assert summary.epochs_run == 6 and run.epochs_done == 6 and run.status == "completed"
+    assert recorder.commits < 6  # tiny epochs share transactions
+    history = s.get_metric_history(sqlite_engine, run_id, ["val_loss"])["val_loss"]
+    assert [st for st, _ in history] == list(range(1, 7))
+    assert history[-1][1] == summary.final["val_loss"]
