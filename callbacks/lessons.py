@@ -1,13 +1,12 @@
 """Lessons page and the Run page's Ablate tab and event list: thin callbacks over testable presenters.
 
 Launching goes through ONE injected function (lessons/launch.py), chosen in `dashboard_launch`: today
-`launch_queued`, which queues the runs; the job slots (callbacks/jobs.py) train queued runs, so Run kicks
-idle slots like the Launch page's Start does.
+`launch_queued`, which queues the runs; warm workers (jobs/worker.py) train queued runs, so Run kicks the
+job slot (callbacks/jobs.py) to start them, like the Launch page's Start does.
 """
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
@@ -17,7 +16,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import ids
 from dashboard.figures.lessons import VERDICT_COLORS, verdict_figure
 
-from .jobs import kick_values
+from .launch import kick
 
 MAX_SEEDS = 50
 
@@ -162,17 +161,13 @@ def start_ablation(db_url: str, run_id: int, knob: str, value, seeds, metric: st
 
 
 def register(app, config) -> None:
-    db_url, n_slots = config.db_url, config.max_running
-    kicks_out = [Output(ids.SLOT_KICK.format(i), "data", allow_duplicate=True) for i in range(n_slots)]
-    busy_in = [State(ids.SLOT_BUSY.format(i), "data") for i in range(n_slots)]
+    db_url = config.db_url
+    kick_out = Output(ids.WORKERS_KICK, "data", allow_duplicate=True)
 
-    def kicks(busy, wanted: int) -> list:
-        return [k or no_update for k in kick_values(list(busy), wanted, f"lesson-{time.time():.6f}")]
-
-    @app.callback(Output({"type": ids.LESSON_PLAN, "lesson": ALL}, "data"), *kicks_out,
+    @app.callback(Output({"type": ids.LESSON_PLAN, "lesson": ALL}, "data"), kick_out,
                   Input({"type": ids.LESSON_RUN, "lesson": ALL}, "n_clicks"),
-                  State({"type": ids.LESSON_SEEDS, "lesson": ALL}, "value"), *busy_in, prevent_initial_call=True)
-    def run_lesson(clicks, seeds, *busy):
+                  State({"type": ids.LESSON_SEEDS, "lesson": ALL}, "value"), prevent_initial_call=True)
+    def run_lesson(clicks, seeds):
         if not ctx.triggered_id or not any(clicks):
             raise PreventUpdate
         from lessons.definitions import get_lesson
@@ -185,7 +180,8 @@ def register(app, config) -> None:
         k = int(k) if isinstance(k, int | float) and 1 <= k <= MAX_SEEDS else lesson.seeds
         launched = launch_plan(lesson_plan(lesson, k), db_url, dashboard_launch())
         data = {"kind": "lesson", "lesson": name, "seeds": k, "run_ids": launched.run_ids}
-        return [data if n == name else no_update for n in names], *kicks(busy, len(launched.new_ids))
+        new = len(launched.new_ids)
+        return [data if n == name else no_update for n in names], kick(new) if new else no_update
 
     @app.callback(Output({"type": ids.LESSON_PROGRESS, "lesson": ALL}, "children"),
                   Output({"type": ids.LESSON_VERDICT, "lesson": ALL}, "children"),
@@ -212,16 +208,16 @@ def register(app, config) -> None:
             out[5][i] = {"run_ids": data["run_ids"], "done": done}
         return tuple(out)
 
-    @app.callback(Output(ids.ABLATE_MESSAGE, "children"), Output(ids.ABLATE_PLAN, "data"), *kicks_out,
+    @app.callback(Output(ids.ABLATE_MESSAGE, "children"), Output(ids.ABLATE_PLAN, "data"), kick_out,
                   Input(ids.ABLATE_START, "n_clicks"), State(ids.RUN_ID, "data"), State(ids.ABLATE_KNOB, "value"),
                   State(ids.ABLATE_VALUE, "value"), State(ids.ABLATE_SEEDS, "value"),
-                  State(ids.ABLATE_METRIC, "value"), *busy_in, prevent_initial_call=True)
-    def ablate(n, run_id, knob, value, seeds, metric, *busy):
+                  State(ids.ABLATE_METRIC, "value"), prevent_initial_call=True)
+    def ablate(n, run_id, knob, value, seeds, metric):
         if not n or run_id is None:
             raise PreventUpdate
         text, ok, data, new = start_ablation(db_url, run_id, knob, value, seeds, metric)
         message = dbc.Alert(text, color="success" if ok else "danger", className="py-1 small mb-1")
-        return message, data if ok else no_update, *(kicks(busy, new) if ok else [no_update] * n_slots)
+        return message, data if ok else no_update, kick(new) if ok and new else no_update
 
     @app.callback(Output(ids.ABLATE_PROGRESS, "children"), Output(ids.ABLATE_VERDICT, "children"),
                   Output(ids.ABLATE_FIGURE, "figure"),

@@ -11,10 +11,10 @@ EXIT_USAGE = 2
 
 
 def _default_launch():
-    """The launch function the CLI uses (lessons/launch.py). Lead: swap in the sweep path here."""
-    from lessons.launch import launch_in_process
+    """The launch function the CLI uses (lessons/launch.py): the job path's warm workers."""
+    from lessons.launch import launch_on_workers
 
-    return launch_in_process
+    return launch_on_workers
 
 
 def _db_url(args) -> str:
@@ -59,13 +59,24 @@ def _run_plan(plan, args, launch=None):
     """Launch (reusing what exists), wait with a progress bar, evaluate; returns (launched, outcomes)."""
     from lessons.runner import evaluate_all, launch_plan, wait_for_runs
 
+    from jobs.threads import default_max_running
+
     db_url = _db_url(args)
     _limit_threads()
     launched = launch_plan(plan, db_url, launch or _default_launch())
     bar = None if args.json or args.quiet else RunsBar()
     if bar and launched.reused:
         print(f"reusing {launched.reused} of {len(plan.specs)} runs", file=sys.stderr)
-    wait_for_runs(db_url, launched.run_ids, on_progress=bar.update if bar else None)
+    try:
+        wait_for_runs(db_url, launched.run_ids, on_progress=bar.update if bar else None,
+                      workers=default_max_running())
+    except KeyboardInterrupt:
+        if bar:
+            bar.close()
+        print(f"interrupted: the runs of {plan.experiment} go on training on the workers (a later run of "
+              f"this command reuses them); `nnlab cancel --experiment {plan.experiment}` stops them",
+              file=sys.stderr)
+        raise SystemExit(130) from None
     if bar:
         bar.close()
     from storage.events import backfill_events

@@ -5,10 +5,11 @@
 It must create one run per spec (in `experiment`) and return their ids at once; training happens
 elsewhere, and callers wait by polling the runs table (lessons.runner.wait_for_runs).
 
-`launch_in_process` is a STOPGAP until the sweep path of the warm-workers issue lands: it queues the
-runs and trains them one after another in a background thread of this process. Swap in the sweep
-launcher by passing it as `launch=` (cli/lessons.py: DEFAULT_LAUNCH; the dashboard uses `launch_queued`,
-which only queues, because its job slots train queued runs).
+- `launch_on_workers`: the job path. The runs are queued as one experiment and warm workers
+  (jobs/worker.py, as `nnlab sweep` does) train them, up to $NNLAB_MAX_RUNNING at once. The CLI uses it.
+- `launch_queued`: only queues; the dashboard uses it and kicks its job slot, which starts the workers.
+- `launch_in_process`: the stopgap written before the job path existed; it trains the queued runs one
+  after another in a thread of this process. Tests use it (no detached worker processes).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ LaunchFn = Callable[[list[ExperimentSpec], str, str], list[int]]
 
 
 def launch_queued(specs: list[ExperimentSpec], db_url: str, experiment: str) -> list[int]:
-    """Queue the runs for the job path (the dashboard's job slots, `python -m jobs.worker`) to train."""
+    """Queue the runs for the job path (warm workers, `python -m jobs.worker`) to train."""
     from jobs.queue import enqueue
 
     return enqueue(list(specs), db_url, experiment=experiment)
@@ -49,9 +50,20 @@ def _train_queued(run_ids: list[int], specs: list[ExperimentSpec], db_url: str) 
         record_events(db, run_id)
 
 
+def launch_on_workers(specs: list[ExperimentSpec], db_url: str, experiment: str) -> list[int]:
+    """Queue the runs as one experiment and make sure warm workers serve the queue (the job path)."""
+    from jobs.threads import default_max_running
+    from jobs.worker import ensure_workers
+
+    ids = launch_queued(specs, db_url, experiment)
+    if ids:
+        ensure_workers(db_url, default_max_running(), wanted=len(ids))
+    return ids
+
+
 def launch_in_process(specs: list[ExperimentSpec], db_url: str, experiment: str) -> list[int]:
-    """STOPGAP (lead: replace with the sweep path): queue the runs, then train them one after another
-    with jobs.run.run_experiment in a daemon thread of this process; returns the run ids at once."""
+    """Queue the runs, then train them one after another with jobs.run.run_experiment in a daemon thread
+    of this process; returns the run ids at once (the stopgap from before the job path; tests use it)."""
     ids = launch_queued(specs, db_url, experiment)
     if ids:
         threading.Thread(target=_train_queued, args=(ids, list(specs), db_url), daemon=True,

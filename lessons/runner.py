@@ -18,7 +18,7 @@ from .metrics import Metric, evaluate, not_reached, parse_metric
 from .stats import Comparison, compare
 
 FINAL = ("completed", "cancelled", "failed", "crashed")
-REAP_EVERY_S = 10.0
+REAP_EVERY_S = 5.0
 BOOKKEEPING = ("name", "tags", "experiment")  # knobs that do not make a run different (notes are not in a spec)
 
 
@@ -122,8 +122,11 @@ def progress_of(states: Mapping[int, dict]) -> tuple[int, int, int]:
 
 
 def wait_for_runs(db_url: str, run_ids: list[int], *, on_progress: Callable[[int, int, int, int], None] | None = None,
-                  poll_s: float = 0.5, timeout_s: float | None = None) -> dict[int, dict]:
-    """Poll the runs table until every run has a final status; on_progress(done, total, epochs, planned)."""
+                  poll_s: float = 0.5, timeout_s: float | None = None, workers: int | None = None) -> dict[int, dict]:
+    """Poll the runs table until every run has a final status; on_progress(done, total, epochs, planned).
+
+    Every REAP_EVERY_S it marks runs whose process died as crashed and, with `workers` (the most runs
+    training at once), restarts warm workers while some of the runs are still queued."""
     from storage.db import open_db
     from storage.lessons import run_states
     from storage.writes import mark_crashed_runs
@@ -131,10 +134,15 @@ def wait_for_runs(db_url: str, run_ids: list[int], *, on_progress: Callable[[int
     db = open_db(db_url)
     start = last_reap = time.monotonic()
     while True:
+        states = run_states(db, run_ids)
         if time.monotonic() - last_reap > REAP_EVERY_S:  # a run whose process died must not keep us waiting
             mark_crashed_runs(db)
+            queued = sum(1 for s in states.values() if s["status"] == "queued")
+            if workers and queued:
+                from jobs.worker import ensure_workers
+
+                ensure_workers(db_url, workers, wanted=queued)
             last_reap = time.monotonic()
-        states = run_states(db, run_ids)
         done, epochs, planned = progress_of(states)
         if on_progress:
             on_progress(done, len(run_ids), epochs, planned)
