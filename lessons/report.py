@@ -47,7 +47,7 @@ def verdict_sentence(plan: Plan, outcome: Outcome, metric: str | None = None) ->
     else:
         head = effect_phrase(m, c.effect, base, changed, (c.share_a, c.share_b))
     head = head[:1].upper() + head[1:]
-    pairs = f"{c.seeds_agreeing} of {c.seeds} {'seeds' if c.paired else 'runs'}"
+    pairs = f"{c.seeds_agreeing} of {c.seeds} seeds" if c.paired else f"unpaired, {len(c.a)} and {len(c.b)} runs"
     head += f" (95% CI {_num(c.ci_low)} to {_num(c.ci_high)}; {pairs}). Verdict: {c.verdict} ({c.reason})."
     notes = []
     missed = {k: v for k, v in outcome.not_reached.items() if v}
