@@ -65,7 +65,7 @@ LESSONS: tuple[Lesson, ...] = (
         base={"model": "perceptron", "lr": 0.1, "epochs": 20},
         varied="dataset", arms=(Arm("AND", {"dataset": "and"}), Arm("XOR", {"dataset": "xor"})),
         metric="val_accuracy:best", expected="lower", measures="best accuracy on the four points",
-        cost="about 5 s on 2 cores"),
+        cost="about 6 s on 2 cores"),
     Lesson(
         name="hidden-layer-xor", post="Hidden layer",
         claim="On XOR a 2-4-1 network solves the problem for more seeds than a 2-2-1 network, which gets stuck on some.",
@@ -73,7 +73,7 @@ LESSONS: tuple[Lesson, ...] = (
               "lr": 0.5, "batch_size": 4, "epochs": 3000},
         varied="hidden", arms=(Arm("2-2-1", {"hidden": "2"}), Arm("2-4-1", {"hidden": "4"})),
         metric="reached:val_accuracy>=1", expected="higher", measures="share of seeds that classify all four points",
-        cost="about 20 s on 2 cores"),
+        cost="about 15 s on 2 cores"),
     Lesson(
         name="vanishing-gradient", post="Backpropagation",
         claim="In a deep sigmoid network the gradient shrinks on its way back: the first layer gets a far smaller "
@@ -83,7 +83,7 @@ LESSONS: tuple[Lesson, ...] = (
         varied="activation", arms=(Arm("ReLU", {"activation": "relu"}), Arm("sigmoid", {"activation": "sigmoid"})),
         metric="grad_ratio", expected="lower",
         measures="log10 of the first layer's over the last layer's weight-gradient norm, untrained net (epoch 0)",
-        cost="about 10 s on 2 cores"),
+        cost="about 5 s on 2 cores"),
     Lesson(
         name="optimizers", post="Optimizers",
         claim="Adam reaches 90% validation accuracy on digits in fewer epochs than plain SGD.",
@@ -91,7 +91,7 @@ LESSONS: tuple[Lesson, ...] = (
         varied="optimizer", arms=(Arm("SGD (lr 0.01)", {"optimizer": "sgd", "lr": 0.01}),
                                   Arm("Adam (lr 0.001)", {"optimizer": "adam", "lr": 0.001})),
         metric="epochs_to:val_accuracy>=0.9", expected="lower", measures="epochs to 90% validation accuracy",
-        cost="about 20 s on 2 cores",
+        cost="about 6 s on 2 cores",
         note="Each optimizer runs at its usual default learning rate. SGD tuned up to lr 0.05 reaches 90% about "
              "as fast as Adam here: Adam's edge is that its default works without tuning."),
     Lesson(
@@ -101,7 +101,7 @@ LESSONS: tuple[Lesson, ...] = (
         varied="dropout", arms=(Arm("no dropout", {"dropout": 0.0}), Arm("dropout 0.5", {"dropout": 0.5})),
         metric="gap:loss", expected="higher", also=("gap:accuracy",),
         measures="training minus validation loss at the last epoch (negative: validation loss is higher)",
-        cost="about 30 s on 2 cores",
+        cost="about 7 s on 2 cores",
         note="The loss gap narrows a little but on every seed; the accuracy gap (shown too) does not move beyond "
              "seed-to-seed noise: on 200 digits both nets reach 100% training accuracy and about 91% validation."),
     Lesson(
@@ -112,7 +112,7 @@ LESSONS: tuple[Lesson, ...] = (
                               Arm("CNN 8,16 channels (6,058 weights)",
                                   {"model": "cnn", "channels": "8,16", "hidden": "64"})),
         metric="val_accuracy:best", expected="higher", measures="best validation accuracy",
-        cost="about 30 s on 2 cores",
+        cost="about 7 s on 2 cores",
         note="On 8x8 digits the edge is small (about 1.5 points), and it needs the full training set: with 300 "
              "training images and 15 epochs the FC net was ahead. On a 1,000-image Fashion-MNIST subset (8 "
              "epochs) the two tied in a 2-seed trial."),
@@ -122,7 +122,7 @@ LESSONS: tuple[Lesson, ...] = (
         base={"model": "resnet", "dataset": "digits", "depth": 20, "epochs": 5, "subset": 300},
         varied="residual", arms=(Arm("plain", {"residual": False}), Arm("residual", {"residual": True})),
         metric="val_accuracy:best", expected="higher", measures="best validation accuracy",
-        cost="about 15 s on 2 cores",
+        cost="about 3 s on 2 cores",
         note="The plain net does learn, slowly (about 41-59% after 5 epochs on 300 images, against 82-88% with "
              "skips). BatchNorm is not a lesson yet: in this 20-layer plain net it made training worse (about "
              "40% training accuracy after 20 epochs, against 98% without), which needs looking into first."),
@@ -132,7 +132,7 @@ LESSONS: tuple[Lesson, ...] = (
         base={"dataset": "memory", "seq_len": 50, "hidden": 32, "clip": 5, "lr": 0.005, "epochs": 10},
         varied="model", arms=(Arm("vanilla RNN", {"model": "rnn"}), Arm("LSTM", {"model": "lstm"})),
         metric="val_accuracy:best", expected="higher", measures="best validation accuracy (chance is 50%)",
-        cost="about 15 s on 2 cores"),
+        cost="about 8 s on 2 cores"),
     Lesson(
         name="attention-bottleneck", post="Attention",
         claim="A seq2seq model with attention reverses sequences better than one squeezing the input into a "
@@ -141,7 +141,7 @@ LESSONS: tuple[Lesson, ...] = (
         varied="attention", arms=(Arm("fixed-size encoding", {"attention": "none"}), Arm("dot attention",
                                                                                         {"attention": "dot"})),
         metric="val_accuracy:best", expected="higher", measures="best per-token validation accuracy",
-        cost="about 20 s on 2 cores",
+        cost="about 12 s on 2 cores",
         note="The series' second attention claim (the 1/sqrt(d) scaling keeps softmax from saturating) has no "
              "knob in the engine yet, so it is not a lesson."),
 )
