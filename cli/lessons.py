@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from engine.spec import SpecError
 
+from . import arg_types as T
+from .format import to_json
+
 EXIT_USAGE = 2
+MAX_SEEDS = 50
 
 
 def _default_launch():
@@ -17,10 +20,10 @@ def _default_launch():
     return launch_on_workers
 
 
-def _db_url(args) -> str:
-    from storage.db import resolve_db_url
+def _db_url(args, *, existing: bool = False) -> str:
+    from storage.db import check_db_url, resolve_db_url
 
-    return resolve_db_url(args.db)
+    return check_db_url(resolve_db_url(args.db), existing=existing)
 
 
 class RunsBar:
@@ -92,7 +95,7 @@ def cmd_lesson_list(args) -> int:
 
     rows = [{"name": x.name, "post": x.post, "claim": x.claim} for x in LESSONS]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(to_json(rows, indent=2))
     else:
         for r in rows:
             print(f"{r['name']:<22} {r['post']:<24} {r['claim']}")
@@ -117,16 +120,13 @@ def cmd_lesson_run(args) -> int:
     lesson = _lesson(args)
     if lesson is None:
         return EXIT_USAGE
-    if args.seeds is not None and args.seeds < 1:
-        print("nnlab lesson: error: seeds: must be >= 1", file=sys.stderr)
-        return EXIT_USAGE
     plan = lesson_plan(lesson, args.seeds)
     launched, outcomes = _run_plan(plan, args)
     comparisons = [comparison_json(o) for o in outcomes]
     if args.json:
-        print(json.dumps({"lesson": lesson.name, "claim": lesson.claim, "experiment": plan.experiment,
-                          "run_ids": launched.run_ids, "reused": launched.reused,
-                          "verdict": comparisons[0]["verdict"], "comparisons": comparisons}, allow_nan=False))
+        print(to_json({"lesson": lesson.name, "claim": lesson.claim, "experiment": plan.experiment,
+                       "run_ids": launched.run_ids, "reused": launched.reused,
+                       "verdict": comparisons[0]["verdict"], "comparisons": comparisons}))
     else:
         print(f"{lesson.name}: {lesson.claim}")
         for i, outcome in enumerate(outcomes):
@@ -168,13 +168,10 @@ def cmd_ablate(args) -> int:
     except MetricError as e:
         print(f"nnlab ablate: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if args.seeds < 1:
-        print("nnlab ablate: error: seeds: must be >= 1", file=sys.stderr)
-        return EXIT_USAGE
-    run = reads.get_run(open_db(_db_url(args)), args.run)
+    run = reads.get_run(open_db(_db_url(args, existing=True)), args.run)
     if run is None:
-        print(f"nnlab ablate: error: no run {args.run}", file=sys.stderr)
-        return 1
+        print(f"nnlab ablate: error: run: no run {args.run} in this database", file=sys.stderr)
+        return EXIT_USAGE
     try:
         plan = ablation_plan(run.id, run.spec, parse_sets(args.set), args.seeds, args.parsed_metric)
     except SpecError as e:
@@ -183,8 +180,8 @@ def cmd_ablate(args) -> int:
     launched, outcomes = _run_plan(plan, args)
     outcome = outcomes[0]
     if args.json:
-        print(json.dumps({"run": run.id, "experiment": plan.experiment, "run_ids": launched.run_ids,
-                          "reused": launched.reused, **comparison_json(outcome)}, allow_nan=False))
+        print(to_json({"run": run.id, "experiment": plan.experiment, "run_ids": launched.run_ids,
+                       "reused": launched.reused, **comparison_json(outcome)}))
     else:
         print(verdict_sentence(plan, outcome))
         print(f"experiment {plan.experiment}: runs {', '.join(map(str, launched.run_ids))} "
@@ -192,32 +189,31 @@ def cmd_ablate(args) -> int:
     return 0
 
 
-def register(sub) -> None:
-    """Add `lesson` (list, run, show) and `ablate` to the `nnlab` subcommands."""
-    def with_db(p):
-        p.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: $NNLAB_DB or sqlite:///nnlab.db)")
-        return p
-
+def register(sub, with_db) -> None:
+    """Add `lesson` (list, run, show) and `ablate` to the `nnlab` subcommands (`with_db` adds --db)."""
     lesson = sub.add_parser("lesson", help="the series' claims as experiments with a verdict across seeds")
     lsub = lesson.add_subparsers(dest="lesson_command", required=True)
     p = with_db(lsub.add_parser("list", help="list the lessons"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_lesson_list)
     p = with_db(lsub.add_parser("run", help="run a lesson and print its verdict"))
-    p.add_argument("name")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per arm (default: the lesson's, 5)")
+    p.add_argument("name", type=T.text(100))
+    p.add_argument("--seeds", type=T.int_range(1, MAX_SEEDS), default=None,
+                   help=f"seeds per arm, 1 to {MAX_SEEDS} (default: the lesson's, 5)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_lesson_run)
     p = with_db(lsub.add_parser("show", help="show a lesson's definition"))
-    p.add_argument("name")
+    p.add_argument("name", type=T.text(100))
     p.set_defaults(fn=cmd_lesson_show)
 
     p = with_db(sub.add_parser("ablate", help="change knobs of a run and compare both arms across seeds"))
-    p.add_argument("run", type=int)
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a knob to change (repeatable)")
-    p.add_argument("--seeds", type=int, default=5, help="seeds per arm: the run's own and the next K-1 (default 5)")
-    p.add_argument("--metric", default="val_accuracy:best",
+    p.add_argument("run", type=T.int_range(1, 2**63 - 1))
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", type=T.text(300),
+                   help="a knob to change (repeatable)")
+    p.add_argument("--seeds", type=T.int_range(1, MAX_SEEDS), default=5,
+                   help=f"seeds per arm: the run's own and the next K-1, 1 to {MAX_SEEDS} (default 5)")
+    p.add_argument("--metric", default="val_accuracy:best", type=T.text(200),
                    help="KEY:best, KEY:last, epochs_to:KEY>=T, epochs_to:KEY<=T, reached:KEY>=T, gap:accuracy, "
                         "gap:loss or grad_ratio (default val_accuracy:best)")
     p.add_argument("--json", action="store_true")

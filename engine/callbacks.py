@@ -62,6 +62,18 @@ class EarlyStopping:
         self.wait += 1
         return self.wait >= self.patience
 
+    def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(scalars, arrays) to continue exactly: best value, epoch and metrics, wait, best weights (copies)."""
+        scalars = {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                   "best_metrics": {k: float(v) for k, v in self.best_metrics.items()}}
+        return scalars, {name: a.copy() for name, a in self._snapshot.items()}
+
+    def set_state(self, scalars: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Take up the state `get_state` returned (after `on_train_start`, which resets it)."""
+        self.best, self.best_epoch, self.wait = scalars["best"], scalars["best_epoch"], scalars["wait"]
+        self.best_metrics = dict(scalars["best_metrics"])
+        self._snapshot = {name: a.copy() for name, a in arrays.items()}
+
     def on_train_end(self, summary: TrainSummary) -> None:
         if not self.best_epoch:
             return

@@ -34,6 +34,8 @@ def clip_global_norm(grads: list[np.ndarray], max_norm: float) -> float:
 class Optimizer:
     """Base: subclasses implement `_update(name, p, g, lr)`; `step` handles l2 and weight decay."""
 
+    scratch_slots: tuple[str, ...] = ()  # slots overwritten before every read: not state
+
     def __init__(self, lr: float, *, l2: float = 0.0, weight_decay: float = 0.0) -> None:
         self.lr = lr
         self.l2 = l2
@@ -52,6 +54,28 @@ class Optimizer:
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
         raise NotImplementedError
+
+    def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(scalars, arrays) that let a fresh optimizer of this class continue exactly: arrays are copies
+        of the per-parameter slots, keyed `<dotted name>/<slot>`; scratch space is left out. The learning
+        rate is not state: the trainer sets it from the schedule every epoch."""
+        scalars = {"type": type(self).__name__}
+        arrays = {f"{name}/{key}": a.copy() for name, slots in self.state.items()
+                  for key, a in slots.items() if key not in self.scratch_slots}
+        return scalars, arrays
+
+    def set_state(self, scalars: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Replace the per-parameter state with `arrays` (as `get_state` returns them), copying them in."""
+        if scalars.get("type") != type(self).__name__:
+            raise ValueError(f"optimizer state is for {scalars.get('type')}, this optimizer is {type(self).__name__}")
+        self.state = {}
+        for key, a in arrays.items():
+            name, slot = key.rsplit("/", 1)
+            self.state.setdefault(name, {})[slot] = a.copy()
+        for slots in self.state.values():
+            like = next(iter(slots.values()))
+            for slot in self.scratch_slots:
+                slots[slot] = np.empty_like(like)
 
     def _slot(self, name: str, key: str, like: np.ndarray) -> np.ndarray:
         st = self.state.setdefault(name, {})
@@ -113,10 +137,20 @@ class Adam(Optimizer):
     in-place passes over memory with no temporaries. Algebraically identical to PyTorch's Adam.
     """
 
+    scratch_slots = ("scratch",)
+
     def __init__(self, lr, *, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, **kw) -> None:
         super().__init__(lr, **kw)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.t: dict[str, int] = {}
+
+    def get_state(self):
+        scalars, arrays = super().get_state()
+        return {**scalars, "t": dict(self.t)}, arrays
+
+    def set_state(self, scalars, arrays):
+        super().set_state(scalars, arrays)
+        self.t = {name: int(t) for name, t in scalars["t"].items()}
 
     def _update(self, name, p, g, lr):
         st = self.state.get(name)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .optim import Optimizer, clip_global_norm
+from .state import TrainingState, capture_state, fork_state, restore_callbacks, restore_trainer
 
 # Train metrics are measured in evaluation mode on at most this many training samples.
 TRAIN_EVAL_CAP = 10_000
@@ -71,6 +72,33 @@ class Trainer:
         self.batch_size, self.rng, self.clip = batch_size, rng, clip
         self.lr_schedule = lr_schedule or (lambda epoch: optimizer.lr)
         self.last_grad_norm = 0.0
+        # (epochs done, callbacks, that epoch's metrics) between epochs; None while an epoch runs or after fit
+        self._boundary: tuple[int, Sequence[Callback], dict] | None = (0, (), {})
+
+    def training_state(self) -> TrainingState:
+        """Copy everything needed to continue this run exactly from here: model, optimizer, generators,
+        the stateful callbacks of the current fit (EarlyStopping), the epoch count.
+
+        Call it between epochs: from a callback's `on_epoch_end` (the record's epoch is the state's), or
+        before `fit`. In `on_train_start` (callbacks may not have their state yet), while an epoch runs
+        and after `fit` returns (EarlyStopping may have put the best weights back) there is no
+        consistent state to take: RuntimeError.
+        """
+        if self._boundary is None:
+            raise RuntimeError("a training state is taken between epochs: from a callback's on_epoch_end "
+                               "or before fit")
+        epoch, callbacks, final = self._boundary
+        return capture_state(self, epoch, callbacks=callbacks, final=final)
+
+    def load_training_state(self, state: TrainingState, *, callbacks: Sequence[Callback] = (),
+                            fork: bool = False) -> None:
+        """Take up `state` (see engine.state for resume vs fork). To train on from it, pass it to
+        `fit(start=...)` instead, which also restores callback state after their `on_train_start`."""
+        if fork:
+            state = fork_state(self.model, state)
+        restore_trainer(self, state, fork=fork)
+        restore_callbacks(callbacks, state, fork=fork)
+        self._boundary = (state.epoch, tuple(callbacks), dict(state.meta.get("final", {})))
 
     def train_batch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """One forward, backward and update; returns the batch loss."""
@@ -109,16 +137,33 @@ class Trainer:
         return total_loss / max(len(x), 1), correct / max(count, 1)
 
     def fit(self, data, *, epochs: int, callbacks: Sequence[Callback] = (),
-            interrupt: Callable[[], bool] | None = None, context: dict | None = None) -> TrainSummary:
-        """Train for `epochs`; stop early on a callback's request, on `interrupt()`, or on divergence."""
-        ctx = {"model": self.model, "trainer": self, "data": data, "epochs": epochs, **(context or {})}
+            interrupt: Callable[[], bool] | None = None, context: dict | None = None,
+            start: TrainingState | None = None, fork: bool = False) -> TrainSummary:
+        """Train up to epoch `epochs`; stop early on a callback's request, on `interrupt()`, or on divergence.
+
+        With `start` (a state taken after epoch k), training goes on from epoch k + 1 exactly as the run
+        that took it did (`fork=True`: into a run with one knob changed; see engine.state). Callbacks see
+        `context["start_epoch"]` = k and records numbered k + 1, k + 2, ...
+        """
+        first, self._boundary = 0, None  # no consistent state until the callbacks have theirs
+        if start is not None:
+            start = fork_state(self.model, start) if fork else start
+            restore_trainer(self, start, fork=fork)
+            first = start.epoch
+        ctx = {"model": self.model, "trainer": self, "data": data, "epochs": epochs, "start_epoch": first,
+               **(context or {})}
         for cb in callbacks:
             cb.on_train_start(ctx)
+        summary = TrainSummary(epochs_run=first, outcome="completed")
+        if start is not None:
+            restore_callbacks(callbacks, start, fork=fork)  # after on_train_start, which resets them
+            summary.final = dict(start.meta.get("final", {}))
+        self._boundary = (first, tuple(callbacks), summary.final)
         n = len(data.x_train)
         eval_idx = np.arange(min(n, TRAIN_EVAL_CAP))
-        summary = TrainSummary(epochs_run=0, outcome="completed")
         last_poll = time.monotonic()
-        for epoch in range(epochs):
+        for epoch in range(first, epochs):
+            self._boundary = None
             lr = float(self.lr_schedule(epoch))
             self.optimizer.lr = lr
             t0 = time.perf_counter()
@@ -149,6 +194,7 @@ class Trainer:
             record = EpochRecord(epoch + 1, train_loss, val_loss, metrics, lr, train_seconds)
             summary.epochs_run = epoch + 1
             summary.final = metrics
+            self._boundary = (epoch + 1, tuple(callbacks), metrics)
             stop = False
             for cb in callbacks:
                 if cb.on_epoch_end(record):
@@ -161,6 +207,7 @@ class Trainer:
                 summary.outcome = "stopped"
                 summary.stopped_by = summary.stopped_by or "interrupt"
                 break
+        self._boundary = None
         for cb in callbacks:
             cb.on_train_end(summary)
         return summary

@@ -17,6 +17,7 @@ from operator import itemgetter
 
 import numpy as np
 from sqlalchemy import BigInteger, Engine, and_, case, exists, func, literal, or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 
 from .db import read_tx
@@ -236,7 +237,10 @@ def list_runs(engine: Engine, *, status=None, params: Mapping[str, object] | Non
     With reap=True (default) stale runs whose process is gone are first marked crashed.
     """
     if reap:
-        mark_crashed_runs(engine)
+        try:
+            mark_crashed_runs(engine)
+        except OperationalError:  # a full disk or a read-only store: list what is there, unmarked
+            pass
     base = select(*_LIST_COLUMNS, Experiment.name.label("experiment")).outerjoin(
         Experiment, Run.experiment_id == Experiment.id)
     base = base.where(*_filters(status=status, params=params, tag=tag, search=search, experiment=experiment,
@@ -265,6 +269,48 @@ def has_queued_runs(engine: Engine) -> bool:
     """Whether any run waits in the queue (one indexed read: what an idle worker polls)."""
     with engine.connect() as conn:
         return conn.scalar(select(Run.id).where(Run.status == "queued").limit(1)) is not None
+
+
+def run_progress(engine: Engine, *, run_ids: Iterable[int] = (), active: bool = False,
+                 limit: int = 200) -> list[RunRow]:
+    """Lean rows for live views: the given runs, plus every queued or running run with `active` (oldest
+    first, at most `limit`), with only their last val_accuracy as summary. Two queries."""
+    ids = [int(i) for i in run_ids]
+    where = []
+    if ids:
+        where.append(Run.id.in_(ids))
+    if active:
+        where.append(Run.status.in_(("queued", "running")))
+    if not where:
+        return []
+    stmt = (select(*_LIST_COLUMNS, Experiment.name.label("experiment"))
+            .outerjoin(Experiment, Run.experiment_id == Experiment.id)
+            .where(or_(*where)).order_by(Run.created_at, Run.id).limit(limit + len(ids)))
+    ms = MetricSummary.__table__.c
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+        found = [r.id for r in rows]
+        acc = dict(conn.execute(select(ms.run_id, ms.last_value).where(
+            ms.run_id.in_(found), ms.key == "val_accuracy")).all()) if found else {}
+    out = []
+    for r in rows:
+        values = {k: r._mapping[k] for k in _ROW_FIELDS}
+        values["diverged"], values["cancel_requested"] = bool(values["diverged"]), bool(values["cancel_requested"])
+        summary = {"val_accuracy": {"last": acc[r.id]}} if acc.get(r.id) is not None else {}
+        out.append(RunRow(**values, summary=summary))
+    return out
+
+
+def typical_epoch_seconds(engine: Engine, model: str, dataset: str) -> float | None:
+    """Median wall seconds per epoch of the last 50 completed runs of `model` on `dataset` (start to end,
+    so it includes evaluation and recording); None when there are none."""
+    stmt = (select(Run.started_at, Run.ended_at, Run.epochs_done)
+            .where(Run.status == "completed", Run.model == model, Run.dataset == dataset, Run.epochs_done > 0,
+                   Run.started_at.is_not(None), Run.ended_at.is_not(None))
+            .order_by(Run.id.desc()).limit(50))
+    with engine.connect() as conn:
+        per_epoch = sorted((e - s).total_seconds() / n for s, e, n in conn.execute(stmt).all())
+    return per_epoch[len(per_epoch) // 2] if per_epoch else None
 
 
 def experiment_exists(engine: Engine, name: str) -> bool:

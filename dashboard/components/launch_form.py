@@ -182,7 +182,8 @@ def launch_form(family: str = "mlp"):
         dbc.Row([
             dbc.Col(dbc.Switch(id=ids.SWEEP_ON, label="Sweep: launch the grid of the values below", value=False),
                     md=6),
-            dbc.Col(dbc.Input(id=ids.EXPERIMENT_NAME, placeholder="experiment name (sweeps)", size="sm"), md=6),
+            dbc.Col(dbc.Input(id=ids.EXPERIMENT_NAME, placeholder="experiment name (sweeps)", size="sm"), md=4),
+            dbc.Col(dbc.Checkbox(id=ids.APPEND, label="add to it if it exists", value=False), md=2),
         ], className="mt-2"),
         dbc.Collapse(dbc.Textarea(
             id=ids.SWEEP_TEXT, rows=4, className="mt-2 font-monospace",

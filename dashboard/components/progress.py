@@ -57,17 +57,22 @@ def progress_text(run) -> tuple[str, float]:
 
 
 def run_progress_card(run):
-    """The live card of one run (the launch page shows one per active or recently watched run)."""
+    """The live card of one queued or running run: progress, and Cancel (until it was pressed)."""
     text, pct = progress_text(run)
     active = run.status in ("queued", "running")
     title = f"#{run.id} {run.name or ''} {run.model} on {run.dataset}"
     val = run.summary.get("val_accuracy", {}).get("last")
+    if not active:
+        cancel = None
+    elif run.cancel_requested:
+        cancel = html.Span("cancelling…", className="small text-muted")
+    else:
+        cancel = dbc.Button("Cancel", id={"type": ids.CANCEL_RUN, "run": run.id}, size="sm", color="outline-danger")
     return dbc.Card(dbc.CardBody([
         html.Div(className="d-flex justify-content-between align-items-center", children=[
             html.Div([dcc.Link(title, href=f"/run/{run.id}", className="fw-semibold me-2"),
                       status_badge(run.status, run.diverged)]),
-            dbc.Button("Cancel", id={"type": ids.CANCEL_RUN, "run": run.id}, size="sm", color="outline-danger",
-                       disabled=not active or run.cancel_requested),
+            cancel,
         ]),
         dbc.Progress(value=pct, label=f"{run.epochs_done}/{run.epochs_planned}", className="my-2",
                      striped=active, animated=run.status == "running",
@@ -78,3 +83,29 @@ def run_progress_card(run):
                  className="small text-muted", id={"type": "run-progress-text", "run": run.id}),
         html.Div(run.error.strip().splitlines()[-1], className="small text-danger") if run.error else None,
     ]), className="mb-2", id={"type": "run-card", "run": run.id})
+
+
+def finished_run_line(run):
+    """One line for a finished run: link, status, epochs reached, last validation accuracy, duration."""
+    val = run.summary.get("val_accuracy", {}).get("last")
+    return html.Div([
+        dcc.Link(f"#{run.id} {run.name or ''} {run.model} on {run.dataset}", href=f"/run/{run.id}", className="me-2"),
+        status_badge(run.status, run.diverged),
+        html.Span(f" epoch {run.epochs_done} of {run.epochs_planned}"
+                  + (f" · val_accuracy {val:.3f}" if isinstance(val, float) else "")
+                  + f" · {format_duration(run.duration_s)}", className="small text-muted"),
+    ], className="finished-run mb-1", id={"type": "finished-run", "run": run.id})
+
+
+def sweep_summary(name: str, runs: list):
+    """A sweep at a glance (done / running / queued / failed) with every run in an expandable list."""
+    count = {k: sum(r.status == k for r in runs) for k in ("completed", "running", "queued", "cancelled")}
+    failed = sum(r.status in ("failed", "crashed") for r in runs)
+    head = (f"Sweep '{name}': {len(runs)} runs · {count['completed']} done · {count['running']} running · "
+            f"{count['queued']} queued · {failed} failed" + (f" · {count['cancelled']} cancelled"
+                                                            if count["cancelled"] else ""))
+    rows = [html.Li([dcc.Link(f"#{r.id}", href=f"/run/{r.id}", className="me-1"), status_badge(r.status, r.diverged),
+                     html.Span(f" epoch {r.epochs_done} of {r.epochs_planned}", className="small text-muted")])
+            for r in runs]
+    return html.Details([html.Summary(head, className="fw-semibold"), html.Ul(rows, className="list-unstyled ms-3")],
+                        className="sweep-summary mb-2")

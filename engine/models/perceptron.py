@@ -56,6 +56,15 @@ class Perceptron(Layer):
         self._seen += len(xb)
         return 0.5 * wrong / max(len(xb), 1)
 
+    def extra_state(self) -> dict:
+        """What a checkpoint keeps besides the weights: whether an epoch was error-free (taken between epochs,
+        when the error counts are zero)."""
+        return {"converged": self.converged}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.converged = bool(state["converged"])
+        self._errors = self._seen = 0
+
     def epoch_metrics(self) -> dict[str, float]:
         """Mistakes made during the epoch that just ended (then reset); 1.0 once an epoch had none."""
         errors, seen = self._errors, self._seen

@@ -20,8 +20,8 @@ def test_launch_watch_list_and_compare_two_runs(start_app, db_url):
     duo = start_app()
     duo.wait_for_text_to_equal("h4", "Launch a run")
     start_digits_run(duo, 1, epochs=4, hidden="32")
-    duo.wait_for_contains_text("#launch-active-runs", "epoch", timeout=30)
-    duo.wait_for_contains_text("#launch-active-runs", "completed", timeout=60)
+    duo.wait_for_contains_text("#launch-finished-runs", "completed", timeout=60)
+    assert "epoch 4 of 4" in duo.find_element("#launch-finished-runs").text
     duo.wait_for_contains_text("#launch-live-title", "run #1 (completed)", timeout=10)
     # the live figure shows both loss curves of the run
     assert len(duo.find_elements("#launch-live-curves .scatterlayer .trace")) >= 4
@@ -63,7 +63,9 @@ def test_cancel_stops_a_run_within_an_epoch_and_marks_it(start_app, db_url):
     duo.find_element("#launch-start").click()
     duo.wait_for_contains_text("#launch-active-runs", "elapsed · ETA", timeout=40)  # running, epochs logged
     click(duo, "[id='{\"run\":1,\"type\":\"cancel-run\"}']")  # the panel re-renders as epochs arrive
-    duo.wait_for_contains_text("#launch-active-runs", "cancelled", timeout=20)
+    duo.wait_for_contains_text("#launch-message", "Run #1 stops at the end of its current epoch", timeout=10)
+    duo.wait_for_contains_text("#launch-finished-runs", "cancelled", timeout=20)
+    assert not duo.find_elements("[id='{\"run\":1,\"type\":\"cancel-run\"}']")  # no Cancel on a finished run
     (run,) = _runs(db_url)
     assert run.status == "cancelled"
     assert 1 <= run.epochs_done < 5000

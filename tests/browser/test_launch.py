@@ -1,0 +1,89 @@
+"""The Launch page as a learner uses it: live progress, a whole sweep in view, Cancel only where it means
+something, a form that survives a reload, and sweep names that never merge silently."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import fill, select, wait_until
+
+pytestmark = pytest.mark.browser
+
+
+def _reads(db_url):
+    from storage import reads
+    from storage.db import open_db
+
+    return reads, open_db(db_url)
+
+
+def test_a_200_epoch_run_shows_epochs_between_0_and_200_while_it_trains(start_app, db_url):
+    duo = start_app()
+    select(duo, "dataset", "digits")
+    fill(duo, "hidden", "32")
+    fill(duo, "epochs", 200)
+    duo.find_element("#launch-start").click()
+    seen: set[int] = set()
+
+    def progress() -> bool:
+        for text in (e.text for e in duo.find_elements("#launch-active-runs .run-progress-text")):
+            m = re.match(r"epoch (\d+) of 200", text)
+            if m:
+                seen.add(int(m.group(1)))
+        return any(0 < k < 200 for k in seen)
+
+    wait_until(duo, progress, 60, "no epoch strictly between 0 and 200 was shown")
+    reads, db = _reads(db_url)
+    assert reads.get_run(db, 1).status == "running" or max(seen) < 200
+    duo.wait_for_contains_text("#launch-finished-runs", "completed", timeout=120)
+    assert duo.get_logs() == []
+
+
+def test_a_sweep_of_nine_shows_every_run_and_its_size_before_start(start_app, db_url):
+    duo = start_app()
+    select(duo, "dataset", "xor")
+    fill(duo, "hidden", "4")
+    fill(duo, "epochs", 3)
+    duo.find_element("#launch-sweep-on").click()
+    duo.wait_for_element("#launch-sweep-text")
+    duo.find_element("#launch-sweep-text").send_keys("optimizer = sgd, momentum, adam\nseed = 0..2")
+    duo.find_element("#launch-experiment").send_keys("nine\t")
+    duo.wait_for_contains_text("#launch-message", "9 runs × 3 epochs", timeout=10)  # before Start
+    duo.find_element("#launch-start").click()
+    duo.wait_for_contains_text("#launch-message", "Queued sweep 'nine': 9 runs", timeout=10)
+    duo.wait_for_contains_text(".sweep-summary summary", "9 done", timeout=120)
+    duo.find_element(".sweep-summary summary").click()
+    items = duo.find_elements(".sweep-summary li")
+    assert len(items) == 9 and all("completed" in e.text for e in items)
+    assert len(duo.find_elements("#launch-finished-runs .finished-run")) == 9
+    assert not duo.find_elements("[id*='cancel-run']")  # nothing left to cancel
+
+    # the same name again: refused inline unless the learner asks to add to it
+    duo.find_element("#launch-start").click()
+    duo.wait_for_contains_text("#launch-message", "Experiment 'nine' already exists", timeout=10)
+    reads, db = _reads(db_url)
+    assert reads.count_runs(db) == 9
+    duo.find_element("#launch-append").click()
+    duo.wait_for_contains_text("#launch-message", "added to experiment 'nine'", timeout=10)
+    assert duo.get_logs() == []
+
+
+def test_the_form_survives_a_reload(start_app, db_url):
+    duo = start_app()
+    duo.find_element("[id='launch-family'] input[value='cnn']").click()
+    wait_until(duo, lambda: duo.find_element('[id=\'{"name":"channels","type":"launch-wrap"}\']').is_displayed())
+    fill(duo, "lr", 0.0042)
+    fill(duo, "epochs", 7)
+    duo.wait_for_contains_text("#launch-message", "", timeout=5)
+    duo.driver.refresh()
+    duo.wait_for_text_to_equal("h4", "Launch a run")
+
+    def value(name):
+        return duo.find_element(f'[id=\'{{"name":"{name}","type":"launch-field"}}\']').get_attribute("value")
+
+    wait_until(duo, lambda: value("lr") == "0.0042" and value("epochs") == "7", 10, "the form was not restored")
+    assert duo.find_element("[id='launch-family'] input[value='cnn']").is_selected()
+    assert duo.find_element('[id=\'{"name":"channels","type":"launch-wrap"}\']').is_displayed()
+    assert duo.get_logs() == []
