@@ -57,6 +57,13 @@ def build_comparison(engine, run_ids: list[int], *, metric: str = "accuracy", sp
         histories = reads.get_metric_histories(engine, run_ids, wanted) if runs else {}
         curves = compare_curves_figure({r.id: histories.get(r.id, {}) for r in runs}, labels, metric,
                                        splits=list(splits), smoothing=smooth, x=x, log_y=log)
+        if x == "epoch" and runs:
+            from dashboard.figures.lessons import add_event_markers
+            from storage.lessons import get_events
+
+            events = get_events(engine, [r.id for r in runs])
+            add_event_markers(curves, [{**e, "message": f"#{rid}: {e['message']}"} for rid in events
+                                       for e in events[rid]][:30])
     finals = {r.id: r.summary.get(final, {}).get("last") for r in runs}
     par = parallel_coordinates_figure(params, finals, keys, final)
     scatter = param_scatter_figure(params, finals, param or (keys[0] if keys else ""), final, labels=labels)

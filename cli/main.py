@@ -280,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_serve)
 
     add_db_parser(sub, with_db)
+
+    from .lessons import register as register_lessons  # `lesson` and `ablate` (issue 15)
+    register_lessons(sub, with_db)
     return parser
 
 

@@ -10,7 +10,7 @@ from dash import Dash, dcc, html
 
 from . import ids
 from .components.navbar import navbar
-from .pages import compare, launch, query, run, runs
+from .pages import compare, launch, lessons, query, run, runs
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ MAX_REQUEST_BYTES = 4 * 1024 * 1024  # callbacks send ids and form values; a lar
 
 
 def _register_pages() -> None:
-    for module in (launch, runs, compare, query):
+    for module in (launch, runs, compare, lessons, query):
         dash.register_page(module.__name__, path=module.PATH, title=f"NN Lab · {module.TITLE}",
                            name=module.TITLE, layout=module.layout)
     dash.register_page(run.__name__, path_template=run.PATH_TEMPLATE, title="NN Lab · Run", name="Run",
