@@ -20,11 +20,13 @@ import time
 
 from engine.train import EpochRecord, TrainSummary
 from storage.epoch_log import log_epochs
+from storage.events import detect_events
 from storage.writes import finish_run, heartbeat
 
 log = logging.getLogger(__name__)
 COMMIT_EVERY_S = 0.25
 HEARTBEAT_EVERY_S = 5.0
+EVENT_KEYS = ("train_loss", "val_loss", "val_accuracy")  # what storage.events.detect_events reads
 
 
 class RunRecorder:
@@ -38,6 +40,8 @@ class RunRecorder:
         self.committed = 0      # the last epoch committed
         self.commits = 0        # transactions that wrote epochs
         self._pending: list[tuple[int, dict]] = []
+        self._history: dict[str, list] = {k: [] for k in EVENT_KEYS}  # for the run's events, at its end
+        self._epochs = 0
         self._last_commit = 0.0
         self._last_epoch_end = 0.0
         self._stop = threading.Event()
@@ -46,6 +50,7 @@ class RunRecorder:
     # --- callback protocol ---
     def on_train_start(self, context: dict) -> None:
         """Start the heartbeat thread (the run's row already holds its model size and planned epochs)."""
+        self._epochs = int(context.get("epochs") or 0)
         self._last_commit = self._last_epoch_end = time.monotonic()
         self.start_heartbeat()
 
@@ -54,6 +59,9 @@ class RunRecorder:
         now = time.monotonic()
         epoch_s, self._last_epoch_end = now - self._last_epoch_end, now
         self._pending.append((record.epoch, dict(record.metrics)))
+        for key in EVENT_KEYS:
+            if key in record.metrics:
+                self._history[key].append((record.epoch, record.metrics[key]))
         if self.committed == 0 or now + epoch_s - self._last_commit >= self.commit_every_s:
             self.flush()
         return self.cancelled
@@ -63,12 +71,15 @@ class RunRecorder:
         self.stop_heartbeat()
 
     def finish(self, status: str, *, error: str | None = None, metrics: dict | None = None, step: int = 0) -> str:
-        """End the run: the gathered epochs, `metrics` at `step` (the test set's) and the final status in
-        one transaction; returns the status the run now has (a 'completed' run cancelled late says so)."""
+        """End the run: the gathered epochs, `metrics` at `step` (the test set's), the run's events
+        (divergence, plateaus, overfitting: storage.events) and the final status in one transaction;
+        returns the status the run now has (a 'completed' run cancelled late says so)."""
         self.stop_heartbeat()
         epochs = self._pending + ([(step, metrics)] if metrics else [])
+        events = detect_events(self._history, self._epochs)
+        status = finish_run(self.engine, self.run_id, status, error=error, epochs=epochs, events=events)
         self._pending = []
-        return finish_run(self.engine, self.run_id, status, error=error, epochs=epochs)
+        return status
 
     def flush(self) -> None:
         """Commit the gathered epochs in one transaction (and pick up a Cancel request)."""

@@ -133,3 +133,4 @@ def record_failure(db, run_id: int, error: str, recorder: RunRecorder | None = N
     except Exception:
         log.error("run %s failed and the store cannot be written; the cause:\n%s", run_id, error)
         return False
+

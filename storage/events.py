@@ -81,6 +81,20 @@ def detect_events(history: Mapping[str, Points], epochs_planned: int = 0) -> lis
     return sorted(events, key=lambda e: (e[0], e[1]))
 
 
+def write_events(conn, run_id: int, events) -> int:
+    """Store a run's events [(epoch, kind, message)] inside the caller's write transaction, replacing any
+    it had; returns how many."""
+    from sqlalchemy import delete
+
+    from .models import Event
+
+    rows = [{"run_id": int(run_id), "epoch": int(e), "kind": k, "message": m} for e, k, m in events]
+    conn.execute(delete(Event).where(Event.run_id == run_id))
+    if rows:
+        conn.execute(Event.__table__.insert(), rows)
+    return len(rows)
+
+
 def record_events(db, run_id: int) -> int:
     """Compute a run's events from its stored epochs and store them (replacing old ones); returns how many.
 

@@ -66,12 +66,10 @@ def run_states(engine: Engine, run_ids: Iterable[int]) -> dict[int, dict]:
 
 def replace_events(engine: Engine, run_id: int, events: Iterable[tuple[int, str, str]]) -> int:
     """Store a run's events ((epoch, kind, message), ...), replacing any it had; returns how many."""
-    rows = [{"run_id": int(run_id), "epoch": int(e), "kind": k, "message": m} for e, k, m in events]
+    from .events import write_events
+
     with write_tx(engine) as conn:
-        conn.execute(delete(Event).where(Event.run_id == run_id))
-        if rows:
-            conn.execute(Event.__table__.insert(), rows)
-    return len(rows)
+        return write_events(conn, run_id, events)
 
 
 def get_events(engine: Engine, run_ids: Iterable[int]) -> dict[int, list[dict]]:

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, delete, func, literal_column, select, update
 
 from .db import RunNotFound, dialect_insert, write_tx
 from .epoch_log import log_epoch, log_epochs, write_epochs
+from .events import write_events
 from .models import (CLAIM_LOCK, FINAL_STATUSES, RUN_STATUSES, Experiment, Lock, Param, Run, RunTag,
                      utcnow)
 from .series import pack_run_series
@@ -156,15 +157,17 @@ def set_run_fields(engine: Engine, run_id: int, **fields) -> None:
 # --- ending runs -----------------------------------------------------------------------------------
 
 def finish_run(engine: Engine, run_id: int, status: str, *, error: str | None = None,
-               epochs: list[tuple[int, Mapping[str, float]]] = ()) -> str:
+               epochs: list[tuple[int, Mapping[str, float]]] = (), events=None) -> str:
     """End a run with a final status (and error text); returns the status it now has (see module doc).
-    `epochs` not yet logged ([(step, metrics)], as log_epochs takes them) are written in the same
-    transaction."""
+    `epochs` not yet logged ([(step, metrics)], as log_epochs takes them) and the run's `events`
+    ([(epoch, kind, message)]) are written in the same transaction."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"finish_run needs a final status {FINAL_STATUSES}, got {status!r}")
     with write_tx(engine) as conn:
         if epochs:
             write_epochs(conn, int(run_id), list(epochs))
+        if events is not None:
+            write_events(conn, int(run_id), events)
         row = conn.execute(select(Run.status, Run.cancel_requested, Run.epochs_done, Run.epochs_planned)
                            .where(Run.id == run_id)).first()
         if row is None:
