@@ -7,7 +7,9 @@ import re
 
 import pytest
 
-from .conftest import fill, select, wait_until
+from selenium.common.exceptions import StaleElementReferenceException
+
+from .conftest import click, fill, select, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -54,9 +56,18 @@ def test_a_sweep_of_nine_shows_every_run_and_its_size_before_start(start_app, db
     duo.find_element("#launch-start").click()
     duo.wait_for_contains_text("#launch-message", "Queued sweep 'nine': 9 runs", timeout=10)
     duo.wait_for_contains_text(".sweep-summary summary", "9 done", timeout=120)
-    duo.find_element(".sweep-summary summary").click()
-    items = duo.find_elements(".sweep-summary li")
-    assert len(items) == 9 and all("completed" in e.text for e in items)
+    click(duo, ".sweep-summary summary")
+
+    def listed() -> list[str] | None:  # the panel is redrawn every second: read it in one go
+        try:
+            if duo.find_element(".sweep-summary").get_attribute("open") is None:
+                return None
+            return [e.text for e in duo.find_elements(".sweep-summary li")]
+        except StaleElementReferenceException:
+            return None
+
+    wait_until(duo, lambda: (items := listed()) and len(items) == 9 and all("completed" in t for t in items), 10,
+               "the sweep's list did not open with its nine runs")
     assert len(duo.find_elements("#launch-finished-runs .finished-run")) == 9
     assert not duo.find_elements("[id*='cancel-run']")  # nothing left to cancel
 
