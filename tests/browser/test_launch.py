@@ -9,16 +9,9 @@ import pytest
 
 from selenium.common.exceptions import StaleElementReferenceException
 
-from .conftest import click, fill, select, wait_until
+from .conftest import click, fill, select, store, wait_until
 
 pytestmark = pytest.mark.browser
-
-
-def _reads(db_url):
-    from storage import reads
-    from storage.db import open_db
-
-    return reads, open_db(db_url)
 
 
 def test_a_200_epoch_run_shows_epochs_between_0_and_200_while_it_trains(start_app, db_url):
@@ -37,7 +30,7 @@ def test_a_200_epoch_run_shows_epochs_between_0_and_200_while_it_trains(start_ap
         return any(0 < k < 200 for k in seen)
 
     wait_until(duo, progress, 60, "no epoch strictly between 0 and 200 was shown")
-    reads, db = _reads(db_url)
+    reads, db = store(db_url)
     assert reads.get_run(db, 1).status == "running" or max(seen) < 200
     duo.wait_for_contains_text("#launch-finished-runs", "completed", timeout=120)
     assert duo.get_logs() == []
@@ -74,7 +67,7 @@ def test_a_sweep_of_nine_shows_every_run_and_its_size_before_start(start_app, db
     # the same name again: refused inline unless the learner asks to add to it
     duo.find_element("#launch-start").click()
     duo.wait_for_contains_text("#launch-message", "Experiment 'nine' already exists", timeout=10)
-    reads, db = _reads(db_url)
+    reads, db = store(db_url)
     assert reads.count_runs(db) == 9
     duo.find_element("#launch-append").click()
     duo.wait_for_contains_text("#launch-message", "added to experiment 'nine'", timeout=10)
