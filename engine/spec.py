@@ -176,8 +176,12 @@ def parse_int_list(field_name: str, value: Any) -> tuple[int, ...]:
         value = [value]
     if isinstance(value, str):
         parts = [p.strip() for p in value.replace(" ", ",").split(",") if p.strip()]
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+    elif value is None:
+        parts = []
     else:
-        parts = list(value or [])
+        raise SpecError(field_name, f"{value!r} is not a list of sizes; give sizes like 128,64")
     if not parts:
         raise SpecError(field_name, "must list at least one positive integer, e.g. 64 or 128,64")
     out = []
