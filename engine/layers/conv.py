@@ -232,7 +232,9 @@ class Conv2D(Layer):
                 buf = self._dout_wide = np.zeros((f, n, oh, wp), dtype=dout.dtype)
             buf[:, :, :, :ow] = dout.transpose(1, 0, 2, 3)
             d2 = buf.reshape(f, n * oh * wp)  # (F, N*L)
-            dw_ext = d2 @ self._cols.T  # (F, CKK + 1): the last column (the ones row) is the bias gradient
+            # (F, CKK + 1): the last column (the ones row) is the bias gradient. Computed as the transpose
+            # of cols @ d2.T: OpenBLAS runs a product with a long inner sum faster in that orientation
+            dw_ext = (self._cols @ d2.T).T
             self.grads["W"].reshape(f, -1)[...] = dw_ext[:, :-1]
             self.grads["b"][...] = dw_ext[:, -1]
             if not self.input_grad:
