@@ -85,7 +85,7 @@ def lstm_step_forward(a, c_prev, c, tc, h) -> None:
 
 
 def lstm_step_backward(dh, dc, gates, c_prev, tc, da, local, upstream, tmp) -> None:
-    """Backward of one LSTM step into preactivation grads `da` (4, N, H), which may be a strided view.
+    """Backward of one LSTM step into preactivation grads `da` (4, N, H) (a view of the packed layout).
 
     `dh` is the whole gradient reaching h_t; `dc` the gradient reaching c_t from step t+1, updated in
     place to the gradient reaching c_{t-1}:
@@ -345,7 +345,7 @@ class LSTMCell(Cell):
         W = self._stacked_weights()
         Z = np.empty((T + 1, N, D + H + 1), dtype=W.dtype)  # row t: [x_t, h_{t-1}, 1]
         Z[:T, :, :D] = xt
-        Z[T] = 0
+        Z[T] = 0  # the last row only carries h_T
         Z[:, :, D + H] = 1
         Hbuf = Z[:, :, D:D + H]  # (T+1, N, H) view: each step writes h_t into the next step's row
         Hbuf[0] = h0
@@ -360,6 +360,7 @@ class LSTMCell(Cell):
         return Hbuf, {"A": A, "c": Cbuf}
 
     def scan_backward(self, dHs, dstate, input_grad):
+        """BPTT, as `RNNCell.scan_backward`; dstate is (dh, dc) for the final state."""
         Z, A, Cbuf, TC = self._scan
         T, G, N, H = A.shape
         D = Z.shape[2] - H - 1
@@ -427,6 +428,7 @@ class GRUCell(Cell):
         return Hbuf, {"A": A}
 
     def scan_backward(self, dHs, dstate, input_grad):
+        """BPTT, as `RNNCell.scan_backward`."""
         xt, A, AH, Hbuf = self._scan
         T, G, N, H = A.shape
         WhT = np.ascontiguousarray(self._hidden_weights().transpose(0, 2, 1))  # contiguous: batched matmul is slow on a transposed view
