@@ -232,7 +232,12 @@ class Conv2D(Layer):
                 buf = self._dout_wide = np.zeros((f, n, oh, wp), dtype=dout.dtype)
             buf[:, :, :, :ow] = dout.transpose(1, 0, 2, 3)
             d2 = buf.reshape(f, n * oh * wp)  # (F, N*L)
-            dw_ext = d2 @ self._cols.T  # (F, CKK + 1): the last column (the ones row) is the bias gradient
+            # every image's contribution, summed (as the general route below does): one product per
+            # image, because OpenBLAS is slow on a single product whose inner sum runs over the whole
+            # batch. (F, CKK + 1): the last column (the ones row) is the bias gradient
+            per_image = np.matmul(buf.reshape(f, n, oh * wp).transpose(1, 0, 2),
+                                  self._cols.reshape(-1, n, oh * wp).transpose(1, 2, 0))
+            dw_ext = per_image.sum(axis=0)
             self.grads["W"].reshape(f, -1)[...] = dw_ext[:, :-1]
             self.grads["b"][...] = dw_ext[:, -1]
             if not self.input_grad:

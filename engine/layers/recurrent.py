@@ -13,16 +13,20 @@ GRU update-gate bias - so the units' memory timescales spread up to the sequence
 
 Two ways to run a cell:
 - `cell.forward(x_t, state)` / `cell.backward(dstate)`: one timestep, caches pushed on a stack and popped
-  by backward (BPTT order), gradients accumulated with `+=`. The seq2seq decoder uses this.
-- `Recurrent`: projects the input of every timestep with one GEMM before the loop, runs the cell's
-  `scan` (in-place kernels, buffers allocated once per call, none per step), and after the reverse loop
-  computes each weight gradient with one GEMM over all timesteps.
+  by backward (BPTT order), gradients accumulated with `+=`. The seq2seq decoder uses this, and the tests
+  use it as the slow twin of the unroller.
+- `Recurrent`: hands the whole sequence (T, N, D) to the cell's `scan` (in-place kernels, buffers
+  allocated once per call, none per step) and `scan_backward` (the reverse loop, then every weight
+  gradient with one GEMM over all timesteps).
 
 Speed notes. Inside the loops gates are laid out gate-major, (G, N, H) per step and (T, G, N, H) per
 sequence, so every elementwise operation runs over contiguous memory; one batched matmul per step
-computes all gates. The sigmoid goes through exp (vectorised in NumPy, unlike float32 tanh), and the
-LSTM's g gate rides along in the same pass via tanh(x) = 2 sigmoid(2x) - 1. Derivative factors that do
-not depend on the incoming gradient are computed for all timesteps at once before the reverse loop.
+computes all gates. The RNN and the GRU project every timestep's input with one GEMM before the loop.
+The LSTM instead keeps a row [x_t, h_{t-1}, 1] per step and multiplies it by the stacked weights
+[Wx; Wh; b], the textbook gates = W [x; h] + b: one product per step gives the preactivations (no
+sequence-wide projection to transpose and add), and in backward one product over all steps gives the
+gradients of Wx, Wh and b together. The LSTM's preactivation gradients are written in the packed
+(N, 4H) layout, so the gradient reaching h_{t-1} is a single product with Wh.T.
 """
 
 from __future__ import annotations
@@ -35,14 +39,14 @@ CELLS = ("rnn", "lstm", "gru")
 
 
 def sigmoid_(a: np.ndarray) -> np.ndarray:
-    """Logistic function in place, 1 / (1 + exp(-a)): stable, since exp overflowing to inf gives exactly 0.
+    """Logistic function in place, 1 / (1 + exp(-a)), computed as (1 + tanh(a / 2)) / 2.
 
-    Callers silence that overflow with np.errstate(over="ignore").
+    The same function, but nothing overflows, and NumPy's float32 tanh is faster than its exp.
     """
-    np.negative(a, out=a)
-    np.exp(a, out=a)
+    a *= 0.5
+    np.tanh(a, out=a)
     a += 1.0
-    np.reciprocal(a, out=a)
+    a *= 0.5
     return a
 
 
@@ -60,21 +64,19 @@ def packed(a: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- step kernels (in place, shared)
-# Forward kernels turn one step's preactivations (G, N, H) into gates in place. Backward kernels take
-# derivative factors from the *_factors functions, which work on one step (G, N, H) or on all steps
-# (T, G, N, H): the unroller computes them for the whole sequence in a few large vectorised operations,
-# leaving the reverse loop only the products that depend on the incoming gradient.
+# Forward kernels turn one step's preactivations (G, N, H) into gates in place. The LSTM's backward
+# kernel works out its gates' derivatives itself, on data the forward left in (G, N, H) blocks. The
+# GRU's takes them from `gru_backward_factors`, which works on one step (G, N, H) or on all steps
+# (T, G, N, H): the unroller computes them for the whole sequence before the reverse loop.
 
 def lstm_step_forward(a, c_prev, c, tc, h) -> None:
-    """One LSTM step: preactivations `a` (4, N, H) become gates (i, f, o, g) in place; writes c, tanh(c), h.
+    """One LSTM step: preactivations `a` (4, N, H) become the gates (i, f, o, g) in place; writes c, tanh(c), h.
 
-    `a[3]` must hold twice the g preactivation: one sigmoid pass over all four gates then gives
-    tanh(x) = 2 * sigmoid(2x) - 1 for g.
+    i, f, o = sigmoid(a[:3]);  g = tanh(a[3]);  c = f * c_prev + i * g;  h = o * tanh(c)
     """
-    sigmoid_(a)
+    sigmoid_(a[:3])
     i, f, o, g = a
-    g *= 2.0
-    g -= 1.0
+    np.tanh(g, out=g)
     np.multiply(f, c_prev, out=c)
     np.multiply(i, g, out=tc)  # tc is scratch until it holds tanh(c)
     c += tc
@@ -82,34 +84,33 @@ def lstm_step_forward(a, c_prev, c, tc, h) -> None:
     np.multiply(o, tc, out=h)
 
 
-def lstm_backward_factors(gates, tc):
-    """(D, OT): D = each gate's derivative w.r.t. its preactivation (s(1-s) for i, f, o; 1-g^2 for g),
-    OT = o * (1 - tanh(c)^2), the factor from h into c. gates (..., 4, N, H), tc (..., N, H)."""
-    D = np.subtract(1.0, gates)
-    D *= gates
-    g, dg = gates[..., 3, :, :], D[..., 3, :, :]
-    np.multiply(g, g, out=dg)
-    np.subtract(1.0, dg, out=dg)
-    OT = np.multiply(tc, tc)
-    np.subtract(1.0, OT, out=OT)
-    OT *= gates[..., 2, :, :]
-    return D, OT
-
-
-def lstm_step_backward(dh, dc, gates, c_prev, tc, D, OT, da, raw, tmp) -> None:
-    """Backward of one LSTM step into preactivation grads `da` (4, N, H), which may be `D` itself.
+def lstm_step_backward(dh, dc, gates, c_prev, tc, da, local, upstream, tmp) -> None:
+    """Backward of one LSTM step into preactivation grads `da` (4, N, H) (a view of the packed layout).
 
     `dh` is the whole gradient reaching h_t; `dc` the gradient reaching c_t from step t+1, updated in
-    place to the gradient reaching c_{t-1}. `raw` (4, N, H) and `tmp` (N, H) are scratch.
+    place to the gradient reaching c_{t-1}:
+        dc_t = dc + dh * o * (1 - tanh(c)^2)
+        da_i = dc_t * g * i(1 - i)          da_f = dc_t * c_prev * f(1 - f)
+        da_o = dh * tanh(c) * o(1 - o)      da_g = dc_t * i * (1 - g^2)
+        dc_{t-1} = dc_t * f
+    `local` (each gate's derivative w.r.t. its preactivation), `upstream` (4, N, H) and `tmp` (N, H)
+    are scratch.
     """
-    i, f, _, g = gates
-    np.multiply(dh, OT, out=tmp)
-    dc += tmp
-    np.multiply(dc, g, out=raw[0])       # d i
-    np.multiply(dc, c_prev, out=raw[1])  # d f
-    np.multiply(dh, tc, out=raw[2])      # d o
-    np.multiply(dc, i, out=raw[3])       # d g
-    np.multiply(raw, D, out=da)
+    i, f, o, g = gates
+    np.subtract(1.0, gates[:3], out=local[:3])
+    local[:3] *= gates[:3]                 # sigmoid' = s(1 - s) for i, f, o
+    np.multiply(g, g, out=local[3])
+    np.subtract(1.0, local[3], out=local[3])  # tanh' = 1 - g^2
+    np.multiply(tc, tc, out=tmp)
+    np.subtract(1.0, tmp, out=tmp)
+    tmp *= o
+    tmp *= dh
+    dc += tmp                              # dc_t
+    np.multiply(dc, g, out=upstream[0])    # d i
+    np.multiply(dc, c_prev, out=upstream[1])  # d f
+    np.multiply(dh, tc, out=upstream[2])   # d o
+    np.multiply(dc, i, out=upstream[3])    # d g
+    np.multiply(upstream, local, out=da)
     dc *= f
 
 
@@ -202,6 +203,21 @@ class Cell(Layer):
         """Wh as contiguous (G, H, H) blocks for the per-step batched matmul."""
         return np.ascontiguousarray(gate_major(self.params["Wh"], self.n_gates))
 
+    def _project_inputs(self, xt: np.ndarray) -> np.ndarray:
+        """Every timestep's input projection in one GEMM: xt (T, N, D) -> x Wx + b, gate-major (T, G, N, H)."""
+        T, N, D = xt.shape
+        p = self.params
+        XW = xt.reshape(T * N, D) @ p["Wx"]
+        XW += p["b"]
+        return np.ascontiguousarray(XW.reshape(T, N, self.n_gates, self.hidden).transpose(0, 2, 1, 3))
+
+    def _input_backward(self, xt: np.ndarray, dA: np.ndarray, input_grad: bool) -> np.ndarray | None:
+        """Backward of `_project_inputs` from packed grads dA (T*N, G*H): fills Wx and b; dx (T, N, D) or None."""
+        T, N, D = xt.shape
+        np.matmul(xt.reshape(T * N, D).T, dA, out=self.grads["Wx"])
+        np.sum(dA, axis=0, out=self.grads["b"])
+        return (dA @ self.params["Wx"].T).reshape(T, N, D) if input_grad else None
+
     # one-step API ---------------------------------------------------------
     def forward(self, x, state=None, *, training=False):
         """One timestep: x (N, D), state tuple of (N, H) -> new state tuple. Caches for `backward`."""
@@ -210,8 +226,7 @@ class Cell(Layer):
         p, G = self.params, self.n_gates
         a = np.matmul(x, gate_major(p["Wx"], G))  # (G, N, H)
         a += gate_major(p["b"], G)
-        with np.errstate(over="ignore"):
-            new_state, cache = self._step(a, state)
+        new_state, cache = self._step(a, state)
         self._stack.append((x, state, cache))
         return new_state
 
@@ -254,8 +269,9 @@ class RNNCell(Cell):
         da = (dstate[0] * (1.0 - h * h))[None]
         return da, da, (np.zeros_like(state[0]),)
 
-    def scan(self, A, h0):
-        """Run over time. A (T, 1, N, H) = X Wx + b. Returns Hbuf (T+1, N, H) with Hbuf[0] = h0."""
+    def scan(self, xt, h0):
+        """Run over time: xt (T, N, D). Returns Hbuf (T+1, N, H) with Hbuf[0] = h0, and {} (no gates)."""
+        A = self._project_inputs(xt)  # (T, 1, N, H)
         T, _, N, H = A.shape
         Wh = self.params["Wh"]
         Hbuf = np.empty((T + 1, N, H), dtype=A.dtype)
@@ -265,13 +281,14 @@ class RNNCell(Cell):
             np.matmul(Hbuf[t], Wh, out=tmp)
             tmp += A[t, 0]
             np.tanh(tmp, out=Hbuf[t + 1])
-        self._scan = (Hbuf,)
+        self._scan = (xt, Hbuf)
         return Hbuf, {}
 
-    def scan_backward(self, dHs, dstate):
-        """BPTT. dHs (T, N, H) view of the output gradient (or None). Fills grads["Wh"]; returns the
-        preactivation grads packed (T*N, G*H) and the gradient reaching the initial state."""
-        (Hbuf,) = self._scan
+    def scan_backward(self, dHs, dstate, input_grad):
+        """BPTT. dHs (T, N, H) view of the output gradient (or None); dstate the gradient reaching the final
+        state. Fills every grad; returns dx (T, N, D) (None without `input_grad`) and the gradient
+        reaching the initial state."""
+        xt, Hbuf = self._scan
         T, N, H = Hbuf.shape[0] - 1, Hbuf.shape[1], Hbuf.shape[2]
         WhT = self.params["Wh"].T
         dA = np.multiply(Hbuf[1:], Hbuf[1:])  # becomes 1 - h^2 for all steps, then the gradient
@@ -284,7 +301,7 @@ class RNNCell(Cell):
             np.matmul(dA[t], WhT, out=dh)
         dA = dA.reshape(T * N, H)
         np.matmul(Hbuf[:-1].reshape(T * N, H).T, dA, out=self.grads["Wh"])
-        return dA, (dh,)
+        return self._input_backward(xt, dA, input_grad), (dh,)
 
 
 class LSTMCell(Cell):
@@ -305,7 +322,6 @@ class LSTMCell(Cell):
     def _step(self, a, state):
         h_prev, c_prev = state
         a += np.matmul(h_prev, gate_major(self.params["Wh"], 4))
-        a[3] *= 2.0
         c, tc, h = (np.empty_like(c_prev) for _ in range(3))
         lstm_step_forward(a, c_prev, c, tc, h)
         return (h, c), (a, tc)
@@ -313,49 +329,59 @@ class LSTMCell(Cell):
     def _step_backward(self, dstate, state, cache):
         gates, tc = cache
         dh, dc = dstate[0], dstate[1].copy()
-        da = np.empty_like(gates)
-        D, OT = lstm_backward_factors(gates, tc)
-        lstm_step_backward(dh, dc, gates, state[1], tc, D, OT, da, np.empty_like(gates), np.empty_like(dh))
+        da, local, upstream = (np.empty_like(gates) for _ in range(3))
+        lstm_step_backward(dh, dc, gates, state[1], tc, da, local, upstream, np.empty_like(dh))
         return da, da, (np.zeros_like(dh), dc)
 
-    def scan(self, A, h0, c0):
-        """Run over time. A (T, 4, N, H) = X Wx + b, turned into gates in place."""
-        T, G, N, H = A.shape
-        Wh = self._hidden_weights()
-        Wh[3] *= 2.0  # the g gate enters the kernel doubled (see lstm_step_forward)
-        A[:, 3] *= 2.0
-        Hbuf = np.empty((T + 1, N, H), dtype=A.dtype)
-        Cbuf = np.empty((T + 1, N, H), dtype=A.dtype)
-        TC = np.empty((T, N, H), dtype=A.dtype)
-        Hbuf[0], Cbuf[0] = h0, c0
-        tmp = np.empty((G, N, H), dtype=A.dtype)
-        with np.errstate(over="ignore"):
-            for t in range(T):
-                np.matmul(Hbuf[t], Wh, out=tmp)
-                A[t] += tmp
-                lstm_step_forward(A[t], Cbuf[t], Cbuf[t + 1], TC[t], Hbuf[t + 1])
-        self._scan = (A, Hbuf, Cbuf, TC)
-        return Hbuf, {"c": Cbuf}
+    def _stacked_weights(self) -> np.ndarray:
+        """[Wx; Wh; b] as contiguous (4, D+H+1, H) gate blocks: row [x_t, h_{t-1}, 1] times this = preactivations."""
+        p = self.params
+        return np.ascontiguousarray(gate_major(np.concatenate([p["Wx"], p["Wh"], p["b"][None]]), 4))
 
-    def scan_backward(self, dHs, dstate):
-        A, Hbuf, Cbuf, TC = self._scan
+    def scan(self, xt, h0, c0):
+        """Run over time: xt (T, N, D). Returns Hbuf (T+1, N, H) with Hbuf[0] = h0, the gates and the cells."""
+        T, N, D = xt.shape
+        H = self.hidden
+        W = self._stacked_weights()
+        Z = np.empty((T + 1, N, D + H + 1), dtype=W.dtype)  # row t: [x_t, h_{t-1}, 1]
+        Z[:T, :, :D] = xt
+        Z[T] = 0  # the last row only carries h_T
+        Z[:, :, D + H] = 1
+        Hbuf = Z[:, :, D:D + H]  # (T+1, N, H) view: each step writes h_t into the next step's row
+        Hbuf[0] = h0
+        Cbuf = np.empty((T + 1, N, H), dtype=W.dtype)
+        Cbuf[0] = c0
+        TC = np.empty((T, N, H), dtype=W.dtype)
+        A = np.empty((T, 4, N, H), dtype=W.dtype)
+        for t in range(T):
+            np.matmul(Z[t], W, out=A[t])
+            lstm_step_forward(A[t], Cbuf[t], Cbuf[t + 1], TC[t], Hbuf[t + 1])
+        self._scan = (Z, A, Cbuf, TC)
+        return Hbuf, {"A": A, "c": Cbuf}
+
+    def scan_backward(self, dHs, dstate, input_grad):
+        """BPTT, as `RNNCell.scan_backward`; dstate is (dh, dc) for the final state."""
+        Z, A, Cbuf, TC = self._scan
         T, G, N, H = A.shape
-        WhT = self._hidden_weights().transpose(0, 2, 1)
-        D, OT = lstm_backward_factors(A, TC)  # every step at once
-        dA = D  # each step's factors are read once, then overwritten by that step's gradient
-        raw, tmpG, tmp = np.empty((G, N, H), dtype=A.dtype), np.empty((G, N, H), dtype=A.dtype), \
-            np.empty((N, H), dtype=A.dtype)
-        dh = self._initial_grad(dstate[0], Hbuf[0])
-        dc = self._initial_grad(dstate[1], Hbuf[0])
+        D = Z.shape[2] - H - 1
+        WhT = np.ascontiguousarray(self.params["Wh"].T)  # (4H, H)
+        dA = np.empty((T, N, G * H), dtype=A.dtype)  # packed like the weights
+        local, upstream = np.empty((2, G, N, H), dtype=A.dtype)
+        tmp = np.empty((N, H), dtype=A.dtype)
+        dh = self._initial_grad(dstate[0], Cbuf[0])
+        dc = self._initial_grad(dstate[1], Cbuf[0])
         for t in range(T - 1, -1, -1):
             if dHs is not None:
                 dh += dHs[t]
-            lstm_step_backward(dh, dc, A[t], Cbuf[t], TC[t], D[t], OT[t], dA[t], raw, tmp)
-            np.matmul(dA[t], WhT, out=tmpG)
-            np.sum(tmpG, axis=0, out=dh)
-        dA = packed(dA)  # (T*N, 4H)
-        np.matmul(Hbuf[:-1].reshape(T * N, H).T, dA, out=self.grads["Wh"])
-        return dA, (dh, dc)
+            da = dA[t].reshape(N, G, H).transpose(1, 0, 2)  # (4, N, H) view of the packed row
+            lstm_step_backward(dh, dc, A[t], Cbuf[t], TC[t], da, local, upstream, tmp)
+            np.matmul(dA[t], WhT, out=dh)  # the gradient reaching h_{t-1}, all gates summed
+        dA = dA.reshape(T * N, G * H)
+        dW = Z[:T].reshape(T * N, D + H + 1).T @ dA  # [dWx; dWh; db] in one product
+        gr = self.grads
+        gr["Wx"][...], gr["Wh"][...], gr["b"][...] = dW[:D], dW[D:D + H], dW[D + H]
+        dx = (dA @ self.params["Wx"].T).reshape(T, N, D) if input_grad else None
+        return dx, (dh, dc)
 
 
 class GRUCell(Cell):
@@ -387,24 +413,25 @@ class GRUCell(Cell):
         self.grads["bhn"] += dah[2].sum(axis=0)
         return dax, dah, (dh * gates[1],)
 
-    def scan(self, A, h0):
-        """Run over time. A (T, 3, N, H) = X Wx + b, turned into gates in place."""
+    def scan(self, xt, h0):
+        """Run over time: xt (T, N, D). Returns Hbuf (T+1, N, H) with Hbuf[0] = h0, and the gates."""
+        A = self._project_inputs(xt)  # (T, 3, N, H), turned into gates in place
         T, G, N, H = A.shape
         Wh, bhn = self._hidden_weights(), self.params["bhn"]
         Hbuf = np.empty((T + 1, N, H), dtype=A.dtype)
         AH = np.empty_like(A)
         Hbuf[0] = h0
-        with np.errstate(over="ignore"):
-            for t in range(T):
-                np.matmul(Hbuf[t], Wh, out=AH[t])
-                gru_step_forward(A[t], AH[t], bhn, Hbuf[t], Hbuf[t + 1])
-        self._scan = (A, AH, Hbuf)
-        return Hbuf, {}
+        for t in range(T):
+            np.matmul(Hbuf[t], Wh, out=AH[t])
+            gru_step_forward(A[t], AH[t], bhn, Hbuf[t], Hbuf[t + 1])
+        self._scan = (xt, A, AH, Hbuf)
+        return Hbuf, {"A": A}
 
-    def scan_backward(self, dHs, dstate):
-        A, AH, Hbuf = self._scan
+    def scan_backward(self, dHs, dstate, input_grad):
+        """BPTT, as `RNNCell.scan_backward`."""
+        xt, A, AH, Hbuf = self._scan
         T, G, N, H = A.shape
-        WhT = self._hidden_weights().transpose(0, 2, 1)
+        WhT = np.ascontiguousarray(self._hidden_weights().transpose(0, 2, 1))  # contiguous: batched matmul is slow on a transposed view
         Kr, Kz, Kn = gru_backward_factors(A, AH[:, 2], Hbuf[:-1])  # every step at once
         dA, dAH = np.empty_like(A), np.empty_like(A)
         tmpG, tmp = np.empty((G, N, H), dtype=A.dtype), np.empty((N, H), dtype=A.dtype)
@@ -418,7 +445,7 @@ class GRUCell(Cell):
             dh += np.sum(tmpG, axis=0, out=tmp)
         np.matmul(Hbuf[:-1].reshape(T * N, H).T, packed(dAH), out=self.grads["Wh"])
         np.sum(dAH[:, 2], axis=(0, 1), out=self.grads["bhn"])
-        return packed(dA), (dh,)
+        return self._input_backward(xt, packed(dA), input_grad), (dh,)
 
 
 CELL_CLASSES = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
@@ -463,31 +490,20 @@ class Recurrent(Layer):
 
     def forward(self, x, *, training=False, state=None):
         """x (N, T, D); `state` an optional initial state tuple. Returns (N, T, H)."""
-        p, G, H = self.params, self.cell.n_gates, self.hidden
-        N, T, D = x.shape
-        xt = np.ascontiguousarray(x.transpose(1, 0, 2), dtype=p["Wx"].dtype)  # (T, N, D)
-        XW = xt.reshape(T * N, D) @ p["Wx"]  # every timestep's input projection in one GEMM
-        XW += p["b"]
-        A = np.ascontiguousarray(XW.reshape(T, N, G, H).transpose(0, 2, 1, 3))  # (T, G, N, H)
-        state = self.cell.init_state(N) if state is None else state
-        Hbuf, extra = self.cell.scan(A, *state)
-        self._xt = xt
-        self._out = {"H": Hbuf, "A": A, **extra}
+        xt = np.ascontiguousarray(x.transpose(1, 0, 2), dtype=self.params["Wx"].dtype)  # (T, N, D)
+        state = self.cell.init_state(len(x)) if state is None else state
+        Hbuf, extra = self.cell.scan(xt, *state)
+        self._out = {"H": Hbuf, **extra}
         return Hbuf[1:].transpose(1, 0, 2)
 
     def backward(self, dout, dstate=None):
         """dout (N, T, H) or None (only the final state gets gradient); dstate: gradient into the final
         state tuple (entries may be None). Returns dx (N, T, D); `dstate0` holds the initial state's grad."""
-        T, N, D = self._xt.shape
         dHs = None if dout is None else dout.transpose(1, 0, 2)  # (T, N, H) view
         dstate = tuple(dstate or ())
         dstate += (None,) * (self.cell.n_states - len(dstate))
-        dA, self.dstate0 = self.cell.scan_backward(dHs, dstate)  # (T*N, G*H)
-        np.matmul(self._xt.reshape(T * N, D).T, dA, out=self.grads["Wx"])
-        np.sum(dA, axis=0, out=self.grads["b"])
-        if not self.input_grad:
-            return None
-        return (dA @ self.params["Wx"].T).reshape(T, N, D).transpose(1, 0, 2)
+        dx, self.dstate0 = self.cell.scan_backward(dHs, dstate, self.input_grad)  # dx (T, N, D) or None
+        return None if dx is None else dx.transpose(1, 0, 2)
 
     @property
     def last_state(self) -> tuple[np.ndarray, ...]:
