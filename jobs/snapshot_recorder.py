@@ -73,6 +73,12 @@ class SnapshotRecorder:
 
     # --- callback protocol -------------------------------------------------------------------
     def on_train_start(self, context: dict) -> None:
+        start = int(context.get("start_epoch") or 0)
+        if start:  # a resume or fork: the views recorded so far (a fork: its parent's) stay as they are
+            self._note(start, "resume", f"training went on from a checkpoint at epoch {start}: "
+                                        f"no snapshots are recorded after it")
+            self.disabled = True
+            return
         self._guarded(0, self._start, context)
         self._mark = time.perf_counter()
 
