@@ -17,11 +17,13 @@ import pytest
 from storage import reads
 from storage.checkpoints import list_checkpoints
 from storage.db import open_db
+from storage.snapshots import list_snapshots
 from tests.storage.conftest import fresh_postgres_db, postgres_url  # noqa: F401 (the session's server)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Slow enough per epoch (about 0.1 s) that the process can be killed mid-run.
 SPEC = ["--dataset", "digits", "--hidden", "128,128", "--batch-size", "8", "--epochs", "14", "--no-snapshots"]
+WITH_SNAPSHOTS = [*SPEC[:-1], "--snapshots"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -46,9 +48,9 @@ def _history(db, run_id: int) -> dict:
     return history
 
 
-def _train_and_kill(url: str, at_epoch: int) -> int:
+def _train_and_kill(url: str, at_epoch: int, spec: list[str]) -> int:
     """Start `nnlab train`, SIGKILL it once `at_epoch` epochs are committed; returns the run id."""
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "train", "--db", url, *SPEC, "--quiet"], env=_env(),
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "train", "--db", url, *spec, "--quiet"], env=_env(),
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = open_db(url)
     deadline = time.monotonic() + 120
@@ -67,22 +69,25 @@ def _train_and_kill(url: str, at_epoch: int) -> int:
     return run.id
 
 
-@pytest.mark.parametrize("at_epoch", [2, 7])
-def test_a_run_killed_with_sigkill_and_resumed_ends_bit_identical_to_an_uninterrupted_run(url, at_epoch):
-    killed = _train_and_kill(url, at_epoch)
+@pytest.mark.parametrize("at_epoch, spec", [(2, SPEC), (7, WITH_SNAPSHOTS)], ids=["epoch2", "epoch7-snapshots"])
+def test_a_run_killed_with_sigkill_and_resumed_ends_bit_identical_to_an_uninterrupted_run(url, at_epoch, spec):
+    killed = _train_and_kill(url, at_epoch, spec)
     db = open_db(url)
     assert reads.get_run(db, killed).threads >= 1
     proc = nnlab("resume", str(killed), "--db", url, "--json", "--quiet")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert (out["run_id"], out["status"], out["parent_run_id"], out["fork_epoch"]) == (killed, "completed", None, None)
-    reference = json.loads(nnlab("train", "--db", url, *SPEC, "--quiet", "--json").stdout.strip().splitlines()[-1])
+    reference = json.loads(nnlab("train", "--db", url, *spec, "--quiet", "--json").stdout.strip().splitlines()[-1])
     assert _history(db, killed) == _history(db, reference["run_id"])
     for key in ("val_loss", "val_accuracy", "test_loss", "test_accuracy", "train_loss"):
         assert out[key] == reference[key]
     run = reads.get_run(db, killed)
     assert (run.status, run.epochs_done, run.error) == ("completed", 14, None)
     assert list_checkpoints(db, killed)[-1].epoch == 14
+    if spec is WITH_SNAPSHOTS:  # the Inside views go on after the resume, up to the last epoch
+        epochs = {s["epoch"] for s in list_snapshots(db, killed) if s["kind"] == "stats"}
+        assert 14 in epochs and any(e <= at_epoch for e in epochs)
 
 
 def test_a_fork_with_nothing_changed_reproduces_its_parent_also_from_a_thinned_checkpoint(url):
