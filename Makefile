@@ -39,6 +39,12 @@ system-deps:
 bench: $(VENV)/.dev-installed
 	$(PY) bench/engine.py
 	$(PY) bench/storage.py
+	$(PY) bench/jobs.py
+	$(PY) bench/snapshots.py
+	$(PY) bench/checkpoint.py
+	$(PY) bench/concurrency.py
+	$(PY) bench/query_check.py
+	$(PY) bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .nnlab-cache

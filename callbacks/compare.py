@@ -58,6 +58,13 @@ def build_comparison(engine, run_ids: list[int], *, metric: str = "accuracy", sp
         curves = compare_curves_figure({r.id: histories.get(r.id, {}) for r in runs}, labels, metric,
                                        splits=list(splits), smoothing=smooth, x=x, log_y=log,
                                        forks={r.id: (r.parent_run_id, r.fork_epoch) for r in runs if r.fork_epoch})
+        if x == "epoch" and runs:
+            from dashboard.figures.lessons import add_event_markers
+            from storage.lessons import get_events
+
+            events = get_events(engine, [r.id for r in runs])
+            add_event_markers(curves, [{**e, "message": f"#{rid}: {e['message']}"} for rid in events
+                                       for e in events[rid]][:30])
     finals = {r.id: r.summary.get(final, {}).get("last") for r in runs}
     par = parallel_coordinates_figure(params, finals, keys, final)
     scatter = param_scatter_figure(params, finals, param or (keys[0] if keys else ""), final, labels=labels)

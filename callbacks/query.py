@@ -12,6 +12,8 @@ from dashboard import ids
 from dashboard.pages.query import EXAMPLES
 
 GRID_MAX_ROWS = 10_000
+GRID_MAX_CHARS = 200  # a longer text cell is cut in the grid, with a note; the CSV download has it whole
+TIMEOUT_S = 10.0
 
 
 def register(app, config) -> None:
@@ -33,36 +35,50 @@ def register(app, config) -> None:
     )
     def run_query(_n, sql):
         from dash import html
+        from storage.db import mask_url
         from storage.readonly import QueryError, QueryRefused, run_readonly_query
 
         try:
-            result = run_readonly_query(config.db_url, sql or "", max_rows=GRID_MAX_ROWS, timeout_s=10.0)
+            result = run_readonly_query(config.query_url, sql or "", max_rows=GRID_MAX_ROWS, timeout_s=TIMEOUT_S)
         except QueryRefused as e:
-            return [], [], html.Span(f"Refused: {e}", className="text-danger fw-semibold"), None
+            return [], [], html.Span(f"Refused: {mask_url(str(e))}", className="text-danger fw-semibold"), None
         except QueryError as e:
-            return [], [], html.Span(f"Error: {e}", className="text-danger"), None
+            return [], [], html.Span(f"Error: {mask_url(str(e))}", className="text-danger"), None
         cols = [f"c{i}" for i in range(len(result.columns))]
-        rows = [dict(zip(cols, [_cell(v) for v in r])) for r in result.rows]
+        cells = [[_cell(v) for v in r] for r in result.rows]
+        rows = [dict(zip(cols, r)) for r in cells]
         defs = [{"field": c, "headerName": name} for c, name in zip(cols, result.columns)]
-        more = f" (stopped at {GRID_MAX_ROWS} rows)" if result.truncated else ""
-        msg = html.Span(f"{len(rows)} rows in {result.elapsed_s * 1000:.0f} ms{more}", className="text-success")
-        return rows, defs, msg, {"columns": list(result.columns), "rows": [[_cell(v) for v in r] for r in result.rows]}
+        more = f" (stopped at {len(rows)} rows)" if result.truncated else ""
+        cut = " Long cells are shortened here; the CSV has them whole." if any(
+            isinstance(v, str) and v.endswith(" more characters]") for r in cells for v in r) else ""
+        msg = html.Span(f"{len(rows)} rows in {result.elapsed_s * 1000:.0f} ms{more}.{cut}", className="text-success")
+        return rows, defs, msg, {"sql": sql}  # the download runs it again: results never travel back up
 
     @app.callback(Output(ids.QUERY_DOWNLOAD, "data"), Input(ids.QUERY_DOWNLOAD_BUTTON, "n_clicks"),
                   State(ids.QUERY_RESULT, "data"), prevent_initial_call=True)
-    def download(_n, result):
-        if not result:
+    def download(_n, last):
+        from storage.readonly import QueryError, run_readonly_query
+
+        if not last or not last.get("sql"):
             raise PreventUpdate
+        try:
+            result = run_readonly_query(config.query_url, last["sql"], max_rows=GRID_MAX_ROWS, timeout_s=TIMEOUT_S)
+        except QueryError:
+            raise PreventUpdate from None
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(result["columns"])
-        writer.writerows(result["rows"])
+        writer.writerow(result.columns)
+        writer.writerows([[_cell(v, limit=None) for v in r] for r in result.rows])
         return dcc.send_string(buf.getvalue(), "nnlab-query.csv")
 
 
-def _cell(value):
+def _cell(value, limit: int | None = GRID_MAX_CHARS):
     if isinstance(value, bytes | bytearray | memoryview):
         return f"<{len(bytes(value))} bytes>"
     if isinstance(value, float) and value != value:
         return "NaN"
-    return value if isinstance(value, int | float | str) or value is None else str(value)
+    if not (isinstance(value, int | float | str) or value is None):
+        value = str(value)
+    if limit is not None and isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}... [{len(value) - limit} more characters]"
+    return value

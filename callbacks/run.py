@@ -59,7 +59,12 @@ def register(app, config) -> None:
                 training_curves_figure({}), None, True
         history = reads.get_metric_history(engine, run.id)
         live = run.status in ("queued", "running")
-        return run_header(run), training_curves_figure(history), config_table(run), not live
+        from callbacks.lessons import events_for_display
+        from dashboard.figures.lessons import add_event_markers
+
+        fig = add_event_markers(training_curves_figure(history), events_for_display(config.db_url, run),
+                                subplots=True)
+        return run_header(run), fig, config_table(run), not live
 
     @app.callback(Output(ids.RUN_INTERVAL, "disabled", allow_duplicate=True),
                   Input(ids.RUN_CANCEL, "n_clicks"), State(ids.RUN_ID, "data"), prevent_initial_call=True)

@@ -13,12 +13,13 @@ import time
 
 from engine.spec import SpecError
 
+from . import arg_types as T
 from .format import render
 from .train_args import add_spec_arguments, spec_values
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 FINAL = ("completed", "cancelled", "failed", "crashed")
-POLL_S = 0.25
+POLL_S = 0.1
 CHECK_WORKERS_S = 5.0
 
 
@@ -84,23 +85,21 @@ def cmd_sweep(args) -> int:
     from jobs.threads import default_max_running
     from jobs.worker import ensure_workers
     from storage import reads
-    from storage.db import open_db, resolve_db_url
+    from storage.db import check_db_url, open_db, resolve_db_url
 
-    if args.max_running is not None and args.max_running < 1:
-        return _refuse("sweep", f"--max-running must be at least 1, got {args.max_running}")
     try:
         specs = expand_sweep(spec_values(args), _grid_text(args.grid))
     except SpecError as e:
         return _refuse("sweep", str(e))
-    db_url = resolve_db_url(args.db)
+    db_url = check_db_url(resolve_db_url(args.db))
     db = open_db(db_url)
     name = (args.experiment or "").strip() or default_experiment_name()
     if reads.experiment_exists(db, name) and not args.append:
         return _refuse("sweep", f"experiment {name!r} already exists; choose another --experiment or add "
                                 f"these runs to it with --append")
     max_running = args.max_running or default_max_running()
+    ensure_workers(db_url, max_running, wanted=len(specs))  # they start while the grid is queued
     run_ids = enqueue(specs, db_url, experiment=name)
-    ensure_workers(db_url, max_running, wanted=len(run_ids))
     print(f"sweep '{name}': {len(run_ids)} runs queued (#{run_ids[0]}-#{run_ids[-1]}), "
           f"at most {max_running} at once", file=sys.stderr)
     bar = None if args.quiet else SweepProgress(len(run_ids))
@@ -184,11 +183,11 @@ def _differing_params(runs) -> list[str]:
 def cmd_cancel(args) -> int:
     """Cancel runs by id, or every unfinished run of an experiment."""
     from storage import reads, writes
-    from storage.db import RunNotFound, open_db, resolve_db_url
+    from storage.db import RunNotFound, check_db_url, open_db, resolve_db_url
 
     if bool(args.runs) == bool(args.experiment):
         return _refuse("cancel", "give run ids or --experiment NAME (one of the two)")
-    db = open_db(resolve_db_url(args.db))
+    db = open_db(check_db_url(resolve_db_url(args.db), existing=True))
     if args.experiment:
         if not reads.experiment_exists(db, args.experiment):
             return _refuse("cancel", f"no experiment named {args.experiment!r}")
@@ -223,7 +222,7 @@ def register(sub, with_db) -> None:
     add_spec_arguments(p)
     p.add_argument("--grid", action="append", metavar="NAME=VALUES",
                    help="a knob and its values: optimizer=sgd,adam | seed=0..4 | hidden=64|128,64 (repeatable)")
-    p.add_argument("--max-running", type=int, default=None,
+    p.add_argument("--max-running", type=T.int_range(1, 64), default=None,
                    help="runs training at once on this machine (default: the number of cores)")
     p.add_argument("--append", action="store_true", help="add the runs to an existing --experiment")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results at the end")
@@ -231,6 +230,6 @@ def register(sub, with_db) -> None:
     p.set_defaults(fn=cmd_sweep)
 
     p = with_db(sub.add_parser("cancel", help="cancel queued or running runs"))
-    p.add_argument("runs", type=int, nargs="*", metavar="RUN", help="run ids")
-    p.add_argument("--experiment", help="cancel every queued or running run of this experiment")
+    p.add_argument("runs", type=T.int_range(1, 2**31 - 1), nargs="*", metavar="RUN", help="run ids")
+    p.add_argument("--experiment", type=T.text(200), help="cancel every queued or running run of this experiment")
     p.set_defaults(fn=cmd_cancel)

@@ -10,7 +10,7 @@ from dash import Dash, dcc, html
 
 from . import ids
 from .components.navbar import navbar
-from .pages import compare, launch, query, run, runs
+from .pages import compare, launch, lessons, query, run, runs
 
 
 @dataclass(frozen=True)
@@ -19,10 +19,14 @@ class AppConfig:
 
     db_url: str
     max_running: int
+    query_url: str = ""  # where the Query page runs SQL: a reader role's URL on PostgreSQL (else db_url)
+
+
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # callbacks send ids and form values; a larger body is refused (413)
 
 
 def _register_pages() -> None:
-    for module in (launch, runs, compare, query):
+    for module in (launch, runs, compare, lessons, query):
         dash.register_page(module.__name__, path=module.PATH, title=f"NN Lab · {module.TITLE}",
                            name=module.TITLE, layout=module.layout)
     dash.register_page(run.__name__, path_template=run.PATH_TEMPLATE, title="NN Lab · Run", name="Run",
@@ -48,21 +52,48 @@ def default_manager(cache_dir: str):
     return _DiskcacheManager(diskcache.Cache(cache_dir))
 
 
+def _harden(server) -> None:
+    """Bounded request bodies, 404 for unknown component-suite paths, no request bodies in the log."""
+    from dash.exceptions import DependencyException
+    from flask import request
+    from werkzeug.exceptions import NotFound, RequestEntityTooLarge
+
+    server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+
+    @server.before_request
+    def _refuse_oversized_and_traversal():
+        if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
+            raise RequestEntityTooLarge()
+        if request.path.startswith("/_dash-component-suites/") and (".." in request.path or "\\" in request.path):
+            raise NotFound()
+
+    @server.errorhandler(DependencyException)
+    def _unknown_resource(_exc):  # Dash raises it for a path it never registered: that is a 404, not a 500
+        return "Not Found", 404
+
+    @server.errorhandler(RequestEntityTooLarge)
+    def _too_large(_exc):
+        return f"Request body larger than {MAX_REQUEST_BYTES // 2**20} MB", 413
+
+
 def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = None,
-               max_running: int | None = None) -> Dash:
+               max_running: int | None = None, query_db_url: str | None = None) -> Dash:
     """Build the dashboard for the results database at `db_url`.
 
     Training runs execute in background callbacks (DiskcacheManager on `cache_dir` unless a
     manager, e.g. a CeleryManager, is given); at most `max_running` train at once, others queue.
+    The Query page runs SQL through `query_db_url` (else $NNLAB_QUERY_DB, else `db_url`).
     """
     from callbacks import register_all
     from jobs.threads import default_max_running
     from storage.db import open_db
+    from storage.readonly import resolve_query_url
 
     open_db(db_url)  # create or migrate the schema before serving
     if background_manager is None:
         background_manager = default_manager(cache_dir or ".nnlab-cache")
-    config = AppConfig(db_url=db_url, max_running=max_running or default_max_running())
+    config = AppConfig(db_url=db_url, max_running=max_running or default_max_running(),
+                       query_url=resolve_query_url(db_url, query_db_url))
     # Bootstrap's CSS is served from dashboard/assets, not a CDN, so the page works offline.
     app = Dash(__name__, use_pages=True, pages_folder="", suppress_callback_exceptions=True,
                background_callback_manager=background_manager, title="NN Lab")
@@ -70,5 +101,6 @@ def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = 
     slot = [dcc.Store(id=ids.WORKERS_KICK), dcc.Store(id=ids.WORKERS_RESULT)]
     app.layout = html.Div([dcc.Location(id=ids.URL), navbar(), dash.page_container, html.Div(slot)])
     app.server.config["NNLAB"] = config
+    _harden(app.server)
     register_all(app, config)
     return app

@@ -14,7 +14,7 @@ from .losses import make_loss
 from .models import build_model, config_from_spec, resolve_loss
 from .optim import make_optimizer
 from .schedules import lr_at
-from .spec import ExperimentSpec
+from .spec import ExperimentSpec, check_memory_available
 from .state import TrainingState
 from .train import Callback, Trainer, TrainSummary
 
@@ -35,6 +35,7 @@ class Experiment:
 
 def prepare(spec: ExperimentSpec, *, data: Dataset | None = None) -> Experiment:
     """Build data, model and trainer for `spec`. Seeds: data split fixed, the run's seed for the rest."""
+    check_memory_available(spec)  # fail at once, with the estimate, rather than deep in a MemoryError
     data = data if data is not None else load_dataset(spec)
     rng = np.random.default_rng(spec.seed)
     model = build_model(config_from_spec(spec, data), rng)

@@ -8,6 +8,9 @@ The CLI, the launch form, sweeps and the job runner all build an `ExperimentSpec
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,12 +38,19 @@ POOLS = ("max", "avg")
 NORMS = ("pre", "post")
 ATTENTIONS = ("none", "additive", "dot")
 POSITIONALS = ("sinusoidal", "learned")
+MAX_NAME_CHARS = 200  # name and experiment; what PostgreSQL's VARCHAR(200) holds
+MAX_TAG_CHARS = 100
+MAX_TAGS = 50
+MAX_PATH_CHARS = 4096
+BYTES_PER_VALUE = 4  # the engine trains in float32
 
 
 class SpecError(ValueError):
     """A refused spec value; `field` names the knob."""
 
     def __init__(self, field: str, message: str) -> None:
+        if len(message) > 600:  # a message quoting a huge value: keep logs and terminals bounded
+            message = f"{message[:300]}...{message[-200:]}"
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
@@ -177,7 +187,7 @@ def parse_int_list(field_name: str, value: Any) -> tuple[int, ...]:
             f = float(p)
         except (TypeError, ValueError):
             raise SpecError(field_name, f"{p!r} is not an integer; give sizes like 128,64") from None
-        if f != int(f) or f < 1:
+        if not math.isfinite(f) or f != int(f) or f < 1:
             raise SpecError(field_name, f"{p!r} must be a whole number >= 1; give sizes like 128,64")
         out.append(int(f))
     return tuple(out)
@@ -219,20 +229,131 @@ def parse_spec(values: dict[str, Any] | ExperimentSpec) -> ExperimentSpec:
     fields = {f.name: f for f in dataclasses.fields(ExperimentSpec)}
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
-        key = key.replace("-", "_")
+        key = str(key).replace("-", "_")
         if key not in fields:
-            raise SpecError(key, f"unknown setting; known settings are {', '.join(sorted(fields))}")
+            shown = key if key.isidentifier() and len(key) <= 60 else repr(key)[:60]
+            raise SpecError(shown, f"unknown setting; known settings are {', '.join(sorted(fields))}")
         default = getattr(ExperimentSpec(), key)
         if key in ("hidden", "channels"):
             kwargs[key] = parse_int_list(key, value)
         elif key == "tags":
             tags = value.split(",") if isinstance(value, str) else list(value or [])
-            kwargs[key] = tuple(t.strip() for t in tags if str(t).strip())
+            kwargs[key] = tuple(str(t).strip() for t in tags if str(t).strip())
         else:
             kwargs[key] = _coerce(key, value, type(default))
     spec = ExperimentSpec(**kwargs)
     validate(spec)
     return spec
+
+
+def _check_text(name: str, value: str, limit: int) -> None:
+    """Printable UTF-8 text of at most `limit` characters (the same rule on SQLite and PostgreSQL)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SpecError(name, f"{value!r} is not valid UTF-8 text") from None
+    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn")), None)
+    _check(bad is None, name, f"contains the control or unassigned character {bad!r}; use printable text")
+    _check(len(value) <= limit, name, f"is {len(value)} characters long; at most {limit} are allowed")
+
+
+def _check_bookkeeping(s: ExperimentSpec) -> None:
+    _check_text("name", s.name, MAX_NAME_CHARS)
+    _check_text("experiment", s.experiment, MAX_NAME_CHARS)
+    _check(len(s.tags) <= MAX_TAGS, "tags", f"{len(s.tags)} tags given; at most {MAX_TAGS} are allowed")
+    for tag in s.tags:
+        _check_text("tags", tag, MAX_TAG_CHARS)
+    _check_text("data_dir", s.data_dir, MAX_PATH_CHARS)
+    if s.data_dir:
+        _check(os.path.isdir(s.data_dir), "data_dir", f"{s.data_dir!r} is not a folder; give the folder that "
+               f"holds the {s.dataset} IDX files, or leave data_dir empty to use $NNLAB_DATA_DIR")
+    _check(math.isfinite(s.snapshot_budget_mb) and s.snapshot_budget_mb <= 4096, "snapshot_budget_mb",
+           f"snapshot budget must be > 0 and <= 4096 MB, got {s.snapshot_budget_mb}")
+
+
+def _shape(dataset: str, seq_len: int, vocab: int) -> tuple[int, int, int]:
+    """(input values per sample, classes, image side or 0) of a data set, upper bounds where it varies."""
+    if dataset in IMAGE_DATASETS:
+        side = 8 if dataset == "digits" else 28
+        return side * side, 10, side
+    if dataset in SEQUENCE_CLASSIFY + SEQUENCE_TO_SEQUENCE:
+        return seq_len, vocab + 4, 0
+    return 2, 4, 0
+
+
+def estimate_memory_bytes(s: ExperimentSpec) -> int:
+    """About how many bytes training `s` holds: parameters with their gradients and two optimizer moments,
+    and one batch's activations kept for the backward pass (with their gradients). An estimate, not a bound."""
+    n_in, n_out, side = _shape(s.dataset, s.seq_len, s.vocab)
+    samples = {"digits": 1797, "mnist": 60_000, "fashion-mnist": 60_000}.get(s.dataset, s.n_samples)
+    b, fam = min(s.batch_size, s.subset or samples, samples), family_of(s.model)
+    params = acts = 0
+    if fam in ("perceptron", "mlp", "resnet"):
+        widths = [n_in, *(s.hidden if fam != "resnet" else (s.hidden[0],) * max(s.depth - 1, 1)), n_out]
+        params = sum(a * c + c for a, c in zip(widths, widths[1:]))
+        acts = b * sum(widths) * 4  # pre-activation, activation, mask, gradient
+    elif fam == "cnn":
+        c_in, width = 1, side
+        for c in s.channels:
+            out = max((width + 2 * s.padding - s.kernel) // s.stride + 1, 1)
+            params += c_in * c * s.kernel ** 2 + c
+            acts += b * (c_in * s.kernel ** 2 + 4 * c) * out * out  # im2col columns, conv/act/pool maps
+            c_in, width = c, (out // s.pool_size if s.pool_size > 1 and out >= s.pool_size else out)
+        widths = [c_in * width * width, *s.hidden, n_out]
+        params += sum(a * c + c for a, c in zip(widths, widths[1:]))
+        acts += b * sum(widths) * 4
+    elif fam == "recurrent" or s.model == "seq2seq":
+        h, t, v = s.hidden[0], s.seq_len, s.vocab + 4
+        stacks = s.layers * (2 if s.model == "seq2seq" else 1)
+        params = v * h + stacks * 4 * h * (2 * h + 1) + h * v
+        acts = b * t * (stacks * 12 * h + 2 * v) + (b * t * t * 3 if s.attention != "none" else 0)
+    else:  # transformer
+        d, f, t, v = s.d_model, s.hidden[0], s.seq_len, s.vocab + 4
+        params = 2 * v * d + t * d + s.layers * (4 * d * d + 2 * d * f + 9 * d + f)
+        acts = b * s.layers * (3 * s.heads * t * t + t * (12 * d + 3 * f)) + b * t * 2 * v
+    return (4 * params + 2 * acts) * BYTES_PER_VALUE
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's RAM, or None where the standard library cannot tell."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the kernel says a new process can use now (Linux MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory_available(s: ExperimentSpec) -> None:
+    """MemoryError, with the estimate, when this machine lacks the memory to train `s` right now."""
+    need, have = estimate_memory_bytes(s), available_memory_bytes()
+    if have is not None and need > have:
+        raise MemoryError(f"this run needs about {_gb(need)} of memory (parameters, optimizer state and one "
+                          f"batch), but only {_gb(have)} is available on this machine now")
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.1f} GB"
+
+
+def _check_memory(s: ExperimentSpec) -> None:
+    need, have = estimate_memory_bytes(s), physical_memory_bytes()
+    if have is None or need <= have:
+        return
+    knob = {"cnn": "channels", "attention": "d_model"}.get(s.family, "hidden")
+    raise SpecError(knob, f"this model would need about {_gb(need)} of memory for its parameters, optimizer "
+                          f"state and one batch of {s.batch_size}, more than this machine's {_gb(have)}; use "
+                          f"smaller layers or a smaller batch")
 
 
 def validate(s: ExperimentSpec) -> None:
@@ -284,9 +405,12 @@ def validate(s: ExperimentSpec) -> None:
     _check(s.subset == 0 or s.subset >= 2, "subset", f"subset must be 0 (all) or >= 2 samples, got {s.subset}")
     _check(0 < s.val_fraction < 0.9, "val_fraction", f"validation fraction must be in (0, 0.9), got {s.val_fraction}")
     _check(s.snapshot_budget_mb > 0, "snapshot_budget_mb", "snapshot budget must be > 0 MB")
-    _check(s.checkpoint_budget_mb >= 0, "checkpoint_budget_mb",
-           "checkpoint budget must be >= 0 MB (0 keeps only the latest checkpoint)")
+    _check(math.isfinite(s.checkpoint_budget_mb) and 0 <= s.checkpoint_budget_mb <= 4096, "checkpoint_budget_mb",
+           f"checkpoint budget must be >= 0 and <= 4096 MB (0 keeps only the latest checkpoint), "
+           f"got {s.checkpoint_budget_mb}")
+    _check_bookkeeping(s)
     _check_compatible(s)
+    _check_memory(s)
 
 
 def _check_compatible(s: ExperimentSpec) -> None:

@@ -29,11 +29,14 @@ import time
 from engine.checkpoint import VERSION, encode_checkpoint
 from engine.train import EpochRecord, TrainSummary
 from storage.checkpoints import log_epochs_with_checkpoints
+from storage.events import detect_events
+from storage.reads import get_metric_history
 from storage.writes import finish_run, heartbeat
 
 log = logging.getLogger(__name__)
 COMMIT_EVERY_S = 0.25
 HEARTBEAT_EVERY_S = 5.0
+EVENT_KEYS = ("train_loss", "val_loss", "val_accuracy")  # what storage.events.detect_events reads
 MB = 1_000_000
 
 
@@ -57,7 +60,6 @@ class RunRecorder:
         self.checkpoint_bytes = 0      # bytes of checkpoints written
         self._trainer = None
         self._start = 0                # the epoch training started from (a resume or fork)
-        self._epochs = 0               # the run's planned epochs
         self._stride: int | None = None  # see checkpoint_stride; None until the first checkpoint's size is known
         self._kept: list[tuple[int, int, bytes]] = []  # kept checkpoints not yet written
         self._latest: tuple[int, int, bytes] | None = None  # the latest epoch's, not yet written
@@ -67,6 +69,8 @@ class RunRecorder:
         self.committed = 0      # the last epoch committed
         self.commits = 0        # transactions that wrote epochs
         self._pending: list[tuple[int, dict]] = []
+        self._history: dict[str, list] = {k: [] for k in EVENT_KEYS}  # for the run's events, at its end
+        self._epochs = 0
         self._last_commit = 0.0
         self._last_epoch_end = 0.0
         self._stop = threading.Event()
@@ -75,10 +79,14 @@ class RunRecorder:
     # --- callback protocol ---
     def on_train_start(self, context: dict) -> None:
         """Start the heartbeat thread (the run's row already holds its model size and planned epochs)."""
+        self._epochs = int(context.get("epochs") or 0)
         self._last_commit = self._last_epoch_end = time.monotonic()
+        if context.get("start_epoch"):  # a resume or fork: its events read the epochs before it too
+            known = get_metric_history(self.engine, self.run_id, EVENT_KEYS)
+            self._history = {k: [p for p in known.get(k, []) if p[0] <= context["start_epoch"]] for k in EVENT_KEYS}
         if self.checkpoint_budget is not None:
             self._trainer = context.get("trainer")
-            self._start, self._epochs = int(context.get("start_epoch") or 0), int(context.get("epochs") or 0)
+            self._start = int(context.get("start_epoch") or 0)
         self.start_heartbeat()
 
     def on_epoch_end(self, record: EpochRecord) -> bool:
@@ -86,6 +94,9 @@ class RunRecorder:
         now = time.monotonic()
         epoch_s, self._last_epoch_end = now - self._last_epoch_end, now
         self._pending.append((record.epoch, dict(record.metrics)))
+        for key in EVENT_KEYS:
+            if key in record.metrics:
+                self._history[key].append((record.epoch, record.metrics[key]))
         if self._trainer is not None:
             self._take_checkpoint(record.epoch)
         if self.committed == 0 or now + epoch_s - self._last_commit >= self.commit_every_s:
@@ -97,14 +108,18 @@ class RunRecorder:
         self.stop_heartbeat()
 
     def finish(self, status: str, *, error: str | None = None, metrics: dict | None = None, step: int = 0) -> str:
-        """End the run: the gathered epochs, `metrics` at `step` (the test set's) and the final status in
-        one transaction; returns the status the run now has (a 'completed' run cancelled late says so)."""
+        """End the run: the gathered epochs, `metrics` at `step` (the test set's), the run's events
+        (divergence, plateaus, overfitting: storage.events) and the final status in one transaction;
+        returns the status the run now has (a 'completed' run cancelled late says so)."""
         self.stop_heartbeat()
         epochs = self._pending + ([(step, metrics)] if metrics else [])
-        self._pending = []
+        events = detect_events(self._history, self._epochs)
         checkpoints, drop = self._checkpoint_batch()
-        return finish_run(self.engine, self.run_id, status, error=error, epochs=epochs, checkpoints=checkpoints,
-                          drop_checkpoints=drop)
+        status = finish_run(self.engine, self.run_id, status, error=error, epochs=epochs, events=events,
+                            checkpoints=checkpoints, drop_checkpoints=drop)
+        self._pending = []
+        self._checkpoints_written(checkpoints)
+        return status
 
     def flush(self) -> None:
         """Commit the gathered epochs (and their checkpoints) in one transaction; pick up a Cancel request."""
@@ -113,6 +128,7 @@ class RunRecorder:
         checkpoints, drop = self._checkpoint_batch()
         if log_epochs_with_checkpoints(self.engine, self.run_id, self._pending, checkpoints, drop):
             self.cancelled = True
+        self._checkpoints_written(checkpoints)
         self.committed = self._pending[-1][0]
         self.commits += 1
         self._pending = []
@@ -142,11 +158,15 @@ class RunRecorder:
             return [], []
         latest_kept = bool(self._kept) and self._kept[-1] is self._latest
         batch = self._kept if latest_kept else [*self._kept, self._latest]
-        drop = [self._replaceable] if self._replaceable is not None else []
-        self._replaceable = None if latest_kept else self._latest[0]
+        return batch, [self._replaceable] if self._replaceable is not None else []
+
+    def _checkpoints_written(self, batch: list[tuple[int, int, bytes]]) -> None:
+        """After a commit with `batch`: the latest written is replaced by the next, unless it is a kept one."""
+        if not batch:
+            return
+        self._replaceable = None if self._kept and self._kept[-1] is self._latest else self._latest[0]
         self.checkpoint_bytes += sum(len(d) for _, _, d in batch)
         self._kept, self._latest = [], None
-        return batch, drop
 
     def should_stop(self) -> bool:
         """For Trainer.fit(interrupt=...): whether Cancel was seen (by a commit or the heartbeat)."""

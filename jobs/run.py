@@ -44,6 +44,7 @@ class RunResult:
     outcome: str
     error: str | None = None
     diverged: bool = False
+    recorded: bool = True  # False: the final status could not be written (the store was unwritable)
 
 
 def create_queued_run(spec: ExperimentSpec | dict, db_url: str, *, status: str = "queued", **where) -> int:
@@ -53,10 +54,14 @@ def create_queued_run(spec: ExperimentSpec | dict, db_url: str, *, status: str =
 
 
 def _create_run(spec: ExperimentSpec, db, status: str, **where) -> int:
-    return writes.create_run(
-        db, spec.to_dict(), spec.params(), status=status, name=spec.name,
-        experiment=spec.experiment or None, tags=spec.tags, seed=spec.seed, model=spec.model,
-        dataset=spec.dataset, epochs_planned=spec.epochs, engine_version=engine.__version__, **where)
+    return writes.create_runs(db, [run_row(spec, status=status, **where)])[0]
+
+
+def run_row(spec: ExperimentSpec, *, status: str = "queued", **where) -> dict:
+    """What storage.writes.create_runs records for a validated spec."""
+    return dict(spec=spec.to_dict(), params=spec.params(), status=status, name=spec.name,
+                experiment=spec.experiment or None, tags=spec.tags, seed=spec.seed, model=spec.model,
+                dataset=spec.dataset, epochs_planned=spec.epochs, engine_version=engine.__version__, **where)
 
 
 class _Progress:
@@ -114,14 +119,31 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
             summary = run_training(exp, callbacks, interrupt=interrupt, start=start.state, fork=start.fork)
     except Exception:
         error = traceback.format_exc()
-        try:  # the epochs gathered since the last commit are written with the status
-            recorder.finish("failed", error=error)
-        except Exception:  # the store cannot be written (a full disk, a lost server): the crash mark will say it
-            log.exception("could not mark run %s failed", run_id)
-        return RunResult(run_id, "failed", {}, num_params, "failed", error)
-    status = "cancelled" if summary.outcome == "stopped" and summary.stopped_by in ("interrupt", "RunRecorder") \
+        recorded = record_failure(db, run_id, error, recorder)
+        return RunResult(run_id, "failed", {}, num_params, "failed", error, recorded=recorded)
+    status = "cancelled" if summary.outcome == "stopped" and (recorder.cancelled or summary.stopped_by == "interrupt") \
         else "completed"
     test = {k: v for k, v in summary.final.items() if k.startswith("test_")}
     status = recorder.finish(status, metrics=test, step=summary.epochs_run)
     return RunResult(run_id, status, summary.final, num_params, summary.outcome,
                      diverged=summary.outcome == "diverged")
+
+
+def record_failure(db, run_id: int, error: str, recorder: RunRecorder | None = None) -> bool:
+    """Mark the run failed with `error`: with the epochs the recorder still holds if that can be written,
+    else the status alone (a full disk may still take a one-row update). False when neither could be
+    written (the store is gone or full): the caller may try again later, and if nobody does, the crash
+    mark comes once the process has died, with the cause logged on its stderr."""
+    if recorder is not None:
+        try:
+            recorder.finish("failed", error=error)
+            return True
+        except Exception:
+            log.warning("run %s: its last epochs could not be written", run_id, exc_info=True)
+    try:
+        writes.finish_run(db, run_id, "failed", error=error)
+        return True
+    except Exception:
+        log.error("run %s failed and the store cannot be written; the cause:\n%s", run_id, error)
+        return False
+

@@ -157,24 +157,36 @@ def serve_queue(db_url: str, *, max_running: int, idle_s: float = IDLE_S, poll_s
     from storage import reads, writes
     from storage.db import open_db
 
-    from .run import run_experiment
+    from .run import record_failure, run_experiment
 
     db = open_db(db_url)
     cache = cache or DataCache()
     pid, host = os.getpid(), socket.gethostname()
     trained, idle_since, swept = 0, time.monotonic(), 0.0
+    unrecorded: dict[int, str] = {}  # runs that failed while the store could not be written: cause kept
     while True:
+        if unrecorded and time.monotonic() - swept >= SWEEP_S:  # the store may be writable again
+            unrecorded = {i: e for i, e in unrecorded.items() if not record_failure(db, i, e)}
         run_id = None
-        if reads.has_queued_runs(db):  # a read first: claiming takes the write lock
-            run_id = writes.claim_next_run(db, max_running=max_running, pid=pid, host=host)
+        try:
+            if reads.has_queued_runs(db):  # a read first: claiming takes the write lock
+                run_id = writes.claim_next_run(db, max_running=max_running, pid=pid, host=host)
+        except Exception as exc:  # the store is unreachable or full: wait for it, do not die
+            print(f"worker {pid}: the store failed ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                  f"retrying", flush=True)
+            time.sleep(max(poll_s, 1.0))
+            continue
         if run_id is None:
             now = time.monotonic()
-            if now - idle_since >= idle_s:
+            if now - idle_since >= idle_s and not unrecorded:
                 return trained
             if now - swept >= SWEEP_S:
                 if _database_gone(db_url):
                     return trained
-                writes.mark_crashed_runs(db)
+                try:
+                    writes.mark_crashed_runs(db)
+                except Exception:  # a full disk: marking waits for space
+                    pass
                 swept = now
             time.sleep(poll_s)
             continue
@@ -185,7 +197,9 @@ def serve_queue(db_url: str, *, max_running: int, idle_s: float = IDLE_S, poll_s
         except Exception as exc:  # an unreadable spec or missing data files: the run fails, the worker goes on
             writes.finish_run(db, run_id, "failed", error=f"{type(exc).__name__}: {exc}")
             continue
-        run_experiment(spec, db_url, run_id=run_id, data=data)
+        result = run_experiment(spec, db_url, run_id=run_id, data=data)
+        if not result.recorded:
+            unrecorded[run_id] = result.error
         trained += 1
         idle_since = time.monotonic()
 

@@ -15,14 +15,14 @@ from .reads import (RunRow, count_runs, get_metric_histories, get_metric_history
                     grouped_metric_stats, list_experiments, list_metric_keys, list_param_names, list_runs, list_tags)
 from .schema_doc import get_schema_description
 from .snapshots import list_snapshots, read_snapshot, write_snapshot
-from .writes import (claim_next_run, create_run, delete_runs, finish_run, heartbeat, is_cancel_requested, log_epoch,
+from .writes import (claim_next_run, create_run, delete_runs, finish_run, heartbeat, log_epoch,
                      mark_crashed_runs, rename_run, request_cancel, set_note, set_run_fields, start_run, tag_run,
                      untag_run)
 
 __all__ = ["DEFAULT_DB_URL", "QueryError", "QueryRefused", "QueryResult", "QueryTimeout", "RunNotFound", "RunRow",
            "SchemaTooNew", "claim_next_run", "close_all", "count_runs", "create_run", "delete_runs", "finish_run",
            "get_metric_histories", "get_metric_history", "get_params_table", "get_run", "get_schema_description",
-           "grouped_metric_stats", "head_revision", "heartbeat", "is_cancel_requested", "list_experiments",
+           "grouped_metric_stats", "head_revision", "heartbeat", "list_experiments",
            "list_metric_keys", "list_param_names", "list_runs", "list_snapshots", "list_tags", "log_epoch",
            "log_epochs", "make_engine", "mark_crashed_runs", "normalize_url", "open_db", "read_snapshot",
            "rename_run", "request_cancel", "resolve_db_url", "run_readonly_query", "session_scope", "set_note",

@@ -36,6 +36,13 @@ class RunNotFound(KeyError):
     """No run with that id."""
 
 
+class BadDatabaseURL(ValueError):
+    """A --db / $NNLAB_DB value NN Lab cannot use as its store (empty, in memory, unknown database...)."""
+
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
 def normalize_url(value: str) -> str:
     """A SQLAlchemy URL as is; a bare file path becomes a SQLite URL ('runs.db' -> 'sqlite:///runs.db')."""
     value = value.strip()
@@ -48,6 +55,55 @@ def resolve_db_url(cli_value: str | None = None) -> str:
     """The database to use: --db if given, else $NNLAB_DB, else DEFAULT_DB_URL."""
     value = cli_value or os.environ.get("NNLAB_DB") or DEFAULT_DB_URL
     return normalize_url(value)
+
+
+def mask_url(url) -> str:
+    """The URL with its password replaced by ***, for banners, logs and errors."""
+    try:
+        return make_url(str(url)).render_as_string(hide_password=True)
+    except Exception:  # not a URL: hide anything between '//user:' and '@' all the same
+        import re
+
+        return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", str(url))
+
+
+def check_db_url(value: str, *, existing: bool = False) -> str:
+    """The normalized URL of a usable store; BadDatabaseURL saying what is wrong and what is allowed.
+
+    Refused: an empty value, an in-memory SQLite database (it would vanish with the process, and a
+    run's writer process would see another one), a folder, a dialect other than SQLite or PostgreSQL,
+    and a URL whose driver is not installed; with `existing`, a SQLite file that does not exist yet
+    (reading commands never create one). Nothing is opened or created.
+    """
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    if not value or not value.strip():
+        raise BadDatabaseURL("is empty; give a SQLite file (e.g. nnlab.db) or a postgresql+psycopg:// URL")
+    url = normalize_url(value)
+    try:
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+    except (ArgumentError, ValueError):
+        raise BadDatabaseURL(f"{mask_url(value)!r} is not a database URL; give a SQLite file (e.g. nnlab.db) "
+                             f"or a postgresql+psycopg:// URL") from None
+    if backend not in SUPPORTED_BACKENDS:
+        raise BadDatabaseURL(f"{backend!r} databases are not supported; use a SQLite file or a "
+                             f"postgresql+psycopg:// URL")
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or "mode=memory" in url or database.startswith("file::memory:"):
+            raise BadDatabaseURL("an in-memory SQLite database would vanish when the command ends; give a file, "
+                                 "e.g. nnlab.db")
+        if os.path.isdir(database):
+            raise BadDatabaseURL(f"{database!r} is a folder; give a SQLite file, e.g. {database.rstrip('/')}/nnlab.db")
+        if existing and not database.startswith("file:") and not os.path.isfile(database):
+            raise BadDatabaseURL(f"no database file at {database!r}; `nnlab train` or `nnlab serve` creates one")
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError) as exc:
+        raise BadDatabaseURL(f"the driver for {parsed.drivername!r} is not installed ({exc}); "
+                             f"use postgresql+psycopg://") from None
+    return url
 
 
 def make_engine(url: str) -> Engine:

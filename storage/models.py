@@ -227,6 +227,40 @@ class Snapshot(Base):
     nbytes: Mapped[int] = mapped_column(Integer, doc="len(data)")
 
 
+class ExperimentRun(Base):
+    """A run that belongs to an experiment besides its own: a lesson or an ablation that reused it."""
+
+    __tablename__ = "experiment_runs"
+    __table_args__ = (
+        PrimaryKeyConstraint("experiment_id", "run_id", name="pk_experiment_runs"),
+        Index("ix_experiment_runs_run_id", "run_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"),
+                                               doc="experiments.id")
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), doc="runs.id")
+
+
+EVENT_KINDS = ("divergence", "plateau", "overfitting")
+
+
+class Event(Base):
+    """Something a learner should notice in a run's curves: divergence, a plateau, the onset of overfitting."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("run_id", "kind", "epoch", name="uq_events_run_id_kind_epoch"),
+        CheckConstraint("kind IN ('divergence', 'plateau', 'overfitting')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, doc="event id")
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), doc="runs.id")
+    epoch: Mapped[int] = mapped_column(Integer, doc="the epoch the event is marked at")
+    kind: Mapped[str] = mapped_column(String(20), doc="divergence, plateau or overfitting")
+    message: Mapped[str] = mapped_column(Text, doc="a one-line explanation for a learner")
+
+
 class Checkpoint(Base):
     """A run's full training state at the end of an epoch (engine/checkpoint.py's format), to resume or fork."""
 

@@ -17,6 +17,7 @@ from operator import itemgetter
 
 import numpy as np
 from sqlalchemy import BigInteger, Engine, and_, case, exists, func, literal, or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 
 from .db import read_tx
@@ -239,7 +240,10 @@ def list_runs(engine: Engine, *, status=None, params: Mapping[str, object] | Non
     With reap=True (default) stale runs whose process is gone are first marked crashed.
     """
     if reap:
-        mark_crashed_runs(engine)
+        try:
+            mark_crashed_runs(engine)
+        except OperationalError:  # a full disk or a read-only store: list what is there, unmarked
+            pass
     base = select(*_LIST_COLUMNS, Experiment.name.label("experiment")).outerjoin(
         Experiment, Run.experiment_id == Experiment.id)
     base = base.where(*_filters(status=status, params=params, tag=tag, search=search, experiment=experiment,

@@ -133,12 +133,6 @@ def read_kind_near(engine: Engine, run_id: int, kind: str, epoch: int,
     return (None, {}) if at is None else (at, read_kind(engine, run_id, kind, at))
 
 
-def delete_snapshots(engine: Engine, run_id: int) -> None:
-    """Remove every snapshot of a run (they also go when the run is deleted)."""
-    with write_tx(engine) as conn:
-        conn.execute(delete(Snapshot).where(Snapshot.run_id == run_id))
-
-
 def export_snapshots(engine: Engine, run_id: int, directory: str) -> int:
     """Write a run's snapshots as <directory>/run-<id>/<kind>/<epoch>-<name>.npy (arrays) or .json;
     returns how many files were written."""

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, func, literal_column, select, update
 from .checkpoints import write_checkpoints
 from .db import RunNotFound, dialect_insert, write_tx
 from .epoch_log import log_epoch, log_epochs, write_epochs
+from .events import write_events
 from .models import (CLAIM_LOCK, FINAL_STATUSES, RUN_STATUSES, Experiment, Lock, Param, Run, RunTag,
                      utcnow)
 from .series import pack_run_series
@@ -59,28 +60,45 @@ def create_run(engine: Engine, spec: Mapping, params: Mapping[str, object], *, s
                pid: int | None = None, host: str = "") -> int:
     """Insert a run with its params and tags (creating the experiment by name if needed); returns its id.
     A run created 'running' by its own trainer gives that process's `pid` and `host`."""
-    if status not in RUN_STATUSES:
-        raise ValueError(f"unknown status {status!r}; expected one of {RUN_STATUSES}")
-    tags = _clean_tags(tags)
+    return create_runs(engine, [dict(spec=spec, params=params, status=status, name=name, experiment=experiment,
+                                     tags=tags, seed=seed, model=model, dataset=dataset,
+                                     epochs_planned=epochs_planned, engine_version=engine_version, pid=pid,
+                                     host=host)])[0]
+
+
+def create_runs(engine: Engine, runs: Iterable[Mapping]) -> list[int]:
+    """Insert several runs (each a mapping of create_run's arguments) in one transaction: all or none."""
+    runs = list(runs)
+    for r in runs:
+        if r.get("status", "queued") not in RUN_STATUSES:
+            raise ValueError(f"unknown status {r.get('status')!r}; expected one of {RUN_STATUSES}")
+    tags = [_clean_tags(r.get("tags", ())) for r in runs]
     now = utcnow()
+    ids = []
     with write_tx(engine) as conn:
-        exp_id = _experiment_id(conn, experiment) if experiment else None
-        result = conn.execute(Run.__table__.insert().values(
-            experiment_id=exp_id, name=name, status=status, created_at=now, seed=int(seed), model=model,
-            dataset=dataset, spec=to_json(dict(spec)), notes="", engine_version=engine_version,
-            diverged=False, cancel_requested=False, epochs_planned=int(epochs_planned), epochs_done=0,
-            pid=pid, host=host, started_at=now if status == "running" else None, heartbeat_at=None,
-            ended_at=now if status in FINAL_STATUSES else None))
-        run_id = result.inserted_primary_key[0]
-        rows = []
-        for k, v in params.items():
-            text, num, kind = encode_param(v)
-            rows.append({"run_id": run_id, "name": str(k), "value_text": text, "value_num": num, "value_type": kind})
-        if rows:
-            conn.execute(Param.__table__.insert(), rows)
-        if tags:
-            conn.execute(RunTag.__table__.insert(), [{"run_id": run_id, "tag": t} for t in tags])
-    return run_id
+        experiments = {name: _experiment_id(conn, name) for name in {r.get("experiment") for r in runs} if name}
+        for r, run_tags in zip(runs, tags):
+            status = r.get("status", "queued")
+            result = conn.execute(Run.__table__.insert().values(
+                experiment_id=experiments.get(r.get("experiment")), name=r.get("name", ""), status=status,
+                created_at=now, seed=int(r.get("seed", 0)), model=r.get("model", ""), dataset=r.get("dataset", ""),
+                spec=to_json(dict(r["spec"])), notes="", engine_version=r.get("engine_version", ""),
+                diverged=False, cancel_requested=False, epochs_planned=int(r.get("epochs_planned", 0)),
+                epochs_done=0, pid=r.get("pid"), host=r.get("host", ""),
+                started_at=now if status == "running" else None, heartbeat_at=None,
+                ended_at=now if status in FINAL_STATUSES else None))
+            run_id = result.inserted_primary_key[0]
+            ids.append(run_id)
+            rows = []
+            for k, v in r["params"].items():
+                text, num, kind = encode_param(v)
+                rows.append({"run_id": run_id, "name": str(k), "value_text": text, "value_num": num,
+                             "value_type": kind})
+            if rows:
+                conn.execute(Param.__table__.insert(), rows)
+            if run_tags:
+                conn.execute(RunTag.__table__.insert(), [{"run_id": run_id, "tag": t} for t in run_tags])
+    return ids
 
 
 def start_run(engine: Engine, run_id: int, *, pid: int, host: str, num_params: int | None = None,
@@ -143,16 +161,19 @@ def set_run_fields(engine: Engine, run_id: int, **fields) -> None:
 # --- ending runs -----------------------------------------------------------------------------------
 
 def finish_run(engine: Engine, run_id: int, status: str, *, error: str | None = None,
-               epochs: list[tuple[int, Mapping[str, float]]] = (), checkpoints: Iterable[tuple[int, int, bytes]] = (),
-               drop_checkpoints: Iterable[int] = ()) -> str:
+               epochs: list[tuple[int, Mapping[str, float]]] = (), events=None,
+               checkpoints: Iterable[tuple[int, int, bytes]] = (), drop_checkpoints: Iterable[int] = ()) -> str:
     """End a run with a final status (and error text); returns the status it now has (see module doc).
-    `epochs` not yet logged ([(step, metrics)], as log_epochs takes them) and `checkpoints` not yet
-    stored ([(epoch, version, data)], see storage.checkpoints) are written in the same transaction."""
+    `epochs` not yet logged ([(step, metrics)], as log_epochs takes them), the run's `events`
+    ([(epoch, kind, message)]) and `checkpoints` not yet stored ([(epoch, version, data)], see
+    storage.checkpoints) are written in the same transaction."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"finish_run needs a final status {FINAL_STATUSES}, got {status!r}")
     with write_tx(engine) as conn:
         if epochs:
             write_epochs(conn, int(run_id), list(epochs))
+        if events is not None:
+            write_events(conn, int(run_id), events)
         write_checkpoints(conn, int(run_id), checkpoints, drop_checkpoints)
         row = conn.execute(select(Run.status, Run.cancel_requested, Run.epochs_done, Run.epochs_planned)
                            .where(Run.id == run_id)).first()
@@ -183,12 +204,6 @@ def request_cancel(engine: Engine, run_id: int) -> str:
         if status == "running":
             conn.execute(update(Run).where(Run.id == run_id).values(cancel_requested=True))
         return status
-
-
-def is_cancel_requested(engine: Engine, run_id: int) -> bool:
-    """Whether Cancel was pressed for this run (False for an unknown run)."""
-    with engine.connect() as conn:
-        return bool(conn.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -2,7 +2,7 @@
 
 import dash_bootstrap_components as dbc
 
-PAGES = (("Launch", "/"), ("Runs", "/runs"), ("Compare", "/compare"), ("Query", "/query"))
+PAGES = (("Launch", "/"), ("Runs", "/runs"), ("Compare", "/compare"), ("Lessons", "/lessons"), ("Query", "/query"))
 
 
 def navbar():

@@ -90,10 +90,10 @@ def test_cancel_cancels_a_queued_run_at_once_and_flags_a_running_one(sqlite_engi
     assert s.get_run(sqlite_engine, queued).ended_at is not None
     running = s.create_run(sqlite_engine, {}, {}, epochs_planned=10)
     s.start_run(sqlite_engine, running, pid=1, host="h")
-    assert not s.is_cancel_requested(sqlite_engine, running)
+    assert not s.get_run(sqlite_engine, running).cancel_requested
     assert s.request_cancel(sqlite_engine, running) == "running"
-    assert s.is_cancel_requested(sqlite_engine, running)
-    s.log_epoch(sqlite_engine, running, 1, {"val_loss": 1.0})
+    assert s.get_run(sqlite_engine, running).cancel_requested
+    assert s.log_epoch(sqlite_engine, running, 1, {"val_loss": 1.0}) is True  # the write reads Cancel back
     # The runner reports "completed" when the trainer stopped early; Cancel makes it "cancelled".
     assert s.finish_run(sqlite_engine, running, "completed") == "cancelled"
     assert s.request_cancel(sqlite_engine, running) == "cancelled"
@@ -121,7 +121,7 @@ def test_unknown_runs_raise_run_not_found(sqlite_engine):
                  lambda: s.tag_run(sqlite_engine, 999, "t")):
         with pytest.raises(s.RunNotFound):
             call()
-    assert s.get_run(sqlite_engine, 999) is None and s.is_cancel_requested(sqlite_engine, 999) is False
+    assert s.get_run(sqlite_engine, 999) is None
 
 
 def test_delete_runs_removes_everything_that_belongs_to_them(engine):

@@ -9,7 +9,7 @@ schema, schema version bumped); every value is NULL, so nothing can violate it. 
 an ordinary ADD CONSTRAINT.
 
 Revision ID: 0006_checkpoints
-Revises: 0005_backfill_series
+Revises: 0006_lessons
 Create Date: 2026-12-05
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_checkpoints"
-down_revision = "0005_backfill_series"
+down_revision = "0006_lessons"
 branch_labels = None
 depends_on = None
 
