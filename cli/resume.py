@@ -30,8 +30,9 @@ class EpochProgress:
 
         from storage import reads
 
-        run = reads.run_progress(self.db, run_ids=[self.run_id])[0]
-        if run.epochs_done != self.shown and run.status != "queued":
+        found = reads.run_progress(self.db, run_ids=[self.run_id])
+        run = found[0] if found else None
+        if run is not None and run.epochs_done != self.shown and run.status != "queued":
             self.shown = run.epochs_done
             summary = reads.get_run(self.db, self.run_id).summary
             last = {k: s["last"] for k, s in summary.items() if s.get("last") is not None}
