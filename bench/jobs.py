@@ -216,14 +216,19 @@ def browser_click_to_epoch(tmp: str, repeats: int) -> list[float]:
         _wait(lambda: driver.find_elements(By.ID, "launch-start"), poll_s=0.05)
         time.sleep(2)  # the prestarted worker is warm
         for i in range(repeats):
-            before = len(driver.find_elements(By.CSS_SELECTOR, "[id*='run-card']"))
+            run_id = i + 1  # a fresh database: the i-th Start queues run i + 1
+            card = f"[id='{{\"run\":{run_id},\"type\":\"run-progress-text\"}}']"
+            done = f"[id='{{\"run\":{run_id},\"type\":\"finished-run\"}}']"
             t0 = time.perf_counter()
             driver.find_element(By.ID, "launch-start").click()
 
-            def shown():
-                texts = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".run-progress-text")]
-                return len(texts) > before and any(t.startswith("epoch ") and not t.startswith("epoch 0 ")
-                                                   for t in texts[:1])
+            def shown():  # an epoch >= 1 on its card, or the run already listed as finished
+                try:
+                    texts = [e.text for e in driver.find_elements(By.CSS_SELECTOR, card)]
+                    return driver.find_elements(By.CSS_SELECTOR, done) or any(
+                        t.startswith("epoch ") and not t.startswith("epoch 0 ") for t in texts)
+                except Exception:  # redrawn between the find and the read
+                    return False
             _wait(shown, timeout_s=60, poll_s=0.02)
             times.append(time.perf_counter() - t0)
             time.sleep(3)

@@ -24,7 +24,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from storage import (close_all, count_runs, create_run, delete_runs, get_metric_histories,  # noqa: E402
-                     get_run, grouped_metric_stats, list_runs, log_epoch, log_epochs, open_db)
+                     get_run, grouped_metric_stats, list_runs, log_epoch, log_epochs, open_db, start_run)
 from storage.db import checkpoint, write_tx  # noqa: E402
 from storage.models import (Experiment, Metric, MetricSeries, MetricSummary, Param, Run, RunTag,  # noqa: E402
                             utcnow)

@@ -187,10 +187,11 @@ def register(app, config) -> None:
         Output(ids.LIVE_TITLE, "children"),
         Output(ids.WORKERS_KICK, "data", allow_duplicate=True),
         Input(ids.ACTIVE_INTERVAL, "n_intervals"),
+        Input(ids.SWEEPS_OPEN, "data"),
         State(ids.WATCHED_RUNS, "data"),
         prevent_initial_call="initial_duplicate",
     )
-    def refresh_active(_n, watched):
+    def refresh_active(_n, opened, watched):
         from storage import reads, writes
         from storage.db import open_db
 
@@ -201,7 +202,7 @@ def register(app, config) -> None:
         runs = {r.id: r for r in reads.run_progress(db, run_ids=mine, active=True)}
         active = [r for r in runs.values() if r.status in ("queued", "running")]
         finished = [runs[i] for i in mine if i in runs and runs[i].status not in ("queued", "running")]
-        sweeps = [sweep_summary(s["name"], [runs[i] for i in s["runs"] if i in runs])
+        sweeps = [sweep_summary(s["name"], [runs[i] for i in s["runs"] if i in runs], s["name"] in (opened or []))
                   for s in watched.get("sweeps", [])]
         running = sorted((r for r in active if r.status == "running"), key=lambda r: r.id)
         queued = [r for r in active if r.status == "queued"]
@@ -222,6 +223,20 @@ def register(app, config) -> None:
                 [finished_run_line(r) for r in finished[:FINISHED_SHOWN]]
                 or html.Div("Runs started here appear here when they end.", className="text-muted"),
                 fig, title, kick(stale) if stale else no_update)
+
+    app.clientside_callback(
+        """function (clicks, opened) {
+            const t = dash_clientside.callback_context.triggered;
+            if (!t || !t.length || !t[0].value) { return dash_clientside.no_update; }
+            const name = JSON.parse(t[0].prop_id.split(".")[0]).name;
+            const now = (opened || []).filter(n => n !== name);
+            return now.length === (opened || []).length ? now.concat([name]) : now;
+        }""",
+        Output(ids.SWEEPS_OPEN, "data"),
+        Input({"type": ids.SWEEP_TOGGLE, "name": ALL}, "n_clicks"),
+        State(ids.SWEEPS_OPEN, "data"),
+        prevent_initial_call=True,
+    )
 
     # A Cancel button is a pattern-matching input, and the cards are redrawn every second: the click is
     # caught in the browser, so only a real click reaches the server.

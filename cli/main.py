@@ -38,7 +38,7 @@ def cmd_train(args) -> int:
         print(f"nnlab train: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     # Same share of the cores as a dashboard job, so a terminal run beside them never oversubscribes
-    # the machine (two 2-thread BLAS processes on 2 cores ran 94x slower in bench/concurrency.py).
+    # the machine (bench/concurrency.py shows what oversubscribed BLAS threads cost).
     limit_threads(args.threads or threads_per_job(default_max_running()))
     bar = None if args.quiet else ProgressBar(spec.epochs)
     result = run_experiment(spec, _db_url(args), on_progress=bar.update if bar else None)

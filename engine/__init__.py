@@ -11,7 +11,7 @@ def _keep_freed_memory() -> None:
 
     Training allocates and frees the same large temporaries every batch. By default glibc serves
     blocks over 128 KiB with mmap and returns them on free, so each batch pays for fresh zeroed
-    pages (page faults); a CNN epoch ran 2.6x slower that way.
+    pages (page faults), which made CNN epochs several times slower (bench/engine.py shows it).
     """
     import ctypes
     import sys

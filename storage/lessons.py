@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 
 from .db import dialect_insert, read_tx, write_tx
 from .models import Event, Experiment, ExperimentRun, Run

@@ -97,7 +97,7 @@ def finished_run_line(run):
     ], className="finished-run mb-1", id={"type": "finished-run", "run": run.id})
 
 
-def sweep_summary(name: str, runs: list):
+def sweep_summary(name: str, runs: list, is_open: bool = False):
     """A sweep at a glance (done / running / queued / failed) with every run in an expandable list."""
     count = {k: sum(r.status == k for r in runs) for k in ("completed", "running", "queued", "cancelled")}
     failed = sum(r.status in ("failed", "crashed") for r in runs)
@@ -107,5 +107,8 @@ def sweep_summary(name: str, runs: list):
     rows = [html.Li([dcc.Link(f"#{r.id}", href=f"/run/{r.id}", className="me-1"), status_badge(r.status, r.diverged),
                      html.Span(f" epoch {r.epochs_done} of {r.epochs_planned}", className="small text-muted")])
             for r in runs]
-    return html.Details([html.Summary(head, className="fw-semibold"), html.Ul(rows, className="list-unstyled ms-3")],
-                        className="sweep-summary mb-2")
+    # the panel is redrawn every second: whether the list is open is kept in a store (callbacks/launch.py)
+    return html.Details([html.Summary(head, className="fw-semibold", n_clicks=0,
+                                      id={"type": ids.SWEEP_TOGGLE, "name": name}),
+                         html.Ul(rows, className="list-unstyled ms-3")],
+                        className="sweep-summary mb-2", open=is_open)

@@ -84,7 +84,7 @@ def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int,
                 traces.append(_fork_marker(pts, times, forks[run_id], run_id, labels.get(run_id, run_id), color_for(i)))
     if not traces:
         return empty_figure(f"The selected runs have no '{metric}' values")
-    # Traces built here are well-formed; skipping plotly's per-value validation makes 400 traces 10x faster.
+    # Traces built here are well-formed; plotly's per-value validation is what a 400-trace figure waited for.
     fig = go.Figure(data=traces, _validate=False)
     fig.update_layout(height=420, template="plotly_white", margin={"l": 50, "r": 10, "t": 30, "b": 40},
                       xaxis_title="wall time (s)" if x == "time" else "epoch", yaxis_title=metric,

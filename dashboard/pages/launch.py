@@ -30,4 +30,5 @@ def layout(family: str | None = None, **_query):
         dcc.Store(id=ids.FORM_RESTORED, data=False),
         dcc.Store(id=ids.URL_FAMILY, data=given),
         dcc.Store(id=ids.CANCEL_REQUEST),
+        dcc.Store(id=ids.SWEEPS_OPEN, storage_type="session", data=[]),
     ], fluid=True)

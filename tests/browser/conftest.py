@@ -19,6 +19,14 @@ def start_app(dash_duo, db_url, tmp_path):
     return start
 
 
+def store(db_url):
+    """(storage.reads, the opened database): what the tests read the results through."""
+    from storage import reads
+    from storage.db import open_db
+
+    return reads, open_db(db_url)
+
+
 def fill(dash_duo, name: str, value) -> None:
     """Type `value` into the launch form's field `name` (a dbc.Input, debounced: blur to commit)."""
     el = dash_duo.find_element(f'[id=\'{{"name":"{name}","type":"launch-field"}}\']')

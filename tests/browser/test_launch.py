@@ -7,16 +7,11 @@ import re
 
 import pytest
 
-from .conftest import fill, select, wait_until
+from selenium.common.exceptions import StaleElementReferenceException
+
+from .conftest import click, fill, select, store, wait_until
 
 pytestmark = pytest.mark.browser
-
-
-def _reads(db_url):
-    from storage import reads
-    from storage.db import open_db
-
-    return reads, open_db(db_url)
 
 
 def test_a_200_epoch_run_shows_epochs_between_0_and_200_while_it_trains(start_app, db_url):
@@ -35,7 +30,7 @@ def test_a_200_epoch_run_shows_epochs_between_0_and_200_while_it_trains(start_ap
         return any(0 < k < 200 for k in seen)
 
     wait_until(duo, progress, 60, "no epoch strictly between 0 and 200 was shown")
-    reads, db = _reads(db_url)
+    reads, db = store(db_url)
     assert reads.get_run(db, 1).status == "running" or max(seen) < 200
     duo.wait_for_contains_text("#launch-finished-runs", "completed", timeout=120)
     assert duo.get_logs() == []
@@ -54,16 +49,25 @@ def test_a_sweep_of_nine_shows_every_run_and_its_size_before_start(start_app, db
     duo.find_element("#launch-start").click()
     duo.wait_for_contains_text("#launch-message", "Queued sweep 'nine': 9 runs", timeout=10)
     duo.wait_for_contains_text(".sweep-summary summary", "9 done", timeout=120)
-    duo.find_element(".sweep-summary summary").click()
-    items = duo.find_elements(".sweep-summary li")
-    assert len(items) == 9 and all("completed" in e.text for e in items)
+    click(duo, ".sweep-summary summary")
+
+    def listed() -> list[str] | None:  # the panel is redrawn every second: read it in one go
+        try:
+            if duo.find_element(".sweep-summary").get_attribute("open") is None:
+                return None
+            return [e.text for e in duo.find_elements(".sweep-summary li")]
+        except StaleElementReferenceException:
+            return None
+
+    wait_until(duo, lambda: (items := listed()) and len(items) == 9 and all("completed" in t for t in items), 10,
+               "the sweep's list did not open with its nine runs")
     assert len(duo.find_elements("#launch-finished-runs .finished-run")) == 9
     assert not duo.find_elements("[id*='cancel-run']")  # nothing left to cancel
 
     # the same name again: refused inline unless the learner asks to add to it
     duo.find_element("#launch-start").click()
     duo.wait_for_contains_text("#launch-message", "Experiment 'nine' already exists", timeout=10)
-    reads, db = _reads(db_url)
+    reads, db = store(db_url)
     assert reads.count_runs(db) == 9
     duo.find_element("#launch-append").click()
     duo.wait_for_contains_text("#launch-message", "added to experiment 'nine'", timeout=10)

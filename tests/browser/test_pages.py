@@ -6,16 +6,9 @@ import pytest
 
 from jobs.run import run_experiment
 
-from .conftest import fill, select, wait_until
+from .conftest import fill, select, store, wait_until
 
 pytestmark = pytest.mark.browser
-
-
-def _reads(db_url):
-    from storage import reads
-    from storage.db import open_db
-
-    return reads, open_db(db_url)
 
 
 def test_a_sweep_of_six_runs_is_one_experiment_and_groups_by_optimizer(start_app, db_url):
@@ -29,7 +22,7 @@ def test_a_sweep_of_six_runs_is_one_experiment_and_groups_by_optimizer(start_app
     duo.find_element("#launch-experiment").send_keys("opt-sweep")
     duo.find_element("#launch-start").click()
     duo.wait_for_contains_text("#launch-message", "Queued sweep 'opt-sweep': 6 runs", timeout=10)
-    reads, db = _reads(db_url)
+    reads, db = store(db_url)
     wait_until(duo, lambda: reads.count_runs(db, status="completed") == 6, 120, "sweep did not finish")
     runs = reads.list_runs(db, experiment="opt-sweep", limit=10)
     assert len(runs) == 6 and {r.params["optimizer"] for r in runs} == {"sgd", "momentum", "adam"}
@@ -63,7 +56,7 @@ def test_query_page_refuses_delete_and_changes_nothing(start_app, db_url):
     type_query(duo, "DELETE FROM runs")
     duo.find_element("#query-run").click()
     duo.wait_for_contains_text("#query-message", "Refused", timeout=10)
-    reads, db = _reads(db_url)
+    reads, db = store(db_url)
     assert reads.count_runs(db) == 1
     type_query(duo, "SELECT key, COUNT(*) AS n FROM metrics GROUP BY key ORDER BY key")
     duo.find_element("#query-run").click()

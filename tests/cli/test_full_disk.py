@@ -24,21 +24,6 @@ from storage.models import utcnow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 2 MB tmpfs mounted on a temporary folder (unmounted afterwards)."""
-    where = tmp_path / "small"
-    where.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({proc.stderr.strip() or 'mount failed'}); needs root")
-    try:
-        yield where
-    finally:
-        close_all()
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
-
-
 def _fill(folder: Path) -> Path:
     """Write a file until the file system has no space left; returns it."""
     filler = folder / "filler"

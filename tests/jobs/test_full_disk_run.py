@@ -7,28 +7,8 @@ why, where the machine does not allow it.
 
 from __future__ import annotations
 
-import subprocess
-
-import pytest
-
 import storage as s
 from jobs.run import record_failure, run_experiment
-from storage.db import close_all
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    where = tmp_path / "small"
-    where.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True,
-                          text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({proc.stderr.strip() or 'mount failed'}); needs root")
-    try:
-        yield where
-    finally:
-        close_all()
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
 def test_a_full_disk_fails_the_run_with_its_cause_and_keeps_the_epochs_before(small_disk):
