@@ -107,7 +107,9 @@ class SnapshotRecorder:
         model, data = context["model"], context["data"]
         self.inspector = Inspector(model, context["trainer"].loss, data)
         probe = [self._encode(s) for s in self.inspector.probe_record()]
-        fixed = max(sum(len(enc["data"]) for _, _, enc in probe), snapshot_bytes(self.engine, self.run_id))
+        fixed = sum(len(enc["data"]) for _, _, enc in probe)
+        if first:  # a resumed run: what it stored before counts against its budget
+            fixed = max(fixed, snapshot_bytes(self.engine, self.run_id))
         if not self.budget.take(fixed):
             self._note(first, "budget", f"the probe batch alone ({fixed} bytes) exceeds the snapshot budget "
                                         f"({self.budget.limit} bytes): no snapshots recorded")
