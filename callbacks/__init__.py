@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def register_all(app, config) -> None:
-    from . import compare, inside, jobs, launch, lessons, query, run, runs
+    from . import compare, inside, jobs, launch, lessons, query, resume_fork, run, runs
 
-    for module in (jobs, launch, runs, compare, run, query, inside, lessons):
+    for module in (jobs, launch, runs, compare, run, query, inside, lessons, resume_fork):
         module.register(app, config)

@@ -56,7 +56,8 @@ def build_comparison(engine, run_ids: list[int], *, metric: str = "accuracy", sp
         wanted = [f"{s}_{metric}" for s in splits] + ["epoch_seconds"]
         histories = reads.get_metric_histories(engine, run_ids, wanted) if runs else {}
         curves = compare_curves_figure({r.id: histories.get(r.id, {}) for r in runs}, labels, metric,
-                                       splits=list(splits), smoothing=smooth, x=x, log_y=log)
+                                       splits=list(splits), smoothing=smooth, x=x, log_y=log,
+                                       forks={r.id: (r.parent_run_id, r.fork_epoch) for r in runs if r.fork_epoch})
         if x == "epoch" and runs:
             from dashboard.figures.lessons import add_event_markers
             from storage.lessons import get_events

@@ -20,7 +20,7 @@ METRIC_COLUMNS = (("val_accuracy", "best"), ("val_accuracy", "last"), ("val_loss
 # Grid column -> list_runs sort key (params and metrics are mapped by their prefix).
 COLUMN_SORTS = {"link": "id", "name": "name", "status": "status", "experiment": "experiment", "model": "model",
                 "dataset": "dataset", "epochs": "epochs_done", "created": "created_at",
-                "params_count": "num_params", "duration": "ended_at"}
+                "params_count": "num_params", "duration": "ended_at", "parent": "parent_run_id"}
 NUMERIC_PARAMS = {name for name, value in ExperimentSpec().to_dict().items()
                   if isinstance(value, int | float) and not isinstance(value, bool)}
 
@@ -33,6 +33,8 @@ def run_row(run) -> dict:
            "epochs": f"{run.epochs_done}/{run.epochs_planned}", "duration": format_duration(run.duration_s),
            "params_count": run.num_params, "tags": ", ".join(run.tags), "notes": run.notes or "",
            "created": run.created_at.strftime("%Y-%m-%d %H:%M:%S") if run.created_at else ""}
+    if run.parent_run_id is not None:  # a fork: its parent and the epoch it left it at
+        row["parent"] = f"[{run.parent_run_id}](/run/{run.parent_run_id}) @ {run.fork_epoch}"
     for name, value in run.params.items():
         row[f"param_{name}"] = value
     for key, which in METRIC_COLUMNS:
@@ -58,6 +60,7 @@ def column_defs(param_names: list[str]) -> list[dict]:
                             "status-cancelled": "params.value && params.value.startsWith('cancelled')"}},
         {"field": "experiment", **equals}, {"field": "model", **text}, {"field": "dataset", **text},
         {"field": "epochs", "filter": False},
+        {"field": "parent", "headerName": "forked from", "cellRenderer": "markdown", "filter": False, "width": 110},
     ]
     defs += [{"field": f"param_{p}", "headerName": p, **equals, **(num if p in NUMERIC_PARAMS else {})}
              for p in param_names if p not in ("model", "dataset")]

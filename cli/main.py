@@ -227,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import jobs
 
     jobs.register(sub, with_db)
+    from .resume import register as register_resume
+    register_resume(sub, with_db)
 
     p = with_db(sub.add_parser("runs", help="list runs"))
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")

@@ -58,6 +58,8 @@ HELP = {
     "tags": "comma-separated tags",
     "snapshots": "record inside-the-network snapshots",
     "snapshot_budget_mb": "maximum snapshot bytes per run, in MB",
+    "checkpoint_budget_mb": "checkpoint bytes per run, in MB: every epoch's training state while it fits, "
+                            "fewer (evenly spaced) when not; the latest is always kept (0 = the latest only)",
 }
 
 

@@ -67,6 +67,12 @@ RUN_HEADER = "run-header"
 RUN_CURVES = "run-curves"
 RUN_CONFIG = "run-config"
 RUN_CANCEL = "run-cancel"
+RUN_RESUME = "run-resume"              # resume a stopped run from its latest checkpoint
+RUN_FORK_EPOCH = "run-fork-epoch"      # the epoch to fork at (a click on the curves sets it)
+RUN_FORK_SET = "run-fork-set"          # NAME=VALUE lines: the knobs the fork changes
+RUN_FORK = "run-fork"
+RUN_LINEAGE = "run-lineage"            # where the run comes from (a fork of a fork ...)
+RUN_LINEAGE_MESSAGE = "run-lineage-message"
 
 # query page
 QUERY_TEXT = "query-text"

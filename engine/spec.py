@@ -116,6 +116,7 @@ class ExperimentSpec:
     tags: tuple[str, ...] = field(default_factory=tuple)
     snapshots: bool = True
     snapshot_budget_mb: float = 4.0
+    checkpoint_budget_mb: float = 2.0
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -408,6 +409,9 @@ def validate(s: ExperimentSpec) -> None:
     _check(s.subset == 0 or s.subset >= 2, "subset", f"subset must be 0 (all) or >= 2 samples, got {s.subset}")
     _check(0 < s.val_fraction < 0.9, "val_fraction", f"validation fraction must be in (0, 0.9), got {s.val_fraction}")
     _check(s.snapshot_budget_mb > 0, "snapshot_budget_mb", "snapshot budget must be > 0 MB")
+    _check(math.isfinite(s.checkpoint_budget_mb) and 0 <= s.checkpoint_budget_mb <= 4096, "checkpoint_budget_mb",
+           f"checkpoint budget must be >= 0 and <= 4096 MB (0 keeps only the latest checkpoint), "
+           f"got {s.checkpoint_budget_mb}")
     _check_bookkeeping(s)
     _check_compatible(s)
     _check_memory(s)

@@ -6,6 +6,13 @@ next epoch's end; and at the end, in the transaction that gives the run its fina
 So a run of 4 ms epochs pays one transaction per quarter second, not one per epoch, and a SIGKILL
 loses at most the last quarter second of epochs.
 
+Checkpoints: with a `checkpoint_budget_mb`, the run's training state (engine.state) is encoded at
+every epoch end and stored in the transaction that commits that epoch's batch: the latest always (so
+a run's latest checkpoint is at its last committed epoch), and evenly spaced earlier ones while they
+fit the budget (every epoch when a checkpoint is small enough). The latest is replaced by the next
+unless it is one of those kept. A checkpoint that cannot be taken is logged and checkpoints stop;
+training never fails for it.
+
 Cancel: every commit reads back the run's Cancel flag (storage.epoch_log), and a heartbeat thread
 does the same every HEARTBEAT_EVERY_S while the run trains, so a long epoch neither looks like a
 crash nor misses a Cancel. The heartbeat thread dies with the process, so a killed trainer stops
@@ -15,26 +22,48 @@ beating and is later marked crashed by storage.writes.mark_crashed_runs.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 
+from engine.checkpoint import VERSION, encode_checkpoint
 from engine.train import EpochRecord, TrainSummary
-from storage.epoch_log import log_epochs
+from storage.checkpoints import log_epochs_with_checkpoints
 from storage.events import detect_events
+from storage.reads import get_metric_history
 from storage.writes import finish_run, heartbeat
 
 log = logging.getLogger(__name__)
 COMMIT_EVERY_S = 0.25
 HEARTBEAT_EVERY_S = 5.0
 EVENT_KEYS = ("train_loss", "val_loss", "val_accuracy")  # what storage.events.detect_events reads
+MB = 1_000_000
+
+
+def checkpoint_stride(budget_bytes: int, size: int, epochs: int) -> int:
+    """Epochs between kept checkpoints so that they and the latest fit `budget_bytes` over `epochs`
+    epochs: 1 keeps every epoch; 0 keeps none but the latest."""
+    fits = budget_bytes // max(size, 1)
+    if fits >= epochs:
+        return 1
+    return math.ceil(epochs / (fits - 1)) if fits >= 2 else 0
 
 
 class RunRecorder:
     """Engine callback: records `run_id`'s epochs in batches, beats its heart, and stops it on Cancel."""
 
     def __init__(self, engine, run_id: int, *, commit_every_s: float = COMMIT_EVERY_S,
-                 heartbeat_every_s: float = HEARTBEAT_EVERY_S) -> None:
+                 heartbeat_every_s: float = HEARTBEAT_EVERY_S, checkpoint_budget_mb: float | None = None) -> None:
         self.engine, self.run_id = engine, int(run_id)
+        self.checkpoint_budget = None if checkpoint_budget_mb is None else int(checkpoint_budget_mb * MB)
+        self.checkpoint_seconds = 0.0  # time spent encoding checkpoints
+        self.checkpoint_bytes = 0      # bytes of checkpoints written
+        self._trainer = None
+        self._start = 0                # the epoch training started from (a resume or fork)
+        self._stride: int | None = None  # see checkpoint_stride; None until the first checkpoint's size is known
+        self._kept: list[tuple[int, int, bytes]] = []  # kept checkpoints not yet written
+        self._latest: tuple[int, int, bytes] | None = None  # the latest epoch's, not yet written
+        self._replaceable: int | None = None  # the written latest checkpoint's epoch, when it is not a kept one
         self.commit_every_s, self.heartbeat_every_s = commit_every_s, heartbeat_every_s
         self.cancelled = False
         self.committed = 0      # the last epoch committed
@@ -52,6 +81,12 @@ class RunRecorder:
         """Start the heartbeat thread (the run's row already holds its model size and planned epochs)."""
         self._epochs = int(context.get("epochs") or 0)
         self._last_commit = self._last_epoch_end = time.monotonic()
+        if context.get("start_epoch"):  # a resume or fork: its events read the epochs before it too
+            known = get_metric_history(self.engine, self.run_id, EVENT_KEYS)
+            self._history = {k: [p for p in known.get(k, []) if p[0] <= context["start_epoch"]] for k in EVENT_KEYS}
+        if self.checkpoint_budget is not None:
+            self._trainer = context.get("trainer")
+            self._start = int(context.get("start_epoch") or 0)
         self.start_heartbeat()
 
     def on_epoch_end(self, record: EpochRecord) -> bool:
@@ -62,6 +97,8 @@ class RunRecorder:
         for key in EVENT_KEYS:
             if key in record.metrics:
                 self._history[key].append((record.epoch, record.metrics[key]))
+        if self._trainer is not None:
+            self._take_checkpoint(record.epoch)
         if self.committed == 0 or now + epoch_s - self._last_commit >= self.commit_every_s:
             self.flush()
         return self.cancelled
@@ -77,20 +114,59 @@ class RunRecorder:
         self.stop_heartbeat()
         epochs = self._pending + ([(step, metrics)] if metrics else [])
         events = detect_events(self._history, self._epochs)
-        status = finish_run(self.engine, self.run_id, status, error=error, epochs=epochs, events=events)
+        checkpoints, drop = self._checkpoint_batch()
+        status = finish_run(self.engine, self.run_id, status, error=error, epochs=epochs, events=events,
+                            checkpoints=checkpoints, drop_checkpoints=drop)
         self._pending = []
+        self._checkpoints_written(checkpoints)
         return status
 
     def flush(self) -> None:
-        """Commit the gathered epochs in one transaction (and pick up a Cancel request)."""
+        """Commit the gathered epochs (and their checkpoints) in one transaction; pick up a Cancel request."""
         if not self._pending:
             return
-        if log_epochs(self.engine, self.run_id, self._pending):
+        checkpoints, drop = self._checkpoint_batch()
+        if log_epochs_with_checkpoints(self.engine, self.run_id, self._pending, checkpoints, drop):
             self.cancelled = True
+        self._checkpoints_written(checkpoints)
         self.committed = self._pending[-1][0]
         self.commits += 1
         self._pending = []
         self._last_commit = time.monotonic()
+
+    # --- checkpoints ---
+    def _take_checkpoint(self, epoch: int) -> None:
+        """Encode the training state after `epoch`: the latest, and kept if the budget's spacing says so."""
+        t0 = time.perf_counter()
+        try:
+            data = encode_checkpoint(self._trainer.training_state())
+        except Exception:  # a checkpoint must never fail the run
+            log.warning("checkpoint of run %s at epoch %s failed; no more checkpoints", self.run_id, epoch,
+                        exc_info=True)
+            self._trainer = None
+            return
+        self.checkpoint_seconds += time.perf_counter() - t0
+        if self._stride is None:
+            self._stride = checkpoint_stride(self.checkpoint_budget, len(data), max(self._epochs - self._start, 1))
+        self._latest = (epoch, VERSION, data)
+        if self._stride and (epoch - self._start) % self._stride == 0:
+            self._kept.append(self._latest)
+
+    def _checkpoint_batch(self) -> tuple[list[tuple[int, int, bytes]], list[int]]:
+        """The checkpoints to write with the next commit, and the epoch of the one they replace."""
+        if self._latest is None:
+            return [], []
+        latest_kept = bool(self._kept) and self._kept[-1] is self._latest
+        batch = self._kept if latest_kept else [*self._kept, self._latest]
+        return batch, [self._replaceable] if self._replaceable is not None else []
+
+    def _checkpoints_written(self, batch: list[tuple[int, int, bytes]]) -> None:
+        """After a commit with `batch`: the latest written is replaced by the next, unless it is a kept one."""
+        if not batch:
+            return
+        self._replaceable = None if self._kept and self._kept[-1] is self._latest else self._latest[0]
+        self.checkpoint_bytes += sum(len(d) for _, _, d in batch)
+        self._kept, self._latest = [], None
 
     def should_stop(self) -> bool:
         """For Trainer.fit(interrupt=...): whether Cancel was seen (by a commit or the heartbeat)."""

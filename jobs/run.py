@@ -7,6 +7,7 @@ process itself, in batches.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -24,7 +25,9 @@ from storage import writes
 from storage.db import open_db
 
 from .recorder import RunRecorder
+from .resume import StartPoint, start_point
 from .snapshot_recorder import SnapshotRecorder
+from .threads import blas_threads, limit_threads
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[EpochRecord, int], None]
@@ -77,21 +80,28 @@ class _Progress:
         pass
 
 
+def _threads(threads: int | None):
+    """A context with BLAS limited to `threads` (a resumed or forked run's recorded count), else as it is."""
+    return limit_threads(threads) if threads else contextlib.nullcontext()
+
+
 def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: ProgressFn | None = None,
                    should_stop: Callable[[], bool] | None = None, run_id: int | None = None,
                    data: Dataset | None = None) -> RunResult:
     """Train `spec` and record every epoch in `db_url`; returns how the run ended.
 
-    With `run_id`, the run row already exists (queued, or claimed by a worker); otherwise it is
-    created here. `data`, when given, is the spec's data set already loaded (a warm worker's cache).
+    With `run_id`, the run row already exists (queued, or claimed by a worker), and training starts
+    where jobs/resume.py says (its own latest checkpoint, its parent's at the fork epoch, or scratch);
+    otherwise it is created here. `data`, when given, is the spec's data set already loaded (a warm worker's cache).
     A bad spec raises SpecError before any row is written. An exception inside training (a database
     error included) marks the run failed with its traceback; a cancel request marks it cancelled.
     """
     spec = parse_spec(spec)
     db = open_db(db_url)
+    queued = run_id is not None  # queued runs may resume or fork (jobs/resume.py)
     if run_id is None:  # trained here and now: running from the start (no worker may claim it)
         run_id = _create_run(spec, db, "running", pid=os.getpid(), host=socket.gethostname())
-    recorder = RunRecorder(db, run_id)
+    recorder = RunRecorder(db, run_id, checkpoint_budget_mb=spec.checkpoint_budget_mb)
     callbacks: list = [recorder]
     if spec.snapshots:
         callbacks.append(SnapshotRecorder(db, run_id, budget_mb=spec.snapshot_budget_mb))
@@ -101,9 +111,12 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
     try:
         exp = prepare(spec, data=data)
         num_params = exp.num_params
-        writes.start_run(db, run_id, pid=os.getpid(), host=socket.gethostname(), num_params=num_params)
-        interrupt = (lambda: recorder.should_stop() or bool(should_stop and should_stop()))
-        summary = run_training(exp, callbacks, interrupt=interrupt)
+        start = start_point(db, run_id, spec, exp.data) if queued else StartPoint()
+        with _threads(start.threads):
+            writes.start_run(db, run_id, pid=os.getpid(), host=socket.gethostname(), num_params=num_params,
+                             threads=blas_threads())
+            interrupt = (lambda: recorder.should_stop() or bool(should_stop and should_stop()))
+            summary = run_training(exp, callbacks, interrupt=interrupt, start=start.state, fork=start.fork)
     except Exception:
         error = traceback.format_exc()
         recorded = record_failure(db, run_id, error, recorder)

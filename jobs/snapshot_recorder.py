@@ -1,7 +1,8 @@
 """SnapshotRecorder: the training callback that stores a run's inside-the-network views.
 
-At the start it records the probe batch and the untrained model's views (epoch 0), measures their
-size and plans the epochs to record within the run's byte budget (engine.inspect.plan_schedule).
+At the start it records the probe batch and the untrained model's views (epoch 0; a resumed or
+forked run: the views of the state it starts from, at that epoch), measures their size and plans the
+epochs left to record within the run's byte budget (engine.inspect.plan_schedule).
 After each planned epoch it computes the views on the probe batch and writes them in one
 transaction; the budget is checked before every write, so a run never stores more than its budget.
 If training stops before the planned last epoch, the epoch it stopped at is recorded in full.
@@ -26,7 +27,7 @@ import traceback
 from engine.inspect import BIG_KINDS, ByteBudget, Inspector, Snapshot, plan_schedule
 from engine.inspect.schedule import MB, TimeBudget
 from engine.train import EpochRecord, TrainSummary
-from storage.snapshots import encode_snapshot, write_encoded
+from storage.snapshots import encode_snapshot, snapshot_bytes, write_encoded
 
 log = logging.getLogger(__name__)
 DEFAULT_BUDGET_MB = 4.0
@@ -70,10 +71,12 @@ class SnapshotRecorder:
         self._mark = time.perf_counter()  # the last epoch end (or the start), after our own work
         self._cost = {False: 0.0, True: 0.0}  # the last measured snapshot time without / with big views
         self._epochs = 0  # planned epochs of the run
+        self._first = 0   # the epoch training starts from: > 0 for a resumed or forked run
 
     # --- callback protocol -------------------------------------------------------------------
     def on_train_start(self, context: dict) -> None:
-        self._guarded(0, self._start, context)
+        self._first = int(context.get("start_epoch") or 0)
+        self._guarded(self._first, self._start, context)
         self._mark = time.perf_counter()
 
     def on_epoch_end(self, record: EpochRecord) -> None:
@@ -81,7 +84,7 @@ class SnapshotRecorder:
         if self.plan is None:
             return
         self.time.add_training(time.perf_counter() - self._mark)
-        small, big = self.plan.wants(record.epoch)
+        small, big = self.plan.wants(record.epoch - self._first)
         reserve = self._cost[True] if record.epoch < self._epochs else 0.0  # for the last epoch's full views
         if (small or big) and self.time.allows(self._cost[big], reserve):
             self._guarded(record.epoch, self._record, record.epoch, big)
@@ -97,35 +100,40 @@ class SnapshotRecorder:
 
     # --- work ----------------------------------------------------------------------------------
     def _start(self, context: dict) -> None:
-        t0 = time.perf_counter()
+        """Probe record, the views of the model training starts from (epoch 0, or the epoch a resumed or
+        forked run starts at) and the plan of the epochs to come. A resumed run's stored views count
+        against its budget."""
+        t0, first = time.perf_counter(), self._first
         model, data = context["model"], context["data"]
         self.inspector = Inspector(model, context["trainer"].loss, data)
         probe = [self._encode(s) for s in self.inspector.probe_record()]
         fixed = sum(len(enc["data"]) for _, _, enc in probe)
+        if first:  # a resumed run: what it stored before counts against its budget
+            fixed = max(fixed, snapshot_bytes(self.engine, self.run_id))
         if not self.budget.take(fixed):
-            self._note(0, "budget", f"the probe batch alone ({fixed} bytes) exceeds the snapshot budget "
-                                    f"({self.budget.limit} bytes): no snapshots recorded")
+            self._note(first, "budget", f"the probe batch alone ({fixed} bytes) exceeds the snapshot budget "
+                                        f"({self.budget.limit} bytes): no snapshots recorded")
             self.disabled = True
             return
-        write_encoded(self.engine, self.run_id, 0, probe)
+        write_encoded(self.engine, self.run_id, 0, probe)  # the same batch again for a resumed run
         t_views = time.perf_counter()
         with self._single_thread():
-            views = [self._encode(s) for s in self.inspector.compute(0, big=True)]
+            views = [self._encode(s) for s in self.inspector.compute(first, big=True)]
         t_views = time.perf_counter() - t_views
         small_b = sum(len(e["data"]) for k, _, e in views if k not in BIG_KINDS)
         big_b = sum(len(e["data"]) for k, _, e in views if k in BIG_KINDS)
         self._epochs = int(context.get("epochs") or 0)
-        self.plan = plan_schedule(self._epochs, small_b, big_b, self.budget.limit,
+        self.plan = plan_schedule(max(self._epochs - first, 0), small_b, big_b, self.budget.limit,
                                   fixed_bytes=fixed)
         for note in self.plan.notes:
-            self._note(0, "schedule", note)
+            self._note(first, "schedule", note)
         small, big = self.plan.wants(0)
         if small:
-            self._write(0, [v for v in views if big or v[0] not in BIG_KINDS], big)
+            self._write(first, [v for v in views if big or v[0] not in BIG_KINDS], big)
         spent = time.perf_counter() - t0
         self.seconds += spent
         self.time.spend(spent)
-        self._cost[True] = spent  # epoch 0 had big views: the first estimate for later ones
+        self._cost[True] = spent  # the first views were big: the first estimate for later ones
         # A run whose every planned epoch costs, by epoch 0's measure, less than the time every run may
         # spend keeps them all, decided once: identical runs then keep identical epochs, whatever the noise.
         if spent + len(self.plan.small | self.plan.big) * t_views <= self.time.floor_s:

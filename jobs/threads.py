@@ -40,3 +40,11 @@ def limit_threads(threads: int):
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=threads)
+
+
+def blas_threads() -> int | None:
+    """BLAS threads this process uses now (after any limit); None when no BLAS library is loaded."""
+    from threadpoolctl import threadpool_info
+
+    counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
+    return max(counts) if counts else None

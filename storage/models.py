@@ -111,6 +111,12 @@ class Run(Base):
     num_params: Mapped[int | None] = mapped_column(BigInteger, nullable=True, doc="trainable parameter count")
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="process id of the trainer")
     host: Mapped[str] = mapped_column(String(255), default="", doc="host name of the trainer")
+    # checkpoints (issue 17): the BLAS threads it trained with, and where a fork branched off
+    threads: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="BLAS threads it trained with")
+    parent_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, doc="runs.id this run was forked from, or NULL")
+    fork_epoch: Mapped[int | None] = mapped_column(
+        Integer, nullable=True, doc="a fork: the parent's epoch it started from (steps up to it are inherited)")
 
 
 class RunTag(Base):
@@ -253,6 +259,20 @@ class Event(Base):
     epoch: Mapped[int] = mapped_column(Integer, doc="the epoch the event is marked at")
     kind: Mapped[str] = mapped_column(String(20), doc="divergence, plateau or overfitting")
     message: Mapped[str] = mapped_column(Text, doc="a one-line explanation for a learner")
+
+
+class Checkpoint(Base):
+    """A run's full training state at the end of an epoch (engine/checkpoint.py's format), to resume or fork."""
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (UniqueConstraint("run_id", "epoch", name="uq_checkpoints_run_id_epoch"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, doc="checkpoint id")
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), doc="runs.id")
+    epoch: Mapped[int] = mapped_column(Integer, doc="epochs completed when it was taken")
+    version: Mapped[int] = mapped_column(Integer, doc="checkpoint format version (engine/checkpoint.py)")
+    nbytes: Mapped[int] = mapped_column(BigInteger, doc="len(data)")
+    data: Mapped[bytes] = mapped_column(LargeBinary, doc="the encoded training state (a ZIP archive)")
 
 
 class Lock(Base):

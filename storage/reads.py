@@ -56,6 +56,9 @@ class RunRow:
     host: str = ""
     summary: dict[str, dict] = field(default_factory=dict)
     spec: dict = field(default_factory=dict)
+    threads: int | None = None
+    parent_run_id: int | None = None
+    fork_epoch: int | None = None
 
     @property
     def duration_s(self) -> float | None:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, literal_column, select, update
 
+from .checkpoints import write_checkpoints
 from .db import RunNotFound, dialect_insert, write_tx
 from .epoch_log import log_epoch, log_epochs, write_epochs
 from .events import write_events
@@ -100,10 +101,13 @@ def create_runs(engine: Engine, runs: Iterable[Mapping]) -> list[int]:
     return ids
 
 
-def start_run(engine: Engine, run_id: int, *, pid: int, host: str, num_params: int | None = None) -> None:
-    """Mark a run running now, in process `pid` on `host` (with its model's size when known)."""
+def start_run(engine: Engine, run_id: int, *, pid: int, host: str, num_params: int | None = None,
+              threads: int | None = None) -> None:
+    """Mark a run running now, in process `pid` on `host` (with its model's size and BLAS threads when known)."""
     now = utcnow()
     extra = {} if num_params is None else {"num_params": int(num_params)}
+    if threads is not None:
+        extra["threads"] = int(threads)
     with write_tx(engine) as conn:
         result = conn.execute(update(Run).where(Run.id == run_id).values(
             status="running", started_at=now, heartbeat_at=now, pid=pid, host=host, **extra))
@@ -157,10 +161,12 @@ def set_run_fields(engine: Engine, run_id: int, **fields) -> None:
 # --- ending runs -----------------------------------------------------------------------------------
 
 def finish_run(engine: Engine, run_id: int, status: str, *, error: str | None = None,
-               epochs: list[tuple[int, Mapping[str, float]]] = (), events=None) -> str:
+               epochs: list[tuple[int, Mapping[str, float]]] = (), events=None,
+               checkpoints: Iterable[tuple[int, int, bytes]] = (), drop_checkpoints: Iterable[int] = ()) -> str:
     """End a run with a final status (and error text); returns the status it now has (see module doc).
-    `epochs` not yet logged ([(step, metrics)], as log_epochs takes them) and the run's `events`
-    ([(epoch, kind, message)]) are written in the same transaction."""
+    `epochs` not yet logged ([(step, metrics)], as log_epochs takes them), the run's `events`
+    ([(epoch, kind, message)]) and `checkpoints` not yet stored ([(epoch, version, data)], see
+    storage.checkpoints) are written in the same transaction."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"finish_run needs a final status {FINAL_STATUSES}, got {status!r}")
     with write_tx(engine) as conn:
@@ -168,6 +174,7 @@ def finish_run(engine: Engine, run_id: int, status: str, *, error: str | None = 
             write_epochs(conn, int(run_id), list(epochs))
         if events is not None:
             write_events(conn, int(run_id), events)
+        write_checkpoints(conn, int(run_id), checkpoints, drop_checkpoints)
         row = conn.execute(select(Run.status, Run.cancel_requested, Run.epochs_done, Run.epochs_planned)
                            .where(Run.id == run_id)).first()
         if row is None:

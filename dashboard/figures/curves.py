@@ -58,8 +58,10 @@ def _array(values) -> np.ndarray:
 
 def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int, str], metric: str, *,
                           splits: Sequence[str] = ("train", "val"), smoothing: float = 0.0,
-                          x: str = "epoch", log_y: bool = False) -> go.Figure:
-    """Overlay `metric` (e.g. 'loss' or 'accuracy') of several runs: one colour per run, dash per split."""
+                          x: str = "epoch", log_y: bool = False,
+                          forks: Mapping[int, tuple[int, int]] | None = None) -> go.Figure:
+    """Overlay `metric` (e.g. 'loss' or 'accuracy') of several runs: one colour per run, dash per split.
+    `forks`: {run id: (parent id, fork epoch)}: a diamond marks where each fork left its parent."""
     if not histories:
         return empty_figure("Select runs to compare")
     dashes = {"train": "solid", "val": "dash", "test": "dot"}
@@ -78,6 +80,8 @@ def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int,
                            "mode": "lines", "name": f"{labels.get(run_id, run_id)} · {split}",
                            "legendgroup": str(run_id),
                            "line": {"color": color_for(i), "dash": dashes.get(split, "solid")}})
+            if forks and run_id in forks:
+                traces.append(_fork_marker(pts, times, forks[run_id], run_id, labels.get(run_id, run_id), color_for(i)))
     if not traces:
         return empty_figure(f"The selected runs have no '{metric}' values")
     # Traces built here are well-formed; plotly's per-value validation is what a 400-trace figure waited for.
@@ -88,6 +92,17 @@ def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int,
     if log_y:
         fig.update_yaxes(type="log")
     return fig
+
+
+def _fork_marker(points, times, fork: tuple[int, int], run_id: int, label, color: str) -> dict:
+    """A diamond on a fork's curve at its fork epoch: steps up to it are its parent's."""
+    parent, epoch = fork
+    y = next((v for s, v in points if s == epoch), None)
+    x = times.get(epoch) if times is not None else epoch
+    return {"type": "scatter", "x": [x], "y": [y], "mode": "markers", "showlegend": False,
+            "legendgroup": str(run_id), "marker": {"symbol": "diamond", "size": 11, "color": color,
+                                                  "line": {"width": 1, "color": "#333"}},
+            "hovertext": [f"{label}: forked from #{parent} at epoch {epoch}"], "hoverinfo": "text"}
 
 
 def _group_name(group: Mapping[str, object]) -> str:

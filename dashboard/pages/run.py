@@ -6,6 +6,7 @@ from dash import dcc, html
 from .. import ids
 from ..components.ablate import ablate_tab
 from ..components.inside import inside_tab
+from ..components.resume_fork import resume_fork_panel
 from ..figures.curves import training_curves_figure
 
 PATH_TEMPLATE = "/run/<run_id>"
@@ -17,6 +18,7 @@ def layout(run_id: str = "", **_query):
     return dbc.Container([
         dcc.Store(id=ids.RUN_ID, data=rid),
         html.Div(id=ids.RUN_HEADER),
+        resume_fork_panel(),
         dbc.Tabs([
             dbc.Tab([dcc.Graph(id=ids.RUN_CURVES, figure=training_curves_figure({}), config={"displaylogo": False}),
                      html.Div(id=ids.RUN_EVENTS)], label="Curves", tab_id="curves"),

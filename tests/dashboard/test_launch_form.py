@@ -12,7 +12,7 @@ from dashboard.components.launch_form import (FAMILY_DEFAULTS, FIELDS, SHOWN_WHE
 from engine.spec import ExperimentSpec, SpecError, parse_spec
 
 # Set elsewhere on the page (experiment name, sweep) or kept at their defaults on purpose.
-NOT_ON_THE_FORM = {"val_fraction", "experiment", "tags", "snapshots", "snapshot_budget_mb"}
+NOT_ON_THE_FORM = {"val_fraction", "experiment", "tags", "snapshots", "snapshot_budget_mb", "checkpoint_budget_mb"}
 FIELD = {f.name: f for f in FIELDS}
 
 

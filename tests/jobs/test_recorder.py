@@ -106,3 +106,28 @@ def test_recorder_with_the_real_trainer_records_a_whole_run(sqlite_engine):
     history = s.get_metric_history(sqlite_engine, run_id, ["val_loss"])["val_loss"]
     assert [st for st, _ in history] == list(range(1, 7))
     assert history[-1][1] == summary.final["val_loss"]
+
+
+def test_checkpoints_keep_every_epoch_while_they_fit_and_thin_evenly_when_not():
+    from jobs.recorder import checkpoint_stride
+
+    assert checkpoint_stride(1000, 100, 10) == 1
+    assert checkpoint_stride(1000, 100, 20) == 3   # epochs 3, 6, ..., 18 and the latest: 7 of the 10 that fit
+    assert checkpoint_stride(1000, 600, 20) == 0   # one fits: only the latest
+    assert checkpoint_stride(0, 600, 20) == 0
+
+
+def test_a_run_stores_its_latest_checkpoint_and_the_kept_ones_within_its_budget(db_url):
+    from jobs.run import run_experiment
+    from storage.checkpoints import list_checkpoints
+    from storage.db import open_db
+
+    spec = {"dataset": "digits", "hidden": "16", "epochs": 6, "snapshots": False}
+    every = run_experiment(spec, db_url).run_id
+    db = open_db(db_url)
+    assert [c.epoch for c in list_checkpoints(db, every)] == [1, 2, 3, 4, 5, 6]
+    size = list_checkpoints(db, every)[0].nbytes
+    thinned = run_experiment({**spec, "checkpoint_budget_mb": 3.5 * size / 1e6}, db_url).run_id
+    assert [c.epoch for c in list_checkpoints(db, thinned)] == [3, 6]
+    latest = run_experiment({**spec, "checkpoint_budget_mb": 0}, db_url).run_id
+    assert [c.epoch for c in list_checkpoints(db, latest)] == [6]

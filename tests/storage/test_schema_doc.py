@@ -11,7 +11,8 @@ from storage.schema_doc import GENERATED_MARKER, SCHEMA_MD, schema_tables_markdo
 def test_every_table_and_column_has_a_meaning():
     tables = s.get_schema_description()
     assert {t["table"] for t in tables} == {"experiments", "runs", "run_tags", "params", "metrics",
-                                            "metric_summary", "metric_series", "snapshots", "experiment_runs", "events"}
+                                            "metric_summary", "metric_series", "snapshots", "experiment_runs", "events",
+                                            "checkpoints"}
     for t in tables:
         assert t["meaning"], t["table"]
         assert all(c["meaning"] for c in t["columns"]), t["table"]

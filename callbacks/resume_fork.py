@@ -1,0 +1,99 @@
+"""Run page: Resume, "Fork from here" (the epoch picked on the curves) and the run's lineage."""
+
+from __future__ import annotations
+
+import time
+
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard import ids
+from jobs.lineage import Refused, fork_changes, prepare_fork, prepare_resume
+
+RESUMABLE = ("crashed", "cancelled", "failed")
+
+
+def lineage_text(engine, run_id: int) -> list:
+    """'forked from #5 at epoch 11 ← #2 at epoch 10', with links; [] for a run that is no fork."""
+    from storage.lineage import lineage
+
+    chain = lineage(engine, run_id)
+    parts: list = []
+    for (_, epoch), (parent, _) in zip(chain, chain[1:]):
+        parts += [" ← " if parts else "forked from ", dcc.Link(f"#{parent}", href=f"/run/{parent}"),
+                  f" at epoch {epoch}"]
+    return parts
+
+
+def resume_run(engine, run_id: int):
+    """Queue `run_id` to resume; (message, whether workers are needed)."""
+    try:
+        epoch = prepare_resume(engine, run_id)
+    except Refused as e:
+        return dbc.Alert(str(e), color="warning", className="small py-1"), False
+    return dbc.Alert(f"Run #{run_id} resumes from its checkpoint at epoch {epoch}.", color="info",
+                     className="small py-1"), True
+
+
+def fork_run(engine, run_id: int, epoch, text: str | None):
+    """Queue a fork of `run_id` at `epoch` with the NAME=VALUE lines of `text`; (message, workers needed)."""
+    if not epoch:
+        return dbc.Alert("Pick the epoch to fork at: click a point on the curves.", color="warning",
+                         className="small py-1"), False
+    notes: list[str] = []
+    try:
+        changes = fork_changes([line for line in (text or "").splitlines() if line.strip()])
+        fork_id = prepare_fork(engine, run_id, int(epoch), changes, notes=notes)
+    except Refused as e:
+        return dbc.Alert(str(e), color="warning", className="small py-1"), False
+    return dbc.Alert(["Queued ", dcc.Link(f"run #{fork_id}", href=f"/run/{fork_id}"),
+                      f": a fork of #{run_id} at epoch {int(epoch)}.", *[html.Div(n) for n in notes]],
+                     color="info", className="small py-1"), True
+
+
+def register(app, config) -> None:
+    def db():
+        from storage.db import open_db
+
+        return open_db(config.db_url)
+
+    def kick():
+        return {"stamp": time.time(), "wanted": 1}
+
+    @app.callback(Output(ids.RUN_RESUME, "style"), Output(ids.RUN_LINEAGE, "children"),
+                  Input(ids.RUN_INTERVAL, "n_intervals"), Input(ids.RUN_ID, "data"))
+    def show_resume(_n, run_id):
+        from storage import reads
+
+        if run_id is None:
+            raise PreventUpdate
+        status = reads.run_statuses(db(), [run_id]).get(run_id)
+        return (None if status in RESUMABLE else {"display": "none"}), lineage_text(db(), run_id)
+
+    @app.callback(Output(ids.RUN_FORK_EPOCH, "value"), Input(ids.RUN_CURVES, "clickData"), prevent_initial_call=True)
+    def pick_epoch(click):
+        points = (click or {}).get("points") or []
+        if not points or points[0].get("x") is None:
+            raise PreventUpdate
+        return int(points[0]["x"])
+
+    @app.callback(Output(ids.RUN_LINEAGE_MESSAGE, "children"),
+                  Output(ids.WORKERS_KICK, "data", allow_duplicate=True),
+                  Output(ids.RUN_INTERVAL, "disabled", allow_duplicate=True),
+                  Input(ids.RUN_RESUME, "n_clicks"), State(ids.RUN_ID, "data"), prevent_initial_call=True)
+    def resume(n, run_id):
+        if not n or run_id is None:
+            raise PreventUpdate
+        message, queued = resume_run(db(), run_id)
+        return message, (kick() if queued else no_update), not queued
+
+    @app.callback(Output(ids.RUN_LINEAGE_MESSAGE, "children", allow_duplicate=True),
+                  Output(ids.WORKERS_KICK, "data", allow_duplicate=True),
+                  Input(ids.RUN_FORK, "n_clicks"), State(ids.RUN_ID, "data"), State(ids.RUN_FORK_EPOCH, "value"),
+                  State(ids.RUN_FORK_SET, "value"), prevent_initial_call=True)
+    def fork(n, run_id, epoch, text):
+        if not n or run_id is None:
+            raise PreventUpdate
+        message, queued = fork_run(db(), run_id, epoch, text)
+        return message, (kick() if queued else no_update)
