@@ -171,9 +171,11 @@ def serve_queue(db_url: str, *, max_running: int, idle_s: float = IDLE_S, poll_s
         try:
             if reads.has_queued_runs(db):  # a read first: claiming takes the write lock
                 run_id = writes.claim_next_run(db, max_running=max_running, pid=pid, host=host)
-        except Exception as exc:  # the store is unreachable or full: wait for it, do not die
+        except Exception as exc:  # the store is unreachable or full: wait for it (as long as an idle worker waits)
             print(f"worker {pid}: the store failed ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
                   f"retrying", flush=True)
+            if time.monotonic() - idle_since >= idle_s or _database_gone(db_url):
+                return trained
             time.sleep(max(poll_s, 1.0))
             continue
         if run_id is None:
