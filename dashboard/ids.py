@@ -52,6 +52,7 @@ CMP_SCATTER_PARAM = "compare-scatter-param"
 CMP_SCATTER = "compare-scatter"
 CMP_DIFF = "compare-diff"
 CMP_FINAL = "compare-final-metric"
+CMP_DRAWN = "compare-drawn"            # the selection whose curves were drawn: starts the other figures
 
 # run page
 RUN_ID = "run-id"

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import color_for, empty_figure, smooth
+from .common import color_for, empty_figure, run_colors, smooth
 
 History = Mapping[str, Sequence[tuple[int, float]]]
 
@@ -30,8 +30,9 @@ def training_curves_figure(history: History, *, title: str = "") -> go.Figure:
             pts = history.get(f"{split}_{kind}") or []
             xs, ys = _xy(pts)
             fig.add_trace(go.Scatter(x=xs, y=ys, name=f"{split} {kind}", mode="lines+markers",
-                                     line={"dash": dash, "color": color_for(0 if split == "train" else 1)},
-                                     marker={"size": 4}), row=1, col=col)
+                                     line={"dash": dash, "color": color_for(0)},
+                                     marker={"size": 5, "symbol": "circle" if split == "train" else "x"}),
+                          row=1, col=col)
     nan_epochs = [s for s, v in history.get("train_loss", []) if v is None or not math.isfinite(v)]
     if nan_epochs:
         fig.add_annotation(text=f"diverged at epoch {nan_epochs[0]} (loss is NaN/inf)", x=0.5, y=1.12,
@@ -56,14 +57,32 @@ def _array(values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
+# Beyond these, a comparison stays readable and quick to draw: the legend names the first runs only (a
+# legend entry costs the browser far more than a curve), and long curves are thinned to evenly spaced points.
+LEGEND_MAX_RUNS = 20
+MAX_POINTS = 500
+
+
+def thin(xs: Sequence, ys: Sequence, max_points: int = MAX_POINTS) -> tuple[list, list]:
+    """At most about `max_points` evenly spaced points of a curve, its first and last kept."""
+    n = len(xs)
+    if n <= max_points:
+        return list(xs), list(ys)
+    keep = sorted(set(np.linspace(0, n - 1, max_points).round().astype(int).tolist()))
+    return [xs[i] for i in keep], [ys[i] for i in keep]
+
+
 def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int, str], metric: str, *,
                           splits: Sequence[str] = ("train", "val"), smoothing: float = 0.0,
-                          x: str = "epoch", log_y: bool = False) -> go.Figure:
-    """Overlay `metric` (e.g. 'loss' or 'accuracy') of several runs: one colour per run, dash per split."""
+                          x: str = "epoch", log_y: bool = False, colors: Mapping[int, str] | None = None,
+                          legend_max: int = LEGEND_MAX_RUNS) -> go.Figure:
+    """Overlay `metric` (e.g. 'loss' or 'accuracy') of several runs: one colour per run (`colors`, else
+    run_colors), a dash per split; one legend entry per run, for the first `legend_max` runs."""
     if not histories:
         return empty_figure("Select runs to compare")
+    colors = colors or run_colors(list(histories))
     dashes = {"train": "solid", "val": "dash", "test": "dot"}
-    traces = []
+    traces, named = [], set()
     for i, (run_id, hist) in enumerate(histories.items()):
         times = wall_times(hist) if x == "time" else None
         for split in splits:
@@ -74,20 +93,33 @@ def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int,
             xs, ys = _xy(pts)
             if times is not None:
                 xs = [times.get(s) for s in xs]
-            traces.append({"type": "scatter", "x": _array(xs), "y": _array(smooth(ys, smoothing)),
-                           "mode": "lines", "name": f"{labels.get(run_id, run_id)} · {split}",
-                           "legendgroup": str(run_id),
-                           "line": {"color": color_for(i), "dash": dashes.get(split, "solid")}})
+            xs, ys = thin(xs, smooth(ys, smoothing))
+            show = i < legend_max and run_id not in named
+            named.add(run_id)
+            traces.append({"type": "scatter", "x": _array(xs), "y": _array(ys), "mode": "lines",
+                           "name": f"{labels.get(run_id, run_id)}", "legendgroup": str(run_id),
+                           "showlegend": show, "hovertemplate": f"{split} %{{y:.4g}}<extra>%{{fullData.name}}</extra>",
+                           "line": {"color": colors.get(run_id, color_for(i)), "dash": dashes.get(split, "solid"),
+                                    "width": 1.5 if len(histories) > legend_max else 2}})
     if not traces:
         return empty_figure(f"The selected runs have no '{metric}' values")
     # Traces built here are well-formed; skipping plotly's per-value validation makes 400 traces 10x faster.
     fig = go.Figure(data=traces, _validate=False)
     fig.update_layout(height=420, template="plotly_white", margin={"l": 50, "r": 10, "t": 30, "b": 40},
                       xaxis_title="wall time (s)" if x == "time" else "epoch", yaxis_title=metric,
-                      legend={"font": {"size": 11}})
+                      legend={"font": {"size": 11}, "title": {"text": _legend_title(splits)}})
+    if len(histories) > legend_max:
+        fig.add_annotation(text=f"legend: the first {legend_max} of {len(histories)} runs; hover a curve for its run",
+                           x=1, y=1.06, xref="paper", yref="paper", xanchor="right", showarrow=False,
+                           font={"size": 11, "color": "#666"})
     if log_y:
         fig.update_yaxes(type="log")
     return fig
+
+
+def _legend_title(splits: Sequence[str]) -> str:
+    names = {"train": "train ──", "val": "validation - -", "test": "test ···"}
+    return " · ".join(names.get(s, s) for s in splits)
 
 
 def _group_name(group: Mapping[str, object]) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import color_for, empty_figure
+from .common import color_for, empty_figure, run_colors
 
 
 def _numeric(values: Sequence[object]) -> list[float] | None:
@@ -21,8 +21,10 @@ def _numeric(values: Sequence[object]) -> list[float] | None:
 
 def parallel_coordinates_figure(params: Mapping[int, Mapping[str, object]], metric: Mapping[int, float],
                                 keys: Sequence[str], metric_name: str) -> go.Figure:
-    """One line per run through its hyperparameter values, coloured by the final metric."""
+    """One line per run through its hyperparameter values, coloured by the final metric. An axis only for
+    a setting every drawn run uses (a run without the key does not use that setting)."""
     runs = [r for r in params if r in metric and metric[r] is not None and math.isfinite(metric[r])]
+    keys = [k for k in keys if all(k in params[r] for r in runs)]
     if len(runs) < 2 or not keys:
         return empty_figure("Select at least two finished runs with differing hyperparameters")
     dims = []
@@ -45,16 +47,21 @@ def parallel_coordinates_figure(params: Mapping[int, Mapping[str, object]], metr
 
 
 def param_scatter_figure(params: Mapping[int, Mapping[str, object]], metric: Mapping[int, float],
-                         key: str, metric_name: str, *, labels: Mapping[int, str] | None = None) -> go.Figure:
-    """Final metric against one hyperparameter, a point per run (log x when the values span decades)."""
-    runs = [r for r in params if r in metric and metric[r] is not None and math.isfinite(metric[r])]
+                         key: str, metric_name: str, *, labels: Mapping[int, str] | None = None,
+                         colors: Mapping[int, str] | None = None) -> go.Figure:
+    """Final metric against one hyperparameter, a point per run that uses it, in the run's colour
+    (`colors`, else run_colors); log x when the values span decades."""
+    runs = [r for r in params if key in params[r] and r in metric and metric[r] is not None
+            and math.isfinite(metric[r])]
     if not runs or not key:
-        return empty_figure("Pick a hyperparameter and select finished runs")
+        return empty_figure("Pick a hyperparameter and select finished runs that use it")
+    colors = colors or run_colors(list(params))
     xs = [params[r].get(key) for r in runs]
     nums = _numeric(xs)
     fig = go.Figure(go.Scatter(x=np.array(nums) if nums is not None else [str(v) for v in xs],
                                y=np.array([metric[r] for r in runs]),
-                               mode="markers", marker={"size": 10, "color": color_for(0), "opacity": 0.75},
+                               mode="markers", marker={"size": 10, "opacity": 0.8,
+                                                       "color": [colors.get(r, color_for(0)) for r in runs]},
                                text=[(labels or {}).get(r, f"#{r}") for r in runs],
                                hovertemplate="%{text}<br>" + key + "=%{x}<br>" + metric_name + "=%{y}<extra></extra>"))
     fig.update_layout(height=380, template="plotly_white", margin={"l": 50, "r": 10, "t": 30, "b": 40},

@@ -91,7 +91,7 @@ def weight_rows(rows: Sequence[Mapping]) -> list[Mapping]:
     return [r for r in rows if len(r.get("shape", [])) >= 2]
 
 
-def gradient_flow_figure(params_by_run: Mapping[str, Sequence[Mapping]], *, title: str = "") -> go.Figure:
+def gradient_flow_figure(params_by_run: Mapping[str, Sequence[Mapping]], *, title: str = "", colors: Mapping[str, str] | None = None) -> go.Figure:
     """Gradient norm and update/weight ratio of every weight matrix by depth, one line per run (log y)."""
     runs = {k: weight_rows(v) for k, v in params_by_run.items() if v}
     runs = {k: v for k, v in runs.items() if v}
@@ -105,7 +105,7 @@ def gradient_flow_figure(params_by_run: Mapping[str, Sequence[Mapping]], *, titl
         for col, key in ((1, "grad_norm"), (2, "update_ratio")):
             fig.add_trace(go.Scatter(x=xs, y=_positive(r.get(key) for r in rows), text=names, name=label,
                                      legendgroup=label, showlegend=col == 1, mode="lines+markers",
-                                     line={"color": color_for(i)},
+                                     line={"color": (colors or {}).get(label, color_for(i))},
                                      hovertemplate="%{text}<br>%{y:.3g}<extra>" + label + "</extra>"),
                           row=1, col=col)
     fig.update_yaxes(type="log", exponentformat="power")
@@ -116,7 +116,7 @@ def gradient_flow_figure(params_by_run: Mapping[str, Sequence[Mapping]], *, titl
     return _layout(fig, 360, title)
 
 
-def activation_depth_figure(layers_by_run: Mapping[str, Sequence[Mapping]], *, title: str = "") -> go.Figure:
+def activation_depth_figure(layers_by_run: Mapping[str, Sequence[Mapping]], *, title: str = "", colors: Mapping[str, str] | None = None) -> go.Figure:
     """Activation std, dead-ReLU fraction and the gradient reaching each activation layer, by depth."""
     runs = {k: [r for r in v if r.get("kind") in ACTIVATION_KINDS] for k, v in layers_by_run.items() if v}
     runs = {k: v for k, v in runs.items() if v}
@@ -131,7 +131,7 @@ def activation_depth_figure(layers_by_run: Mapping[str, Sequence[Mapping]], *, t
                   (3, _positive(r.get("grad_norm") for r in rows)))
         for col, ys in series:
             fig.add_trace(go.Scatter(x=xs, y=ys, text=names, name=label, legendgroup=label, showlegend=col == 1,
-                                     mode="lines+markers", line={"color": color_for(i)},
+                                     mode="lines+markers", line={"color": (colors or {}).get(label, color_for(i))},
                                      hovertemplate="%{text}<br>%{y:.3g}<extra>" + label + "</extra>"),
                           row=1, col=col)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
@@ -292,7 +292,7 @@ def feature_maps_figure(maps: Mapping[str, np.ndarray], image: int = 0, *, chann
 
 # --- recurrent models ----------------------------------------------------------------------------
 
-def recurrent_figure(views_by_run: Mapping[str, Mapping], *, title: str = "") -> go.Figure:
+def recurrent_figure(views_by_run: Mapping[str, Mapping], *, title: str = "", colors: Mapping[str, str] | None = None) -> go.Figure:
     """Per timestep: hidden-state norm, mean gate activations and the gradient reaching the input (log)."""
     runs = {k: v for k, v in views_by_run.items() if v}
     if not runs:
@@ -305,16 +305,16 @@ def recurrent_figure(views_by_run: Mapping[str, Mapping], *, title: str = "") ->
         hn = v.get("hidden_norm") or []
         t = list(range(1, len(hn) + 1))
         fig.add_trace(go.Scatter(x=t, y=_finite(hn), name=label, legendgroup=label, mode="lines",
-                                 line={"color": color_for(i)}), row=1, col=1)
+                                 line={"color": (colors or {}).get(label, color_for(i))}), row=1, col=1)
         for j, (gate, means) in enumerate((v.get("gates") or {}).items()):
             fig.add_trace(go.Scatter(x=list(range(1, len(means) + 1)), y=_finite(means), name=f"{label} · {gate}",
                                      legendgroup=label, showlegend=False, mode="lines",
-                                     line={"color": color_for(i), "dash": dashes[j % len(dashes)]},
+                                     line={"color": (colors or {}).get(label, color_for(i)), "dash": dashes[j % len(dashes)]},
                                      hovertemplate=f"gate {gate}: " + "%{y:.3f}<extra>" + label + "</extra>"),
                           row=1, col=2)
         g = v.get("input_grad") or []
         fig.add_trace(go.Scatter(x=list(range(1, len(g) + 1)), y=_positive(g), name=label, legendgroup=label,
-                                 showlegend=False, mode="lines+markers", line={"color": color_for(i)}),
+                                 showlegend=False, mode="lines+markers", line={"color": (colors or {}).get(label, color_for(i))}),
                       row=1, col=3)
     fig.update_yaxes(range=[0, 1], row=1, col=2)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)
@@ -323,7 +323,8 @@ def recurrent_figure(views_by_run: Mapping[str, Mapping], *, title: str = "") ->
 
 
 def confidence_figure(conf_by_run: Mapping[str, Sequence[float]], tokens: Sequence[str], *,
-                      what: str = "P(correct answer)", title: str = "") -> go.Figure:
+                      what: str = "P(correct answer)", title: str = "",
+                      colors: Mapping[str, str] | None = None) -> go.Figure:
     """The model's confidence after each token of one probe sentence, one line per run, axis in words."""
     runs = {k: list(v) for k, v in conf_by_run.items() if v is not None and len(v)}
     if not runs:
@@ -331,7 +332,7 @@ def confidence_figure(conf_by_run: Mapping[str, Sequence[float]], tokens: Sequen
     fig = go.Figure()
     for i, (label, ys) in enumerate(runs.items()):
         fig.add_trace(go.Scatter(x=list(range(len(ys))), y=_finite(ys), name=label, mode="lines+markers",
-                                 line={"color": color_for(i)}, text=list(tokens)[:len(ys)],
+                                 line={"color": (colors or {}).get(label, color_for(i))}, text=list(tokens)[:len(ys)],
                                  hovertemplate="after '%{text}': %{y:.2f}<extra>" + label + "</extra>"))
     n = max(len(v) for v in runs.values())
     fig.update_xaxes(**_token_axis(list(tokens)[:n]), title_text="token")
@@ -383,7 +384,8 @@ def attention_figure(maps_by_row: Mapping[str, np.ndarray], query_tokens: Sequen
     return _layout(fig, 80 + side * len(rows), title)
 
 
-def head_stats_figure(stats_by_run: Mapping[str, Mapping], *, title: str = "") -> go.Figure:
+def head_stats_figure(stats_by_run: Mapping[str, Mapping], *, title: str = "",
+                      colors: Mapping[str, str] | None = None) -> go.Figure:
     """Each head as a point: entropy of its attention (x) against the mean offset it attends to (y)."""
     runs = {k: v for k, v in stats_by_run.items() if v and v.get("entropy")}
     if not runs:
@@ -397,7 +399,7 @@ def head_stats_figure(stats_by_run: Mapping[str, Mapping], *, title: str = "") -
                 ys.append(o)
                 text.append(f"layer {layer + 1}, head {h + 1}")
         fig.add_trace(go.Scatter(x=_finite(xs), y=_finite(ys), text=text, mode="markers", name=label,
-                                 marker={"size": 10, "color": color_for(i), "opacity": 0.8},
+                                 marker={"size": 10, "color": (colors or {}).get(label, color_for(i)), "opacity": 0.8},
                                  hovertemplate="%{text}<br>entropy %{x:.2f}<br>offset %{y:.2f}<extra>"
                                                + label + "</extra>"))
     fig.update_xaxes(title_text="attention entropy (nats): low = focused")
