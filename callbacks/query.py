@@ -45,7 +45,8 @@ def register(app, config) -> None:
         rows = [dict(zip(cols, [_cell(v) for v in r])) for r in result.rows]
         defs = [{"field": c, "headerName": name} for c, name in zip(cols, result.columns)]
         more = f" (stopped at {GRID_MAX_ROWS} rows)" if result.truncated else ""
-        msg = html.Span(f"{len(rows)} rows in {result.elapsed_s * 1000:.0f} ms{more}", className="text-success")
+        noun = "row" if len(rows) == 1 else "rows"
+        msg = html.Span(f"{len(rows)} {noun} in {result.elapsed_s * 1000:.0f} ms{more}", className="text-success")
         return rows, defs, msg, {"columns": list(result.columns), "rows": [[_cell(v) for v in r] for r in result.rows]}
 
     @app.callback(Output(ids.QUERY_DOWNLOAD, "data"), Input(ids.QUERY_DOWNLOAD_BUTTON, "n_clicks"),
