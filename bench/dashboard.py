@@ -111,6 +111,7 @@ _PAGES = (
                               ".textContent) && " + _GRAPH + "('#run-curves')")]),
     ("query", "/query", [("editor + examples", "document.querySelector('#query-text') !== null && "
                           "document.querySelector('#query-run') !== null")]),
+    ("compare 2 runs", "/compare?runs={runs2}", _COMPARE),
     ("compare 200 runs", "/compare?runs={runs200}", _COMPARE),
     ("compare 200 runs by optimizer", "/compare?runs={runs200}&group=optimizer", _COMPARE),
 )
@@ -160,7 +161,7 @@ def browser_main(args) -> None:
     engine = open_db(f"sqlite:///{args.db}")
     total = reads.count_runs(engine)
     ids = [r.id for r in reads.list_runs(engine, limit=200, sort="id", descending=False)]
-    fmt = {"first": ids[0], "runs200": ",".join(map(str, ids))}
+    fmt = {"first": ids[0], "runs2": ",".join(map(str, ids[:2])), "runs200": ",".join(map(str, ids))}
     proc = _serve(args.db, args.port, tempfile.mkdtemp(prefix="nnlab-bench-cache-"))
     d = chromium(1400, 1000)
     base = f"http://127.0.0.1:{args.port}"

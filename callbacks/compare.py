@@ -5,13 +5,14 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, html
+from dash import Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
 from dashboard.figures.common import differing_keys, run_colors, run_label
 from dashboard.figures.curves import compare_curves_figure, grouped_band_figure
 from dashboard.figures.hparams import param_scatter_figure, parallel_coordinates_figure
+from dashboard.pages.compare import run_option
 from engine.spec import used_settings
 
 HIDDEN_DIFF_KEYS = {"name", "experiment", "tags"}
@@ -100,6 +101,21 @@ def build_comparison(engine, run_ids: list[int], *, metric: str = "accuracy", sp
     return curves, par, scatter, diff, query
 
 
+SEARCH_RESULTS = 50
+
+
+def run_options_for_search(engine, text: str, selected: list[int], options: list[dict]) -> list[dict]:
+    """The options already offered plus the runs matching `text` (a run id, or words of its name, tags,
+    notes, model or data set), at most SEARCH_RESULTS of them."""
+    from storage import reads
+
+    found = reads.list_runs(engine, search=text.lstrip("#"), limit=SEARCH_RESULTS, reap=False)
+    if text.lstrip("#").isdigit():
+        found = reads.list_runs(engine, run_ids=[int(text.lstrip("#"))], limit=1, reap=False) + found
+    seen = {o["value"] for o in options}
+    return options + [run_option(r) for r in found if r.id not in seen and not seen.add(r.id)]
+
+
 # The page's settings, in the order build_comparison's callback takes them.
 SETTINGS = (Input(ids.CMP_RUNS, "value"), Input(ids.CMP_METRIC, "value"), Input(ids.CMP_SPLITS, "value"),
             Input(ids.CMP_SMOOTH, "value"), Input(ids.CMP_X, "value"), Input(ids.CMP_LOG, "value"),
@@ -139,6 +155,14 @@ def register(app, config) -> None:
         if run_ids is None:
             raise PreventUpdate
         return comparison_details(db(), list(run_ids), param=param, final=final or "val_accuracy")
+
+    @app.callback(Output(ids.CMP_RUNS, "options"), Input(ids.CMP_RUNS, "search_value"),
+                  State(ids.CMP_RUNS, "value"), State(ids.CMP_RUNS, "options"), prevent_initial_call=True)
+    def search_runs(text, selected, options):
+        """Typing in the Runs dropdown finds runs anywhere in the store (by id, name, tag, model, ...)."""
+        if not text or not text.strip():
+            raise PreventUpdate
+        return run_options_for_search(db(), text.strip(), selected or [], options or [])
 
     @app.callback(
         Output("compare-query", "data"),

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from .common import color_for, empty_figure, run_colors
 
@@ -19,30 +20,80 @@ def _numeric(values: Sequence[object]) -> list[float] | None:
     return out if all(math.isfinite(v) for v in out) else None
 
 
+def _axis(values: Sequence[object]) -> tuple[list[float], list[tuple[float, str]]]:
+    """Positions in [0, 1] for one axis's values, and its ticks (position, label). Numbers are spaced by
+    value (by log10 when positive and spanning two decades or more), anything else as sorted categories."""
+    nums = _numeric(values)
+    if nums is None:
+        cats = sorted({str(v) for v in values})
+        at = {c: (i / (len(cats) - 1) if len(cats) > 1 else 0.5) for i, c in enumerate(cats)}
+        return [at[str(v)] for v in values], [(at[c], c) for c in cats]
+    logged = min(nums) > 0 and max(nums) / min(nums) >= 100
+    scaled = [math.log10(v) for v in nums] if logged else nums
+    lo, hi = min(scaled), max(scaled)
+    pos = [(v - lo) / (hi - lo) if hi > lo else 0.5 for v in scaled]
+    distinct = sorted(set(nums))
+    ticks = distinct if len(distinct) <= 6 else [10 ** t if logged else t for t in np.linspace(lo, hi, 5)]
+    return pos, [(((math.log10(t) if logged else t) - lo) / (hi - lo) if hi > lo else 0.5, f"{t:.3g}")
+                 for t in ticks]
+
+
 def parallel_coordinates_figure(params: Mapping[int, Mapping[str, object]], metric: Mapping[int, float],
-                                keys: Sequence[str], metric_name: str) -> go.Figure:
+                                keys: Sequence[str], metric_name: str, *, bins: int = 8) -> go.Figure:
     """One line per run through its hyperparameter values, coloured by the final metric. An axis only for
-    a setting every drawn run uses (a run without the key does not use that setting)."""
+    a setting every drawn run uses (a run without the key does not use that setting).
+
+    Drawn as plain lines (a few traces: runs binned by metric colour) rather than plotly's WebGL
+    parcoords, which costs a browser without a GPU about a second whatever the number of runs."""
     runs = [r for r in params if r in metric and metric[r] is not None and math.isfinite(metric[r])]
     keys = [k for k in keys if all(k in params[r] for r in runs)]
     if len(runs) < 2 or not keys:
         return empty_figure("Select at least two finished runs with differing hyperparameters")
-    dims = []
-    for k in keys:
-        vals = [params[r].get(k) for r in runs]
-        nums = _numeric(vals)
-        if nums is not None:
-            dims.append({"label": k, "values": np.array(nums)})
-        else:
-            cats = sorted({str(v) for v in vals})
-            index = {c: i for i, c in enumerate(cats)}
-            dims.append({"label": k, "values": np.array([index[str(v)] for v in vals]),
-                         "tickvals": list(range(len(cats))), "ticktext": cats})
+    names = list(keys) + [metric_name]
+    columns = [[params[r].get(k) for r in runs] for k in keys] + [[metric[r] for r in runs]]
+    axes = [_axis(col) for col in columns]
     scores = np.array([metric[r] for r in runs])
-    dims.append({"label": metric_name, "values": scores})
-    fig = go.Figure(go.Parcoords(line={"color": scores, "colorscale": "Viridis", "showscale": True},
-                                 dimensions=dims))
-    fig.update_layout(height=380, margin={"l": 60, "r": 60, "t": 40, "b": 30}, template="plotly_white")
+    lo, hi = float(scores.min()), float(scores.max())
+    level = np.zeros(len(runs), dtype=int) if hi == lo else \
+        np.minimum(((scores - lo) / (hi - lo) * bins).astype(int), bins - 1)
+    xs = list(range(len(names)))
+    traces = []
+    for b in range(bins):
+        members = np.flatnonzero(level == b)
+        if not len(members):
+            continue
+        x, y = [], []
+        for m in members:
+            x += xs + [None]
+            y += [axes[a][0][m] for a in xs] + [None]
+        color = sample_colorscale("Viridis", (b + 0.5) / bins)[0]
+        traces.append(go.Scatter(x=x, y=y, mode="lines", line={"color": color, "width": 1.2}, opacity=0.7,
+                                 hoverinfo="skip", showlegend=False))
+    hover = ["<br>".join(f"{k}={params[r].get(k)}" for k in keys) + f"<br>{metric_name}={metric[r]:.4g}"
+             for r in runs]
+    points = go.Scatter(x=[xs[-1]] * len(runs), y=axes[-1][0], mode="markers", text=hover, showlegend=False,
+                        hovertemplate="%{text}<extra></extra>",
+                        marker={"size": 6, "color": scores, "colorscale": "Viridis", "showscale": True,
+                                "colorbar": {"title": {"text": metric_name}, "thickness": 12}})
+    traces.append(points)
+    # Axes, their names and tick labels as two traces (plotly measures every annotation's text: slow).
+    ax, ay, tx, ty, tt, where = [], [], [], [], [], []
+    for i, (name, (_pos, ticks)) in enumerate(zip(names, axes, strict=True)):
+        ax += [i, i, None]
+        ay += [0, 1, None]
+        tx += [i] + [i - 0.03] * len(ticks)
+        ty += [1.07] + [at for at, _label in ticks]
+        tt += [f"<b>{name}</b>"] + [label for _at, label in ticks]
+        where += ["middle center"] + ["middle left"] * len(ticks)
+    traces.insert(0, go.Scatter(x=ax, y=ay, mode="lines", line={"color": "#444", "width": 1}, hoverinfo="skip",
+                                showlegend=False))
+    traces.append(go.Scatter(x=tx, y=ty, text=tt, mode="text", textposition=where, hoverinfo="skip",
+                             showlegend=False, textfont={"size": 10, "color": "#333"}))
+    fig = go.Figure(traces)
+    fig.update_xaxes(visible=False, range=[-0.5, len(names) - 0.7])
+    fig.update_yaxes(visible=False, range=[-0.05, 1.1])
+    fig.update_layout(height=380, margin={"l": 20, "r": 20, "t": 30, "b": 20}, template="plotly_white",
+                      hovermode="closest")
     return fig
 
 
