@@ -84,7 +84,7 @@ def comparison_details(engine, run_ids: list[int], *, param: str | None = None, 
     scatter = param_scatter_figure(params, finals, param or "", final, labels=labels,
                                    colors=run_colors([r.id for r in runs]))
     detailed = [reads.get_run(engine, r.id) for r in runs[:DIFF_MAX_RUNS]]
-    specs = {r.id: used_settings(r.spec) for r in detailed}
+    specs = {r.id: used_settings(r.spec or r.params) for r in detailed}
     diff_keys = [k for k in differing_keys(specs) if k not in HIDDEN_DIFF_KEYS]
     options = [{"label": k, "value": k} for k in keys]
     return par, scatter, diff_table(detailed, diff_keys, specs), options, param
