@@ -9,9 +9,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import color_for, empty_figure, run_colors, smooth
+from .common import color_for, empty_figure, fast_figure, run_colors, smooth
 
 History = Mapping[str, Sequence[tuple[int, float]]]
+# Heights of the figures, placeholders included: a graph whose height changes is drawn twice.
+RUN_HEIGHT = 340
+COMPARE_HEIGHT = 420
 
 
 def _xy(points: Sequence[tuple[int, float]]):
@@ -23,7 +26,7 @@ def _xy(points: Sequence[tuple[int, float]]):
 def training_curves_figure(history: History, *, title: str = "") -> go.Figure:
     """Loss (left) and accuracy (right) of one run, train and validation."""
     if not history or not any(history.get(k) for k in ("train_loss", "val_loss")):
-        return empty_figure("No epochs recorded yet")
+        return empty_figure("No epochs recorded yet", height=RUN_HEIGHT)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
     for col, kind in ((1, "loss"), (2, "accuracy")):
         for split, dash in (("train", "solid"), ("val", "dash")):
@@ -38,7 +41,7 @@ def training_curves_figure(history: History, *, title: str = "") -> go.Figure:
         fig.add_annotation(text=f"diverged at epoch {nan_epochs[0]} (loss is NaN/inf)", x=0.5, y=1.12,
                            xref="paper", yref="paper", showarrow=False, font={"color": "#c0392b"})
     fig.update_xaxes(title_text="epoch")
-    fig.update_layout(title=title or None, height=340, template="plotly_white",
+    fig.update_layout(title=title or None, height=RUN_HEIGHT, template="plotly_white",
                       margin={"l": 40, "r": 10, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.25})
     return fig
 
@@ -80,7 +83,7 @@ def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int,
     """Overlay `metric` (e.g. 'loss' or 'accuracy') of several runs: one colour per run (`colors`, else
     run_colors), a dash per split; one legend entry per run, for the first `legend_max` runs."""
     if not histories:
-        return empty_figure("Select runs to compare")
+        return empty_figure("Select runs to compare", height=COMPARE_HEIGHT)
     colors = colors or run_colors(list(histories))
     dashes = {"train": "solid", "val": "dash", "test": "dot"}
     traces, named = [], set()
@@ -103,19 +106,18 @@ def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int,
                            "line": {"color": colors.get(run_id, color_for(i)), "dash": dashes.get(split, "solid"),
                                     "width": 1.5 if len(histories) > legend_max else 2}})
     if not traces:
-        return empty_figure(f"The selected runs have no '{metric}' values")
+        return empty_figure(f"The selected runs have no '{metric}' values", height=COMPARE_HEIGHT)
     # Traces built here are well-formed; skipping plotly's per-value validation makes 400 traces 10x faster.
-    fig = go.Figure(data=traces, _validate=False)
-    fig.update_layout(height=420, template="plotly_white", margin={"l": 50, "r": 10, "t": 30, "b": 40},
-                      xaxis_title="wall time (s)" if x == "time" else "epoch", yaxis_title=metric,
-                      legend={"font": {"size": 11}, "title": {"text": _legend_title(splits)}})
+    layout = {"height": COMPARE_HEIGHT, "margin": {"l": 50, "r": 10, "t": 30, "b": 40},
+              "xaxis": {"title": {"text": "wall time (s)" if x == "time" else "epoch"}},
+              "yaxis": {"title": {"text": metric}, **({"type": "log"} if log_y else {})},
+              "legend": {"font": {"size": 11}, "title": {"text": _legend_title(splits)}}, "annotations": []}
     if len(histories) > legend_max:
-        fig.add_annotation(text=f"legend: the first {legend_max} of {len(histories)} runs; hover a curve for its run",
-                           x=1, y=1.06, xref="paper", yref="paper", xanchor="right", showarrow=False,
-                           font={"size": 11, "color": "#666"})
-    if log_y:
-        fig.update_yaxes(type="log")
-    return fig
+        layout["annotations"].append({
+            "text": f"legend: the first {legend_max} of {len(histories)} runs; hover a curve for its run",
+            "x": 1, "y": 1.06, "xref": "paper", "yref": "paper", "xanchor": "right", "showarrow": False,
+            "font": {"size": 11, "color": "#666"}})
+    return fast_figure(traces, layout)
 
 
 def _legend_title(splits: Sequence[str]) -> str:
@@ -130,7 +132,7 @@ def _group_name(group: Mapping[str, object]) -> str:
 def grouped_band_figure(stats: Sequence[Mapping], metric_key: str, *, log_y: bool = False) -> go.Figure:
     """Mean ± std of `metric_key` per epoch, one band per group (rows from grouped_metric_stats)."""
     if not stats:
-        return empty_figure("Nothing to group: select runs and a hyperparameter")
+        return empty_figure("Nothing to group: select runs and a hyperparameter", height=COMPARE_HEIGHT)
     groups: dict[str, list] = {}
     for row in stats:
         groups.setdefault(_group_name(row["group"]), []).append(row)
@@ -149,7 +151,7 @@ def grouped_band_figure(stats: Sequence[Mapping], metric_key: str, *, log_y: boo
                                  legendgroup=name))
         fig.add_trace(go.Scatter(x=xs, y=mean, mode="lines", name=f"{name} (n={n})", legendgroup=name,
                                  line={"color": color, "width": 2}))
-    fig.update_layout(height=420, template="plotly_white", margin={"l": 50, "r": 10, "t": 30, "b": 40},
+    fig.update_layout(height=COMPARE_HEIGHT, template="plotly_white", margin={"l": 50, "r": 10, "t": 30, "b": 40},
                       xaxis_title="epoch", yaxis_title=f"{metric_key} (mean ± std)")
     if log_y:
         fig.update_yaxes(type="log")

@@ -9,7 +9,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from .common import color_for, empty_figure, run_colors
+from .common import color_for, empty_figure, fast_figure, run_colors
+
+
+HEIGHT = 380  # placeholders included: a graph whose height changes is drawn twice
 
 
 def _numeric(values: Sequence[object]) -> list[float] | None:
@@ -48,7 +51,7 @@ def parallel_coordinates_figure(params: Mapping[int, Mapping[str, object]], metr
     runs = [r for r in params if r in metric and metric[r] is not None and math.isfinite(metric[r])]
     keys = [k for k in keys if all(k in params[r] for r in runs)]
     if len(runs) < 2 or not keys:
-        return empty_figure("Select at least two finished runs with differing hyperparameters")
+        return empty_figure("Select at least two finished runs with differing hyperparameters", height=HEIGHT)
     names = list(keys) + [metric_name]
     columns = [[params[r].get(k) for r in runs] for k in keys] + [[metric[r] for r in runs]]
     axes = [_axis(col) for col in columns]
@@ -67,14 +70,14 @@ def parallel_coordinates_figure(params: Mapping[int, Mapping[str, object]], metr
             x += xs + [None]
             y += [axes[a][0][m] for a in xs] + [None]
         color = sample_colorscale("Viridis", (b + 0.5) / bins)[0]
-        traces.append(go.Scatter(x=x, y=y, mode="lines", line={"color": color, "width": 1.2}, opacity=0.7,
-                                 hoverinfo="skip", showlegend=False))
+        traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "line": {"color": color, "width": 1.2},
+                       "opacity": 0.7, "hoverinfo": "skip", "showlegend": False})
     hover = ["<br>".join(f"{k}={params[r].get(k)}" for k in keys) + f"<br>{metric_name}={metric[r]:.4g}"
              for r in runs]
-    points = go.Scatter(x=[xs[-1]] * len(runs), y=axes[-1][0], mode="markers", text=hover, showlegend=False,
-                        hovertemplate="%{text}<extra></extra>",
-                        marker={"size": 6, "color": scores, "colorscale": "Viridis", "showscale": True,
-                                "colorbar": {"title": {"text": metric_name}, "thickness": 12}})
+    points = {"type": "scatter", "x": [xs[-1]] * len(runs), "y": axes[-1][0], "mode": "markers", "text": hover,
+              "showlegend": False, "hovertemplate": "%{text}<extra></extra>",
+              "marker": {"size": 6, "color": scores.tolist(), "colorscale": "Viridis", "showscale": True,
+                         "colorbar": {"title": {"text": metric_name}, "thickness": 12}}}
     traces.append(points)
     # Axes, their names and tick labels as two traces (plotly measures every annotation's text: slow).
     ax, ay, tx, ty, tt, where = [], [], [], [], [], []
@@ -85,16 +88,13 @@ def parallel_coordinates_figure(params: Mapping[int, Mapping[str, object]], metr
         ty += [1.07] + [at for at, _label in ticks]
         tt += [f"<b>{name}</b>"] + [label for _at, label in ticks]
         where += ["middle center"] + ["middle left"] * len(ticks)
-    traces.insert(0, go.Scatter(x=ax, y=ay, mode="lines", line={"color": "#444", "width": 1}, hoverinfo="skip",
-                                showlegend=False))
-    traces.append(go.Scatter(x=tx, y=ty, text=tt, mode="text", textposition=where, hoverinfo="skip",
-                             showlegend=False, textfont={"size": 10, "color": "#333"}))
-    fig = go.Figure(traces)
-    fig.update_xaxes(visible=False, range=[-0.5, len(names) - 0.7])
-    fig.update_yaxes(visible=False, range=[-0.05, 1.1])
-    fig.update_layout(height=380, margin={"l": 20, "r": 20, "t": 30, "b": 20}, template="plotly_white",
-                      hovermode="closest")
-    return fig
+    traces.insert(0, {"type": "scatter", "x": ax, "y": ay, "mode": "lines", "line": {"color": "#444", "width": 1},
+                      "hoverinfo": "skip", "showlegend": False})
+    traces.append({"type": "scatter", "x": tx, "y": ty, "text": tt, "mode": "text", "textposition": where,
+                   "hoverinfo": "skip", "showlegend": False, "textfont": {"size": 10, "color": "#333"}})
+    return fast_figure(traces, {"height": HEIGHT, "margin": {"l": 20, "r": 20, "t": 30, "b": 20}, "hovermode": "closest",
+                                "xaxis": {"visible": False, "range": [-0.5, len(names) - 0.7]},
+                                "yaxis": {"visible": False, "range": [-0.05, 1.1]}})
 
 
 def param_scatter_figure(params: Mapping[int, Mapping[str, object]], metric: Mapping[int, float],
@@ -105,18 +105,16 @@ def param_scatter_figure(params: Mapping[int, Mapping[str, object]], metric: Map
     runs = [r for r in params if key in params[r] and r in metric and metric[r] is not None
             and math.isfinite(metric[r])]
     if not runs or not key:
-        return empty_figure("Pick a hyperparameter and select finished runs that use it")
+        return empty_figure("Pick a hyperparameter and select finished runs that use it", height=HEIGHT)
     colors = colors or run_colors(list(params))
     xs = [params[r].get(key) for r in runs]
     nums = _numeric(xs)
-    fig = go.Figure(go.Scatter(x=np.array(nums) if nums is not None else [str(v) for v in xs],
-                               y=np.array([metric[r] for r in runs]),
-                               mode="markers", marker={"size": 10, "opacity": 0.8,
-                                                       "color": [colors.get(r, color_for(0)) for r in runs]},
-                               text=[(labels or {}).get(r, f"#{r}") for r in runs],
-                               hovertemplate="%{text}<br>" + key + "=%{x}<br>" + metric_name + "=%{y}<extra></extra>"))
-    fig.update_layout(height=380, template="plotly_white", margin={"l": 50, "r": 10, "t": 30, "b": 40},
-                      xaxis_title=key, yaxis_title=metric_name)
-    if nums is not None and min(nums) > 0 and max(nums) / min(nums) >= 100:
-        fig.update_xaxes(type="log")
-    return fig
+    logged = nums is not None and min(nums) > 0 and max(nums) / min(nums) >= 100
+    trace = {"type": "scatter", "x": np.array(nums) if nums is not None else [str(v) for v in xs],
+             "y": np.array([metric[r] for r in runs]), "mode": "markers",
+             "marker": {"size": 10, "opacity": 0.8, "color": [colors.get(r, color_for(0)) for r in runs]},
+             "text": [(labels or {}).get(r, f"#{r}") for r in runs],
+             "hovertemplate": "%{text}<br>" + key + "=%{x}<br>" + metric_name + "=%{y}<extra></extra>"}
+    return fast_figure([trace], {"height": HEIGHT, "margin": {"l": 50, "r": 10, "t": 30, "b": 40},
+                                 "xaxis": {"title": {"text": key}, **({"type": "log"} if logged else {})},
+                                 "yaxis": {"title": {"text": metric_name}}})

@@ -10,6 +10,8 @@ from dash import dcc, html
 from .. import ids
 from ..components.inside import compare_section
 from ..figures.common import empty_figure
+from ..figures.curves import COMPARE_HEIGHT
+from ..figures.hparams import HEIGHT as HPARAMS_HEIGHT
 
 PATH = "/compare"
 TITLE = "Compare"
@@ -89,7 +91,8 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
             dbc.Col([dbc.Label("y axis", className="small mb-0"),
                      dbc.Switch(id=ids.CMP_LOG, label="log scale", value=log == "1")], md=2),
         ], className="g-2 mb-2"),
-        dcc.Loading(dcc.Graph(id=ids.CMP_CURVES, figure=empty_figure("Select runs to compare"), **graph)),
+        dcc.Loading(dcc.Graph(id=ids.CMP_CURVES, figure=empty_figure("Select runs to compare", height=COMPARE_HEIGHT),
+                              **graph)),
         dbc.Row([
             dbc.Col([dbc.Label("Final metric", className="small mb-0"),
                      dcc.Dropdown(id=ids.CMP_FINAL, value=final, clearable=False, options=metrics)], md=3),
@@ -97,9 +100,10 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
                      dcc.Dropdown(id=ids.CMP_SCATTER_PARAM, value=param or None, options=params)], md=3),
         ], className="g-2 mt-3"),
         dbc.Row([
-            dbc.Col(dcc.Loading(dcc.Graph(id=ids.CMP_PARCOORDS, figure=empty_figure("Parallel coordinates"),
-                                          **graph)), md=7),
-            dbc.Col(dcc.Loading(dcc.Graph(id=ids.CMP_SCATTER, figure=empty_figure("Scatter"), **graph)), md=5),
+            dbc.Col(dcc.Loading(dcc.Graph(id=ids.CMP_PARCOORDS, **graph,
+                                          figure=empty_figure("Parallel coordinates", height=HPARAMS_HEIGHT))), md=7),
+            dbc.Col(dcc.Loading(dcc.Graph(id=ids.CMP_SCATTER, **graph,
+                                          figure=empty_figure("Scatter", height=HPARAMS_HEIGHT))), md=5),
         ]),
         html.H5("What differs", className="mt-3"),
         dcc.Loading(html.Div(id=ids.CMP_DIFF)),
