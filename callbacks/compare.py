@@ -130,12 +130,25 @@ def register(app, config) -> None:
 
     # The curves first; the parallel coordinates, scatter and diff once the curves are drawn (the
     # curves' callback hands the selection on), so the browser paints what a user came for first.
+    # The curves wait until the graph has drawn its placeholder: a graph's first drawing is followed by a
+    # forced resize (a second full drawing), cheap for the placeholder, not for 400 curves.
+    app.clientside_callback(
+        "function(relayout, ready) { return ready ? window.dash_clientside.no_update : true; }",
+        Output(ids.CMP_GRAPH_READY, "data"),
+        Input(ids.CMP_CURVES, "relayoutData"),
+        State(ids.CMP_GRAPH_READY, "data"),
+        prevent_initial_call=True,
+    )
+
     @app.callback(
         Output(ids.CMP_CURVES, "figure"),
         Output(ids.CMP_DRAWN, "data"),
         *SETTINGS[:7],
+        Input(ids.CMP_GRAPH_READY, "data"),
     )
-    def update_curves(run_ids, metric, splits, smooth, x, log, group):
+    def update_curves(run_ids, metric, splits, smooth, x, log, group, ready):
+        if not ready:
+            raise PreventUpdate
         run_ids = list(run_ids or [])
         figure = comparison_curves(db(), run_ids, metric=metric, splits=splits or [], smooth=smooth or 0, x=x,
                                    log=bool(log), group=group)

@@ -65,7 +65,7 @@ def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = 
     config = AppConfig(db_url=db_url, max_running=max_running or default_max_running())
     # Bootstrap's CSS is served from dashboard/assets, not a CDN, so the page works offline.
     app = Dash(__name__, use_pages=True, pages_folder="", suppress_callback_exceptions=True,
-               background_callback_manager=background_manager, title="NN Lab", eager_loading=True)
+               background_callback_manager=background_manager, title="NN Lab")
     _register_pages()
     slots = []
     for i in range(config.max_running):

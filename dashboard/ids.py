@@ -53,6 +53,7 @@ CMP_SCATTER_PARAM = "compare-scatter-param"
 CMP_SCATTER = "compare-scatter"
 CMP_DIFF = "compare-diff"
 CMP_FINAL = "compare-final-metric"
+CMP_GRAPH_READY = "compare-graph-ready"  # true once the curves graph has drawn its placeholder
 CMP_DRAWN = "compare-drawn"            # the selection whose curves were drawn: starts the other figures
 
 # run page

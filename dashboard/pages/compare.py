@@ -63,6 +63,7 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
     selected = [int(r) for r in runs.split(",") if r.strip().isdigit()]
     run_opts, params, metrics = _options(selected)
     graph = {"config": {"displaylogo": False}}
+    waiting = f"Drawing the curves of {len(selected)} runs…" if selected else "Select runs to compare"
     return dbc.Container([
         html.H4("Compare runs"),
         dbc.Row([
@@ -91,7 +92,7 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
             dbc.Col([dbc.Label("y axis", className="small mb-0"),
                      dbc.Switch(id=ids.CMP_LOG, label="log scale", value=log == "1")], md=2),
         ], className="g-2 mb-2"),
-        dcc.Loading(dcc.Graph(id=ids.CMP_CURVES, figure=empty_figure("Select runs to compare", height=COMPARE_HEIGHT),
+        dcc.Loading(dcc.Graph(id=ids.CMP_CURVES, figure=empty_figure(waiting, height=COMPARE_HEIGHT),
                               **graph)),
         dbc.Row([
             dbc.Col([dbc.Label("Final metric", className="small mb-0"),
@@ -108,6 +109,7 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
         html.H5("What differs", className="mt-3"),
         dcc.Loading(html.Div(id=ids.CMP_DIFF)),
         dcc.Store(id=ids.CMP_DRAWN),
+        dcc.Store(id=ids.CMP_GRAPH_READY),
         compare_section(_query.get("inside", ""), _query.get("example", ""), _query.get("epoch", ""),
                         _query.get("layer", "")),
         dcc.Store(id="compare-query"),

@@ -62,8 +62,8 @@ def test_compare_shows_a_setting_only_for_runs_that_use_it_and_one_colour_per_ru
     axes = _wait_traces(duo, "#compare-parcoords", lambda ts: any(t["mode"] == "text" for t in ts),
                         "no parallel coordinates")[-1]["text"]
     assert "<b>optimizer</b>" in axes and "<b>momentum</b>" not in axes
-    duo.wait_for_contains_text("#compare-scatter-param", "optimizer", timeout=10)  # shown, not blank
-    duo.wait_for_element("#compare-diff-table", timeout=10)
+    duo.wait_for_contains_text("#compare-scatter-param", "optimizer", timeout=20)  # shown, not blank
+    duo.wait_for_element("#compare-diff-table", timeout=20)
     settings = [e.text for e in duo.find_elements("#compare-diff-table tbody tr td:first-child")]
     assert "optimizer" in settings and "momentum" not in settings
 
@@ -85,9 +85,9 @@ def test_run_config_and_runs_grid_show_the_settings_runs_use(start_app, db_url):
     _three_optimizers(db_url)
     duo = start_app()
     duo.wait_for_page(url=duo.server_url + "/run/1")
-    duo.wait_for_element("#run-tabs", timeout=10)
+    duo.wait_for_element("#run-tabs", timeout=20)
     next(t for t in duo.find_elements("#run-tabs .nav-link") if t.text == "Config").click()
-    duo.wait_for_contains_text("#run-config-used", "optimizer", timeout=10)
+    duo.wait_for_contains_text("#run-config-used", "optimizer", timeout=20)
     used = duo.find_element("#run-config-used").text
     assert "hidden" in used and "heads" not in used and "d_model" not in used and "momentum" not in used
     assert "show all settings" in duo.find_element("#run-config-all summary").text
@@ -104,13 +104,13 @@ def test_run_config_and_runs_grid_show_the_settings_runs_use(start_app, db_url):
         "return dash_ag_grid.getApi('runs-grid').getColumnDefs().map(c => c.headerName || c.field);"), 10,
         "show all settings did not add the momentum column")
 
-    duo.wait_for_text_to_equal("#runs-count", "3 runs", timeout=10)
+    duo.wait_for_text_to_equal("#runs-count", "3 runs", timeout=20)
     search = duo.find_element("#runs-search")
     search.send_keys("alpha", Keys.ENTER)
-    duo.wait_for_text_to_equal("#runs-count", "1 of 3 runs", timeout=10)
-    wait_until(duo, lambda: len(duo.find_elements(".ag-center-cols-container .ag-row")) == 1, 10, "search")
+    duo.wait_for_text_to_equal("#runs-count", "1 of 3 runs", timeout=20)
+    wait_until(duo, lambda: len(duo.find_elements(".ag-center-cols-container .ag-row")) == 1, 20, "search")
     search.send_keys(Keys.CONTROL, "a", Keys.DELETE, Keys.ENTER)
-    duo.wait_for_text_to_equal("#runs-count", "3 runs", timeout=10)
+    duo.wait_for_text_to_equal("#runs-count", "3 runs", timeout=20)
     assert duo.driver.execute_script("return window.__warnings") == []  # AG Grid warnings #25, #129 gone
     assert duo.get_logs() == []
 
@@ -159,8 +159,8 @@ def test_compare_of_many_runs_names_the_first_twenty_and_fills_its_controls(star
     assert len(duo.find_elements("#compare-curves .legendtext")) == 20
     assert "the first 20 of 30 runs" in duo.find_element("#compare-curves").text
     assert len({t["line"] for t in curves}) >= 20  # a colour per run (the cycle has 28)
-    duo.wait_for_contains_text("#compare-scatter-param", "optimizer", timeout=10)
-    duo.wait_for_contains_text("#compare-runs", "30", timeout=10)  # "30 selected"
+    duo.wait_for_contains_text("#compare-scatter-param", "optimizer", timeout=20)
+    duo.wait_for_contains_text("#compare-runs", "30", timeout=20)  # "30 selected"
     _wait_traces(duo, "#compare-parcoords", lambda ts: any(t["mode"] == "text" for t in ts), "no parcoords")
     duo.wait_for_page(url=duo.server_url + f"/compare?runs={runs}&group=optimizer")
     duo.wait_for_element("#compare-curves .legendtext", timeout=20)
@@ -182,10 +182,10 @@ def test_a_sql_typo_is_a_syntax_error_and_one_row_is_one_row(start_app, db_url):
     duo = start_app()
     duo.wait_for_page(url=duo.server_url + "/query")
     _query(duo, "SELEC * FROM runs")
-    duo.wait_for_contains_text("#query-message", "syntax error", timeout=10)
+    duo.wait_for_contains_text("#query-message", "syntax error", timeout=20)
     assert "Refused" not in duo.find_element("#query-message").text
     _query(duo, "SELECT count(*) AS n FROM runs")
-    duo.wait_for_contains_text("#query-message", "1 row in", timeout=10)
+    duo.wait_for_contains_text("#query-message", "1 row in", timeout=20)
     assert duo.get_logs() == []
 
 
@@ -199,7 +199,7 @@ def test_the_perceptrons_gradient_panels_read_right_and_seq2seq_defaults_to_atte
     assert attention.get_attribute("value") == "dot"
 
     duo.wait_for_page(url=duo.server_url + "/run/1")
-    duo.wait_for_element("#run-tabs", timeout=10)
+    duo.wait_for_element("#run-tabs", timeout=20)
     next(t for t in duo.find_elements("#run-tabs .nav-link") if t.text == "Inside").click()
     gradients = "[id='{\"type\":\"inside-view\",\"view\":\"gradients\"}']"
     duo.wait_for_contains_text(gradients, "no loss gradient", timeout=20)
