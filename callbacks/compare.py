@@ -104,16 +104,21 @@ def build_comparison(engine, run_ids: list[int], *, metric: str = "accuracy", sp
 SEARCH_RESULTS = 50
 
 
-def run_options_for_search(engine, text: str, selected: list[int], options: list[dict]) -> list[dict]:
+def run_options_for_search(engine, text: str, options: list[dict]) -> list[dict]:
     """The options already offered plus the runs matching `text` (a run id, or words of its name, tags,
     notes, model or data set), at most SEARCH_RESULTS of them."""
     from storage import reads
 
-    found = reads.list_runs(engine, search=text.lstrip("#"), limit=SEARCH_RESULTS, reap=False)
-    if text.lstrip("#").isdigit():
-        found = reads.list_runs(engine, run_ids=[int(text.lstrip("#"))], limit=1, reap=False) + found
-    seen = {o["value"] for o in options}
-    return options + [run_option(r) for r in found if r.id not in seen and not seen.add(r.id)]
+    text = text.lstrip("#")
+    found = reads.list_runs(engine, search=text, limit=SEARCH_RESULTS, reap=False)
+    if text.isdigit():
+        found = reads.list_runs(engine, run_ids=[int(text)], limit=1, reap=False) + found
+    out, seen = list(options), {o["value"] for o in options}
+    for r in found:
+        if r.id not in seen:
+            seen.add(r.id)
+            out.append(run_option(r))
+    return out
 
 
 # The page's settings, in the order build_comparison's callback takes them.
@@ -170,12 +175,12 @@ def register(app, config) -> None:
         return comparison_details(db(), list(run_ids), param=param, final=final or "val_accuracy")
 
     @app.callback(Output(ids.CMP_RUNS, "options"), Input(ids.CMP_RUNS, "search_value"),
-                  State(ids.CMP_RUNS, "value"), State(ids.CMP_RUNS, "options"), prevent_initial_call=True)
-    def search_runs(text, selected, options):
+                  State(ids.CMP_RUNS, "options"), prevent_initial_call=True)
+    def search_runs(text, options):
         """Typing in the Runs dropdown finds runs anywhere in the store (by id, name, tag, model, ...)."""
         if not text or not text.strip():
             raise PreventUpdate
-        return run_options_for_search(db(), text.strip(), selected or [], options or [])
+        return run_options_for_search(db(), text.strip(), options or [])
 
     @app.callback(
         Output("compare-query", "data"),
