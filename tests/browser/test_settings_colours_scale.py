@@ -129,8 +129,8 @@ def test_runs_grid_fetches_its_first_block_once(start_app, db_url):
     assert duo.driver.execute_script("return window.__warnings") == []
 
 
-def _fake_runs(db_url, n: int) -> None:
-    """n finished MLP runs with 20 epochs of curves, written through the storage verbs (no training)."""
+def _fake_runs(db_url, n: int, epochs: int = 20) -> None:
+    """n finished MLP runs with `epochs` epochs of curves, written through the storage verbs (no training)."""
     import math
 
     from storage import writes
@@ -140,9 +140,9 @@ def _fake_runs(db_url, n: int) -> None:
     engine = open_db(db_url)
     for i in range(n):
         params = {"model": "mlp", "dataset": "digits", "optimizer": ("sgd", "adam")[i % 2], "lr": 0.01, "seed": i}
-        rid = writes.create_run(engine, params, params, model="mlp", dataset="digits", epochs_planned=20, seed=i)
+        rid = writes.create_run(engine, params, params, model="mlp", dataset="digits", epochs_planned=epochs, seed=i)
         writes.start_run(engine, rid, pid=0, host="test")
-        for step in range(1, 21):
+        for step in range(1, epochs + 1):
             loss = 2 * math.exp(-step / (5 + i))
             log_epoch(engine, rid, step, {"train_loss": loss, "val_loss": loss * 1.1, "train_accuracy": 1 - loss / 2,
                                           "val_accuracy": 1 - loss / 1.9})
@@ -166,6 +166,25 @@ def test_compare_of_many_runs_names_the_first_twenty_and_fills_its_controls(star
     duo.wait_for_element("#compare-curves .legendtext", timeout=20)
     legend = sorted(e.text for e in duo.find_elements("#compare-curves .legendtext"))
     assert legend == ["optimizer=adam (n=15)", "optimizer=sgd (n=15)"]
+    assert duo.get_logs() == []
+
+
+def test_runs_grid_rows_in_flight_show_a_loading_state(start_app, db_url):
+    _fake_runs(db_url, 250, epochs=1)
+    duo = start_app()
+    duo.wait_for_page(url=duo.server_url + "/runs")
+    duo.wait_for_element(".ag-row[row-id='250']", timeout=20)
+    # a slow network keeps the next block in flight long enough to look at it
+    duo.driver.execute_cdp_cmd("Network.enable", {})
+    duo.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 3000,
+                                                                     "downloadThroughput": -1, "uploadThroughput": -1})
+    duo.driver.execute_script("dash_ag_grid.getApi('runs-grid').ensureIndexVisible(220, 'top')")
+    duo.wait_for_element(".nnlab-row-loading", timeout=10)
+    assert "loading…" in duo.find_element(".ag-pinned-left-cols-container .nnlab-row-loading").text
+    duo.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 0,
+                                                                     "downloadThroughput": -1, "uploadThroughput": -1})
+    duo.wait_for_element(".ag-row[row-id='30']", timeout=20)  # run 30 is row 220 (newest first)
+    wait_until(duo, lambda: not duo.find_elements(".nnlab-row-loading"), 20, "rows stayed in loading state")
     assert duo.get_logs() == []
 
 
