@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--group", default="optimizer", help="hyperparameter to group by")
     parser.add_argument("--browser", action="store_true", help="time to content of each page in Chromium")
     parser.add_argument("--port", type=int, default=8077)
-    parser.add_argument("--only", nargs="*", help="with --browser: pages whose name contains one of these")
+    parser.add_argument("--only", nargs="*", help="with --browser: only these pages (names as printed)")
     args = parser.parse_args()
     if not os.path.exists(args.db):
         sys.exit(f"{args.db} is missing: run `python bench/storage.py --db {args.db} --keep` first")
@@ -172,7 +172,7 @@ def browser_main(args) -> None:
     d = chromium(1400, 1000)
     base = f"http://127.0.0.1:{args.port}"
     try:
-        pages = [p for p in _PAGES if not args.only or any(o in p[0] for o in args.only)]
+        pages = [p for p in _PAGES if not args.only or p[0] in args.only]
         for _name, path, milestones in pages:  # warm the browser and the server
             time_to_content(d, base + path.format(**fmt), milestones)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
