@@ -14,7 +14,8 @@ from dash.exceptions import PreventUpdate
 from dashboard import ids
 from dashboard.components.inside import VIEWS, view_card
 from dashboard.figures import inside as figs
-from dashboard.figures.common import differing_keys, empty_figure, run_label
+from dashboard.figures.common import differing_keys, empty_figure, run_colors, run_label
+from engine.spec import used_settings
 
 MAX_COMPARE = 4
 
@@ -84,7 +85,7 @@ def _layers(runs, epoch):
     return {label: r.at("stats", epoch)[1].get("layers") for label, r in runs.items()}
 
 
-def _confidence(runs, epoch, example):
+def _confidence(runs, epoch, example, colors=None):
     first = next(iter(runs.values()))
     example = first.example(example)
     which = "y" if first.meta.get("task") == "seq2seq" else "x"
@@ -96,7 +97,7 @@ def _confidence(runs, epoch, example):
             row = np.asarray(p, dtype=float)[r.example(example)]
             conf[label] = row[keep[keep < len(row)]] if len(keep) else row
     what = "P(right token)" if which == "y" else "P(right label) after each word"
-    return figs.confidence_figure(conf, words, what=what, title=f"probe example {example}")
+    return figs.confidence_figure(conf, words, what=what, title=f"probe example {example}", colors=colors)
 
 
 def _attention_maps(run: RunSnapshots, epoch: int, position: int) -> list[np.ndarray]:
@@ -167,29 +168,31 @@ def _gates(run: RunSnapshots, epoch: int):
 
 
 def build_view(view: str, runs: dict[str, RunSnapshots], epoch: int, example: int | None = None, layer: int = 0, *,
-               single: bool = False):
-    """The figure (or table) of `view` for the runs at `epoch`, side by side when there are several."""
+               single: bool = False, colors: dict[str, str] | None = None):
+    """The figure (or table) of `view` for the runs at `epoch`, side by side when there are several;
+    `colors` (label -> colour) keeps each run in its colour on the page."""
     first = next(iter(runs.values()))
     if view == "boundary":
         extent, x, y = first.meta.get("extent"), first.probe.get("x"), first.probe.get("y")
         grids = {label: r.at("boundary", epoch)[1].get("proba") for label, r in runs.items()}
         return figs.boundary_figure(grids, extent, points=x, labels=y)
     if view == "gradients":
-        return figs.gradient_flow_figure(_params(runs, epoch))
+        return figs.gradient_flow_figure(_params(runs, epoch), colors=colors)
     if view == "activations":
-        return figs.activation_depth_figure(_layers(runs, epoch))
+        return figs.activation_depth_figure(_layers(runs, epoch), colors=colors)
     if view == "attention":
         return _attention(runs, epoch, example, layer, by_layer=single)
     if view == "heads":
-        return figs.head_stats_figure({label: r.at("attention_heads", epoch)[1].get("stats") for label, r in runs.items()})
+        return figs.head_stats_figure({label: r.at("attention_heads", epoch)[1].get("stats")
+                                       for label, r in runs.items()}, colors=colors)
     if view == "confidence":
-        return _confidence(runs, epoch, example)
+        return _confidence(runs, epoch, example, colors)
     if view == "recurrent":
         views = {}
         for label, r in runs.items():
             for name, v in r.at("recurrent", epoch)[1].items():
                 views[label if len(runs) > 1 else name] = v
-        return figs.recurrent_figure(views)
+        return figs.recurrent_figure(views, colors=colors if len(runs) > 1 else None)
     if view == "gates":
         return _gates(first, epoch)
     if view == "filters":
@@ -372,7 +375,9 @@ def register_compare(app, config) -> None:
         runs, note = compare_runs(db(), run_ids[:MAX_COMPARE])
         if len(run_ids) > MAX_COMPARE:
             note += f" Showing the first {MAX_COMPARE} runs."
-        fig = build_view(view, runs, int(epoch or 0), example, int(layer or 0))
+        page_colors = run_colors(run_ids)  # the colours of the page's other figures
+        colors = {label: page_colors[r.run_id] for label, r in runs.items()}
+        fig = build_view(view, runs, int(epoch or 0), example, int(layer or 0), colors=colors)
         return fig, note
 
 
@@ -391,8 +396,9 @@ def compare_runs(engine, run_ids: list[int]) -> tuple[dict[str, RunSnapshots], s
     rows = reads.list_runs(engine, run_ids=run_ids, limit=len(run_ids))
     by_id = {r.id: r for r in rows}
     rows = [by_id[i] for i in run_ids if i in by_id]
-    keys = [k for k in differing_keys({r.id: r.params for r in rows}) if k not in ("name", "experiment", "tags")]
-    runs = {run_label(r.id, r.params, keys): RunSnapshots.load(engine, r.id, r.model) for r in rows}
+    params = {r.id: used_settings(r.params) for r in rows}
+    keys = [k for k in differing_keys(params) if k not in ("name", "experiment", "tags")]
+    runs = {run_label(r.id, params[r.id], keys): RunSnapshots.load(engine, r.id, r.model) for r in rows}
     probes = {(r.meta.get("dataset"), tuple(np.asarray(r.probe.get("index", [])).tolist())) for r in runs.values()}
     note = "Same probe inputs for every run." if len(probes) == 1 else \
         "These runs used different data sets or probes: panels show different inputs."

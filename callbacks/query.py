@@ -51,7 +51,8 @@ def register(app, config) -> None:
         more = f" (stopped at {len(rows)} rows)" if result.truncated else ""
         cut = " Long cells are shortened here; the CSV has them whole." if any(
             isinstance(v, str) and v.endswith(" more characters]") for r in cells for v in r) else ""
-        msg = html.Span(f"{len(rows)} rows in {result.elapsed_s * 1000:.0f} ms{more}.{cut}", className="text-success")
+        noun = "row" if len(rows) == 1 else "rows"
+        msg = html.Span(f"{len(rows)} {noun} in {result.elapsed_s * 1000:.0f} ms{more}.{cut}", className="text-success")
         return rows, defs, msg, {"sql": sql}  # the download runs it again: results never travel back up
 
     @app.callback(Output(ids.QUERY_DOWNLOAD, "data"), Input(ids.QUERY_DOWNLOAD_BUTTON, "n_clicks"),

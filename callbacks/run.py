@@ -7,6 +7,7 @@ from dash import Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
+from engine.spec import used_settings
 from dashboard.components.progress import format_duration, progress_text, status_badge
 from dashboard.figures.curves import training_curves_figure
 
@@ -34,9 +35,22 @@ def run_header(run):
     ], className="mb-2")
 
 
-def config_table(run):
-    rows = [html.Tr([html.Td(html.Code(k)), html.Td(str(v))]) for k, v in sorted(run.spec.items())]
+def _settings_table(settings: dict):
+    rows = [html.Tr([html.Td(html.Code(k)), html.Td(str(v))]) for k, v in sorted(settings.items())]
     return dbc.Table(html.Tbody(rows), size="sm", striped=True, className="small", style={"maxWidth": "700px"})
+
+
+def config_table(run):
+    """The settings this run uses (its family's, without those USED_WHEN rules out); every setting of its
+    spec behind "show all settings"."""
+    spec = run.spec or run.params
+    used = used_settings(spec)
+    return html.Div([
+        html.Div(f"{len(used)} settings this {run.model} run uses", className="small text-muted mb-1"),
+        html.Div(_settings_table(used), id=ids.RUN_CONFIG_USED),
+        html.Details([html.Summary(f"show all settings ({len(spec)}, unused ones included)", className="small"),
+                      _settings_table(spec)], id=ids.RUN_CONFIG_ALL, className="mt-2"),
+    ])
 
 
 def register(app, config) -> None:

@@ -13,7 +13,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import ids
 from dashboard.components.progress import format_duration
-from engine.spec import ExperimentSpec
+from engine.spec import ExperimentSpec, used_settings
 
 METRIC_COLUMNS = (("val_accuracy", "best"), ("val_accuracy", "last"), ("val_loss", "best"),
                   ("train_loss", "last"), ("train_accuracy", "last"), ("test_accuracy", "last"))
@@ -28,19 +28,29 @@ NUMERIC_PARAMS = {name for name, value in ExperimentSpec().to_dict().items()
 def run_row(run) -> dict:
     """Flatten a RunRow into one grid row: fixed columns, `param_<name>`, `<best|last>_<metric>`."""
     status = run.status + (" · diverged" if run.diverged else "")
-    row = {"id": run.id, "link": f"[{run.id}](/run/{run.id})", "name": run.name, "status": status,
+    row = {"id": run.id, "row_id": str(run.id), "link": f"[{run.id}](/run/{run.id})", "name": run.name, "status": status,
            "experiment": run.experiment, "model": run.model, "dataset": run.dataset,
            "epochs": f"{run.epochs_done}/{run.epochs_planned}", "duration": format_duration(run.duration_s),
            "params_count": run.num_params, "tags": ", ".join(run.tags), "notes": run.notes or "",
            "created": run.created_at.strftime("%Y-%m-%d %H:%M:%S") if run.created_at else ""}
     if run.parent_run_id is not None:  # a fork: its parent and the epoch it left it at
         row["parent"] = f"[{run.parent_run_id}](/run/{run.parent_run_id}) @ {run.fork_epoch}"
-    for name, value in run.params.items():
+    for name, value in used_settings(run.params).items():
         row[f"param_{name}"] = value
     for key, which in METRIC_COLUMNS:
         value = run.summary.get(key, {}).get(which)
         row[f"{which}_{key}"] = None if value is None or not math.isfinite(value) else value
     return row
+
+
+# Settings shown in fixed columns of their own (the "epochs" column reads done/planned).
+FIXED_SETTINGS = {"model", "dataset", "epochs"}
+
+
+def setting_columns(variety: dict[str, int], show_all: bool = False) -> list[str]:
+    """The settings that get a column: those whose value differs between runs (a setting every run
+    shares says nothing in a grid), or every setting with "show all settings"."""
+    return [p for p, n in variety.items() if p not in FIXED_SETTINGS and (show_all or n > 1)]
 
 
 def column_defs(param_names: list[str]) -> list[dict]:
@@ -50,8 +60,9 @@ def column_defs(param_names: list[str]) -> list[dict]:
     equals = {"filter": "agTextColumnFilter", "filterParams": {"filterOptions": ["equals"], "maxNumConditions": 1}}
     text = {"filter": "agTextColumnFilter", "filterParams": {"filterOptions": ["contains"], "maxNumConditions": 1}}
     defs = [
-        {"field": "link", "headerName": "id", "cellRenderer": "markdown", "width": 80, "pinned": "left",
-         "filter": False},
+        # rows still in flight from the server have no data yet: say so (the row is also shaded, see runs page)
+        {"field": "link", "headerName": "id", "cellRenderer": "markdown", "width": 90, "pinned": "left",
+         "filter": False, "valueGetter": {"function": "params.data ? params.data.link : 'loading…'"}},
         {"field": "name", "editable": True, "pinned": "left", "filter": False},
         {"field": "status", **equals,
          "cellClassRules": {"status-failed": "params.value && (params.value.startsWith('failed') || params.value.startsWith('crashed') || params.value.includes('diverged'))",
@@ -59,11 +70,11 @@ def column_defs(param_names: list[str]) -> list[dict]:
                             "status-completed": "params.value && params.value.startsWith('completed')",
                             "status-cancelled": "params.value && params.value.startsWith('cancelled')"}},
         {"field": "experiment", **equals}, {"field": "model", **text}, {"field": "dataset", **text},
-        {"field": "epochs", "filter": False},
+        {"field": "epochs", "headerName": "epochs (done/planned)", "filter": False},
         {"field": "parent", "headerName": "forked from", "cellRenderer": "markdown", "filter": False, "width": 110},
     ]
     defs += [{"field": f"param_{p}", "headerName": p, **equals, **(num if p in NUMERIC_PARAMS else {})}
-             for p in param_names if p not in ("model", "dataset")]
+             for p in param_names if p not in FIXED_SETTINGS]
     defs += [{"field": f"{which}_{key}", "headerName": f"{which} {key}", "filter": False, **num}
              for key, which in METRIC_COLUMNS]
     defs += [{"field": "duration", "filter": False}, {"field": "params_count", "headerName": "parameters",
@@ -109,7 +120,7 @@ def block_query(request: dict, search: str | None) -> dict:
 
 
 def runs_block(engine, request: dict, search: str | None = None) -> dict:
-    """One block of grid rows and the total row count for the current sort and filters."""
+    """One block of grid rows and the number of runs the current search and filters match."""
     from storage import reads
 
     start, end = int(request.get("startRow", 0)), int(request.get("endRow", 100))
@@ -119,13 +130,19 @@ def runs_block(engine, request: dict, search: str | None = None) -> dict:
     return {"rowData": [run_row(r) for r in runs], "rowCount": reads.count_runs(engine, **counted)}
 
 
+def count_text(matching: int, total: int) -> str:
+    """'26 runs', or '3 of 26 runs' under a search or filter; '1 run' for one."""
+    noun = "run" if total == 1 else "runs"
+    return f"{total} {noun}" if matching == total else f"{matching} of {total} {noun}"
+
+
 def runs_fingerprint(engine) -> list:
-    """Changes whenever the grid would: a run added or removed, a live run moving on, a new param."""
+    """Changes whenever the grid would: a run added or removed, a live run moving on, a setting's values."""
     from storage import reads
 
     live = reads.list_runs(engine, status=["queued", "running"], limit=1000)
     return [reads.count_runs(engine), sorted([r.id, r.status, r.epochs_done] for r in live),
-            reads.list_param_names(engine)]
+            reads.list_param_variety(engine)]
 
 
 def register(app, config) -> None:
@@ -134,27 +151,36 @@ def register(app, config) -> None:
 
         return open_db(config.db_url)
 
-    @app.callback(Output(ids.RUNS_GRID, "getRowsResponse"), Input(ids.RUNS_GRID, "getRowsRequest"),
-                  State(ids.RUNS_SEARCH, "value"), prevent_initial_call=True)
-    def load_block(request, search):
+    @app.callback(Output(ids.RUNS_GRID, "getRowsResponse"), Output(ids.RUNS_COUNT, "children"),
+                  Input(ids.RUNS_GRID, "getRowsRequest"), State(ids.RUNS_SEARCH, "value"),
+                  State(ids.RUNS_FINGERPRINT, "data"), prevent_initial_call=True)
+    def load_block(request, search, fingerprint):
         if not request:
             raise PreventUpdate
-        return runs_block(db(), request, search)
+        block = runs_block(db(), request, search)
+        total = fingerprint[0] if fingerprint else block["rowCount"]
+        return block, count_text(block["rowCount"], max(total, block["rowCount"]))
 
+    # The page's layout brings the first columns and fingerprint (so the first block is fetched once);
+    # from then on, the interval, the search and "show all settings" update them.
     @app.callback(
         Output(ids.RUNS_GRID, "columnDefs"),
         Output(ids.RUNS_FINGERPRINT, "data"),
-        Output(ids.RUNS_COUNT, "children"),
         Input(ids.RUNS_INTERVAL, "n_intervals"),
         Input(ids.RUNS_SEARCH, "value"),
+        Input(ids.RUNS_ALL_SETTINGS, "value"),
         State(ids.RUNS_FINGERPRINT, "data"),
+        prevent_initial_call=True,
     )
-    def watch_runs(_n, _search, fingerprint):
+    def watch_runs(_n, _search, show_all, fingerprint):
         new = runs_fingerprint(db())
-        if fingerprint is not None and new == fingerprint and ctx.triggered_id != ids.RUNS_SEARCH:
+        if new == fingerprint and ctx.triggered_id == ids.RUNS_INTERVAL:
             raise PreventUpdate
-        defs = no_update if fingerprint and fingerprint[2] == new[2] else column_defs(new[2])
-        return defs, new, f"{new[0]} runs"
+        same_columns = fingerprint and fingerprint[2] == new[2] and ctx.triggered_id != ids.RUNS_ALL_SETTINGS
+        defs = no_update if same_columns else column_defs(setting_columns(new[2], bool(show_all)))
+        if ctx.triggered_id == ids.RUNS_ALL_SETTINGS:
+            return defs, no_update
+        return defs, new
 
     # Reload the visible blocks (keeping scroll and selection) when runs change or the search does.
     app.clientside_callback(

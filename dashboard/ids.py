@@ -36,6 +36,7 @@ RUNS_INTERVAL = "runs-interval"
 RUNS_FINGERPRINT = "runs-fingerprint"
 RUNS_SEARCH = "runs-search"
 RUNS_COUNT = "runs-count"
+RUNS_ALL_SETTINGS = "runs-all-settings"
 RUNS_COMPARE = "runs-compare"
 RUNS_COMPARE_LINK = "runs-compare-link"
 RUNS_DELETE = "runs-delete"
@@ -59,6 +60,8 @@ CMP_SCATTER_PARAM = "compare-scatter-param"
 CMP_SCATTER = "compare-scatter"
 CMP_DIFF = "compare-diff"
 CMP_FINAL = "compare-final-metric"
+CMP_GRAPH_READY = "compare-graph-ready"  # true once the curves graph has drawn its placeholder
+CMP_DRAWN = "compare-drawn"            # the selection whose curves were drawn: starts the other figures
 
 # run page
 RUN_ID = "run-id"
@@ -66,6 +69,8 @@ RUN_INTERVAL = "run-interval"
 RUN_HEADER = "run-header"
 RUN_CURVES = "run-curves"
 RUN_CONFIG = "run-config"
+RUN_CONFIG_USED = "run-config-used"
+RUN_CONFIG_ALL = "run-config-all"
 RUN_CANCEL = "run-cancel"
 RUN_RESUME = "run-resume"              # resume a stopped run from its latest checkpoint
 RUN_FORK_EPOCH = "run-fork-epoch"      # the epoch to fork at (a click on the curves sets it)

@@ -151,6 +151,12 @@ USED_WHEN = {
     "step_size": lambda v: v.get("schedule") == "step",
     "gamma": lambda v: v.get("schedule") == "step",
     "warmup_epochs": lambda v: v.get("schedule") == "warmup",
+    "attention": lambda v: v.get("model") == "seq2seq",
+    "heads": lambda v: v.get("model") == "transformer",
+    "d_model": lambda v: v.get("model") == "transformer",
+    "norm": lambda v: v.get("model") == "transformer",
+    "positional": lambda v: v.get("model") == "transformer",
+    "causal": lambda v: v.get("model") == "transformer",
 }
 FAMILY_PARAMS = {
     "perceptron": (),
@@ -162,6 +168,17 @@ FAMILY_PARAMS = {
     "attention": ("heads", "d_model", "layers", "norm", "attention", "positional", "causal", "hidden", "seq_len",
                   "vocab", "dropout"),
 }
+
+
+def used_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` (a spec's settings or a run's params) without the settings this run does not use: other
+    families' knobs and those USED_WHEN rules out. Settings every run uses (data, bookkeeping) stay."""
+    family = next((f for f, models in FAMILIES.items() if values.get("model") in models), None)
+    if family is None:
+        return dict(values)
+    mine = set(COMMON_PARAMS) | set(FAMILY_PARAMS[family])
+    others = set().union(*FAMILY_PARAMS.values()) - mine
+    return {k: v for k, v in values.items() if k not in others and USED_WHEN.get(k, lambda _v: True)(values)}
 
 
 def family_of(model: str) -> str:

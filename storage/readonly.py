@@ -205,6 +205,10 @@ def check_query(sql: str) -> str:
     if tokens[-1][0] == "open":
         raise QueryRefused("The query has an unterminated string, quoted name or comment.")
     if tokens[0][0] != "word" or tokens[0][1].upper() not in ALLOWED_FIRST_WORDS:
+        first = tokens[0][1].upper() if tokens[0][0] == "word" else ""
+        if first and first not in FORBIDDEN_WORDS | {"REPLACE", "ANALYZE"}:  # a typo (SELEC), not a write
+            raise QueryError(f"syntax error: {tokens[0][1]!r} does not start an SQL statement; a query starts "
+                             "with SELECT, WITH, VALUES or EXPLAIN.")
         raise QueryRefused("Only read queries can be run here: start with SELECT, WITH, VALUES or EXPLAIN.")
     for i, (kind, text, _) in enumerate(tokens):
         follows = tokens[i + 1][1] if i + 1 < len(tokens) else ""

@@ -525,6 +525,13 @@ def list_param_names(engine: Engine) -> list[str]:
         return list(conn.scalars(select(Param.name).distinct().order_by(Param.name)))
 
 
+def list_param_variety(engine: Engine) -> dict[str, int]:
+    """Every param name used by any run -> how many distinct values it takes across runs, by name."""
+    stmt = select(Param.name, func.count(Param.value_text.distinct())).group_by(Param.name).order_by(Param.name)
+    with engine.connect() as conn:
+        return {name: n for name, n in conn.execute(stmt)}
+
+
 def list_metric_keys(engine: Engine) -> list[str]:
     """Every metric key logged by any run, sorted (read from metric_summary, not metrics)."""
     with engine.connect() as conn:

@@ -49,8 +49,8 @@ FAMILY_DEFAULTS = {
     "recurrent": {"model": "lstm", "dataset": "memory", "seq_len": 20, "hidden": "64", "vocab": 10,
                   "optimizer": "adam", "lr": 0.005, "batch_size": 32, "epochs": 20, "clip": 5.0},
     "attention": {"model": "transformer", "dataset": "reverse", "seq_len": 10, "vocab": 10, "heads": 4,
-                  "d_model": 32, "layers": 2, "optimizer": "adam", "lr": 0.003, "batch_size": 32,
-                  "epochs": 30, "clip": 1.0},
+                  "d_model": 32, "layers": 2, "attention": "dot", "optimizer": "adam", "lr": 0.003,
+                  "batch_size": 32, "epochs": 30, "clip": 1.0},
 }
 
 
@@ -145,17 +145,8 @@ def _input(f: Field, family: str):
     return dbc.Input(id=fid, type="text", value=value, size="sm", debounce=True)
 
 
-# Fields that matter only for some settings within a family.
-SHOWN_WHEN = {
-    **S.USED_WHEN,  # settings only some other settings use (momentum, step size, gamma, warm-up)
-    "attention": lambda v: v.get("model") == "seq2seq",
-    "heads": lambda v: v.get("model") == "transformer",
-    "d_model": lambda v: v.get("model") == "transformer",
-    "norm": lambda v: v.get("model") == "transformer",
-    "positional": lambda v: v.get("model") == "transformer",
-    "causal": lambda v: v.get("model") == "transformer",
-}
-
+# Fields that matter only for some settings within a family: the same rules decide what a run records.
+SHOWN_WHEN = S.USED_WHEN
 
 # The settings SHOWN_WHEN reads: the launch callback re-evaluates visibility when any of them changes.
 SHOWN_WHEN_INPUTS = ("model", "optimizer", "schedule")

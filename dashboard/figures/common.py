@@ -16,6 +16,29 @@ def color_for(i: int) -> str:
     return COLORS[i % len(COLORS)]
 
 
+def run_colors(run_ids: Sequence[Any]) -> dict[Any, str]:
+    """One colour per run for every figure of a page: the runs in ascending id order take the cycle's
+    colours in turn, so the same selection colours a run the same wherever it is drawn."""
+    return {r: color_for(i) for i, r in enumerate(sorted(set(run_ids), key=_id_order))}
+
+
+def _id_order(run_id: Any):
+    return (0, int(run_id), "") if str(run_id).lstrip("#").isdigit() else (1, 0, str(run_id))
+
+
+_TEMPLATES: dict[str, dict] = {}
+
+
+def fast_figure(traces: Sequence[dict], layout: dict, template: str = "plotly_white") -> go.Figure:
+    """A figure from plain trace and layout dicts, skipping plotly's per-value validation (and its deep
+    copy of the template on every update_layout): for builders with many traces or points."""
+    if template not in _TEMPLATES:
+        import plotly.io as pio
+
+        _TEMPLATES[template] = pio.templates[template].to_plotly_json()
+    return go.Figure(data=list(traces), layout={**layout, "template": _TEMPLATES[template]}, _validate=False)
+
+
 def empty_figure(note: str, *, height: int = 320) -> go.Figure:
     """A blank figure that says why it is blank."""
     fig = go.Figure()
@@ -42,16 +65,17 @@ def smooth(values: Sequence[float], weight: float) -> list[float]:
 
 
 def differing_keys(params_by_run: Mapping[Any, Mapping[str, Any]]) -> list[str]:
-    """Hyperparameter names whose values are not the same across all runs."""
+    """Hyperparameter names whose values differ among the runs that use them (a run without the key
+    does not use that setting: adam's missing momentum does not make momentum differ)."""
     runs = list(params_by_run.values())
     if len(runs) < 2:
         return []
     keys = sorted(set().union(*[set(p) for p in runs]))
-    return [k for k in keys if len({repr(p.get(k)) for p in runs}) > 1]
+    return [k for k in keys if len({repr(p[k]) for p in runs if k in p}) > 1]
 
 
 def run_label(run_id: Any, params: Mapping[str, Any], keys: Sequence[str], name: str = "") -> str:
-    """'#12 optimizer=adam dropout=0.2': the id (or name) plus the hyperparameters that differ."""
+    """'#12 optimizer=adam dropout=0.2': the id (or name) plus the differing settings this run uses."""
     head = f"#{run_id}" + (f" {name}" if name else "")
-    parts = [f"{k}={params.get(k)}" for k in keys[:4]]
+    parts = [f"{k}={params[k]}" for k in keys if k in params][:4]
     return " ".join([head] + parts)

@@ -91,7 +91,8 @@ def weight_rows(rows: Sequence[Mapping]) -> list[Mapping]:
     return [r for r in rows if len(r.get("shape", [])) >= 2]
 
 
-def gradient_flow_figure(params_by_run: Mapping[str, Sequence[Mapping]], *, title: str = "") -> go.Figure:
+def gradient_flow_figure(params_by_run: Mapping[str, Sequence[Mapping]], *, title: str = "",
+                         colors: Mapping[str, str] | None = None) -> go.Figure:
     """Gradient norm and update/weight ratio of every weight matrix by depth, one line per run (log y)."""
     runs = {k: weight_rows(v) for k, v in params_by_run.items() if v}
     runs = {k: v for k, v in runs.items() if v}
@@ -100,23 +101,35 @@ def gradient_flow_figure(params_by_run: Mapping[str, Sequence[Mapping]], *, titl
     fig = make_subplots(rows=1, cols=2, subplot_titles=("gradient norm by depth", "update / weight ratio"),
                         horizontal_spacing=0.1)
     for i, (label, rows) in enumerate(runs.items()):
+        color = (colors or {}).get(label, color_for(i))
         xs = list(range(1, len(rows) + 1))
         names = [r["name"] for r in rows]
         for col, key in ((1, "grad_norm"), (2, "update_ratio")):
             fig.add_trace(go.Scatter(x=xs, y=_positive(r.get(key) for r in rows), text=names, name=label,
                                      legendgroup=label, showlegend=col == 1, mode="lines+markers",
-                                     line={"color": color_for(i)},
+                                     line={"color": color},
                                      hovertemplate="%{text}<br>%{y:.3g}<extra>" + label + "</extra>"),
                           row=1, col=col)
     fig.update_yaxes(type="log", exponentformat="power")
     fig.update_xaxes(title_text="weight layer (input → output)", **_integer_ticks(max(len(v) for v in runs.values())))
-    if not any(r.get("update_ratio") for rows in runs.values() for r in rows):
-        fig.add_annotation(text="no earlier recorded epoch to measure updates against", x=0.79, y=0.5,
-                           xref="paper", yref="paper", showarrow=False, font={"color": "#666"})
+    every = [r for layer_rows in runs.values() for r in layer_rows]
+    ratios = [r.get("update_ratio") for r in every if r.get("update_ratio") is not None]
+    if not ratios:
+        _panel_note(fig, 0.79, "no earlier recorded epoch to measure updates against")
+    elif not any(ratios):
+        _panel_note(fig, 0.79, "weights unchanged since the previous recorded epoch<br>"
+                               "(no update: nothing to plot on a log axis)")
+    if all(r.get("grad_norm") is None for r in every):
+        _panel_note(fig, 0.21, "no loss gradient recorded (the perceptron<br>updates on its errors, not by a gradient)")
     return _layout(fig, 360, title)
 
 
-def activation_depth_figure(layers_by_run: Mapping[str, Sequence[Mapping]], *, title: str = "") -> go.Figure:
+def _panel_note(fig: go.Figure, x: float, text: str) -> None:
+    fig.add_annotation(text=text, x=x, y=0.5, xref="paper", yref="paper", showarrow=False, font={"color": "#666"})
+
+
+def activation_depth_figure(layers_by_run: Mapping[str, Sequence[Mapping]], *, title: str = "",
+                            colors: Mapping[str, str] | None = None) -> go.Figure:
     """Activation std, dead-ReLU fraction and the gradient reaching each activation layer, by depth."""
     runs = {k: [r for r in v if r.get("kind") in ACTIVATION_KINDS] for k, v in layers_by_run.items() if v}
     runs = {k: v for k, v in runs.items() if v}
@@ -125,13 +138,14 @@ def activation_depth_figure(layers_by_run: Mapping[str, Sequence[Mapping]], *, t
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.07,
                         subplot_titles=("activation std", "dead ReLU fraction", "gradient norm at the layer"))
     for i, (label, rows) in enumerate(runs.items()):
+        color = (colors or {}).get(label, color_for(i))
         xs = list(range(1, len(rows) + 1))
         names = [f"{r['layer']} ({r['kind']})" for r in rows]
         series = ((1, _finite(r.get("std") for r in rows)), (2, _finite(r.get("dead_fraction") for r in rows)),
                   (3, _positive(r.get("grad_norm") for r in rows)))
         for col, ys in series:
             fig.add_trace(go.Scatter(x=xs, y=ys, text=names, name=label, legendgroup=label, showlegend=col == 1,
-                                     mode="lines+markers", line={"color": color_for(i)},
+                                     mode="lines+markers", line={"color": color},
                                      hovertemplate="%{text}<br>%{y:.3g}<extra>" + label + "</extra>"),
                           row=1, col=col)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
@@ -292,7 +306,8 @@ def feature_maps_figure(maps: Mapping[str, np.ndarray], image: int = 0, *, chann
 
 # --- recurrent models ----------------------------------------------------------------------------
 
-def recurrent_figure(views_by_run: Mapping[str, Mapping], *, title: str = "") -> go.Figure:
+def recurrent_figure(views_by_run: Mapping[str, Mapping], *, title: str = "",
+                     colors: Mapping[str, str] | None = None) -> go.Figure:
     """Per timestep: hidden-state norm, mean gate activations and the gradient reaching the input (log)."""
     runs = {k: v for k, v in views_by_run.items() if v}
     if not runs:
@@ -302,19 +317,20 @@ def recurrent_figure(views_by_run: Mapping[str, Mapping], *, title: str = "") ->
                                         "gradient reaching input x_t"))
     dashes = ("solid", "dash", "dot", "dashdot")
     for i, (label, v) in enumerate(runs.items()):
+        color = (colors or {}).get(label, color_for(i))
         hn = v.get("hidden_norm") or []
         t = list(range(1, len(hn) + 1))
         fig.add_trace(go.Scatter(x=t, y=_finite(hn), name=label, legendgroup=label, mode="lines",
-                                 line={"color": color_for(i)}), row=1, col=1)
+                                 line={"color": color}), row=1, col=1)
         for j, (gate, means) in enumerate((v.get("gates") or {}).items()):
             fig.add_trace(go.Scatter(x=list(range(1, len(means) + 1)), y=_finite(means), name=f"{label} · {gate}",
                                      legendgroup=label, showlegend=False, mode="lines",
-                                     line={"color": color_for(i), "dash": dashes[j % len(dashes)]},
+                                     line={"color": color, "dash": dashes[j % len(dashes)]},
                                      hovertemplate=f"gate {gate}: " + "%{y:.3f}<extra>" + label + "</extra>"),
                           row=1, col=2)
         g = v.get("input_grad") or []
         fig.add_trace(go.Scatter(x=list(range(1, len(g) + 1)), y=_positive(g), name=label, legendgroup=label,
-                                 showlegend=False, mode="lines+markers", line={"color": color_for(i)}),
+                                 showlegend=False, mode="lines+markers", line={"color": color}),
                       row=1, col=3)
     fig.update_yaxes(range=[0, 1], row=1, col=2)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)
@@ -323,15 +339,17 @@ def recurrent_figure(views_by_run: Mapping[str, Mapping], *, title: str = "") ->
 
 
 def confidence_figure(conf_by_run: Mapping[str, Sequence[float]], tokens: Sequence[str], *,
-                      what: str = "P(correct answer)", title: str = "") -> go.Figure:
+                      what: str = "P(correct answer)", title: str = "",
+                      colors: Mapping[str, str] | None = None) -> go.Figure:
     """The model's confidence after each token of one probe sentence, one line per run, axis in words."""
     runs = {k: list(v) for k, v in conf_by_run.items() if v is not None and len(v)}
     if not runs:
         return empty_figure("No per-token confidence recorded (sequence models only)")
     fig = go.Figure()
     for i, (label, ys) in enumerate(runs.items()):
+        color = (colors or {}).get(label, color_for(i))
         fig.add_trace(go.Scatter(x=list(range(len(ys))), y=_finite(ys), name=label, mode="lines+markers",
-                                 line={"color": color_for(i)}, text=list(tokens)[:len(ys)],
+                                 line={"color": color}, text=list(tokens)[:len(ys)],
                                  hovertemplate="after '%{text}': %{y:.2f}<extra>" + label + "</extra>"))
     n = max(len(v) for v in runs.values())
     fig.update_xaxes(**_token_axis(list(tokens)[:n]), title_text="token")
@@ -383,13 +401,15 @@ def attention_figure(maps_by_row: Mapping[str, np.ndarray], query_tokens: Sequen
     return _layout(fig, 80 + side * len(rows), title)
 
 
-def head_stats_figure(stats_by_run: Mapping[str, Mapping], *, title: str = "") -> go.Figure:
+def head_stats_figure(stats_by_run: Mapping[str, Mapping], *, title: str = "",
+                      colors: Mapping[str, str] | None = None) -> go.Figure:
     """Each head as a point: entropy of its attention (x) against the mean offset it attends to (y)."""
     runs = {k: v for k, v in stats_by_run.items() if v and v.get("entropy")}
     if not runs:
         return empty_figure("No attention statistics recorded")
     fig = go.Figure()
     for i, (label, s) in enumerate(runs.items()):
+        color = (colors or {}).get(label, color_for(i))
         xs, ys, text = [], [], []
         for layer, (ent, off) in enumerate(zip(s["entropy"], s["offset"], strict=False)):
             for h, (e, o) in enumerate(zip(ent, off, strict=False)):
@@ -397,7 +417,7 @@ def head_stats_figure(stats_by_run: Mapping[str, Mapping], *, title: str = "") -
                 ys.append(o)
                 text.append(f"layer {layer + 1}, head {h + 1}")
         fig.add_trace(go.Scatter(x=_finite(xs), y=_finite(ys), text=text, mode="markers", name=label,
-                                 marker={"size": 10, "color": color_for(i), "opacity": 0.8},
+                                 marker={"size": 10, "color": color, "opacity": 0.8},
                                  hovertemplate="%{text}<br>entropy %{x:.2f}<br>offset %{y:.2f}<extra>"
                                                + label + "</extra>"))
     fig.update_xaxes(title_text="attention entropy (nats): low = focused")

@@ -10,12 +10,23 @@ from dash import dcc, html
 from .. import ids
 from ..components.inside import compare_section
 from ..figures.common import empty_figure
+from ..figures.curves import COMPARE_HEIGHT
+from ..figures.hparams import HEIGHT as HPARAMS_HEIGHT
 
 PATH = "/compare"
 TITLE = "Compare"
 
 
-RECENT_RUN_OPTIONS = 500
+# The Runs dropdown offers the selected runs and the most recent ones; typing searches the whole store
+# (callbacks/compare.py). Dash's dropdown indexes every option's label for search as it mounts, which
+# costs the browser about a millisecond per option.
+RECENT_RUN_OPTIONS = 50
+
+
+def run_option(r) -> dict:
+    """A Runs dropdown option: '#12 name mlp/digits adam [completed]'."""
+    return {"label": f"#{r.id} {r.name or ''} {r.model}/{r.dataset} {r.params.get('optimizer', '')} [{r.status}]",
+            "value": r.id}
 
 
 def _options(selected: list[int]):
@@ -34,11 +45,9 @@ def _options(selected: list[int]):
         if r.id not in seen:
             seen.add(r.id)
             runs.append(r)
-    run_opts = [{"label": f"#{r.id} {r.name or ''} {r.model}/{r.dataset} {r.params.get('optimizer', '')} "
-                          f"[{r.status}]", "value": r.id} for r in runs]
     params = [{"label": p, "value": p} for p in reads.list_param_names(engine)]
     metrics = [{"label": k, "value": k} for k in reads.list_metric_keys(engine)]
-    return run_opts, params, metrics
+    return [run_option(r) for r in runs], params, metrics
 
 
 def _num(value, default):
@@ -54,6 +63,7 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
     selected = [int(r) for r in runs.split(",") if r.strip().isdigit()]
     run_opts, params, metrics = _options(selected)
     graph = {"config": {"displaylogo": False}}
+    waiting = f"Drawing the curves of {len(selected)} runs…" if selected else "Select runs to compare"
     return dbc.Container([
         html.H4("Compare runs"),
         dbc.Row([
@@ -82,7 +92,8 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
             dbc.Col([dbc.Label("y axis", className="small mb-0"),
                      dbc.Switch(id=ids.CMP_LOG, label="log scale", value=log == "1")], md=2),
         ], className="g-2 mb-2"),
-        dcc.Loading(dcc.Graph(id=ids.CMP_CURVES, figure=empty_figure("Select runs to compare"), **graph)),
+        dcc.Loading(dcc.Graph(id=ids.CMP_CURVES, figure=empty_figure(waiting, height=COMPARE_HEIGHT),
+                              **graph)),
         dbc.Row([
             dbc.Col([dbc.Label("Final metric", className="small mb-0"),
                      dcc.Dropdown(id=ids.CMP_FINAL, value=final, clearable=False, options=metrics)], md=3),
@@ -90,11 +101,15 @@ def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", 
                      dcc.Dropdown(id=ids.CMP_SCATTER_PARAM, value=param or None, options=params)], md=3),
         ], className="g-2 mt-3"),
         dbc.Row([
-            dbc.Col(dcc.Graph(id=ids.CMP_PARCOORDS, figure=empty_figure("Parallel coordinates"), **graph), md=7),
-            dbc.Col(dcc.Graph(id=ids.CMP_SCATTER, figure=empty_figure("Scatter"), **graph), md=5),
+            dbc.Col(dcc.Loading(dcc.Graph(id=ids.CMP_PARCOORDS, **graph,
+                                          figure=empty_figure("Parallel coordinates", height=HPARAMS_HEIGHT))), md=7),
+            dbc.Col(dcc.Loading(dcc.Graph(id=ids.CMP_SCATTER, **graph,
+                                          figure=empty_figure("Scatter", height=HPARAMS_HEIGHT))), md=5),
         ]),
         html.H5("What differs", className="mt-3"),
-        html.Div(id=ids.CMP_DIFF),
+        dcc.Loading(html.Div(id=ids.CMP_DIFF)),
+        dcc.Store(id=ids.CMP_DRAWN),
+        dcc.Store(id=ids.CMP_GRAPH_READY),
         compare_section(_query.get("inside", ""), _query.get("example", ""), _query.get("epoch", ""),
                         _query.get("layer", "")),
         dcc.Store(id="compare-query"),

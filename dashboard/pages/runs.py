@@ -18,16 +18,31 @@ STATUS_STYLE = {
 }
 
 
+def _initial_state():
+    """The grid's first columns and the live-update fingerprint, read with the page."""
+    from flask import current_app
+
+    from callbacks.runs import column_defs, runs_fingerprint, setting_columns
+    from storage.db import open_db
+
+    fingerprint = runs_fingerprint(open_db(current_app.config["NNLAB"].db_url))
+    return column_defs(setting_columns(fingerprint[2])), fingerprint
+
+
 def layout(**_query):
+    columns, fingerprint = _initial_state()
     # Infinite row model: rows arrive in blocks from the server as the grid scrolls (see callbacks/runs.py).
+    # Rows still in flight are shaded ("nnlab-row-loading") and their id cell says "loading…".
     grid = dag.AgGrid(
-        id=ids.RUNS_GRID, columnDefs=[], rowModelType="infinite",
+        id=ids.RUNS_GRID, columnDefs=columns, rowModelType="infinite",
         defaultColDef={"sortable": True, "resizable": True, "minWidth": 90},
-        dashGridOptions={"rowSelection": {"mode": "multiRow", "enableClickSelection": False},
+        dashGridOptions={"rowSelection": {"mode": "multiRow", "enableClickSelection": False,
+                                          "headerCheckbox": False},
                          "selectionColumnDef": {"pinned": "left", "width": 50},
                          "cacheBlockSize": 100, "maxBlocksInCache": 20, "infiniteInitialRowCount": 100,
-                         "animateRows": False, "rowBuffer": 20, "tooltipShowDelay": 300},
-        getRowId="params.data.id", style={"height": "70vh"})
+                         "animateRows": False, "rowBuffer": 20, "tooltipShowDelay": 300,
+                         "rowClassRules": {"nnlab-row-loading": "!params.data"}},
+        getRowId="params.data.row_id", style={"height": "70vh"})
     return dbc.Container([
         html.Div(className="d-flex flex-wrap gap-2 align-items-center mb-2", children=[
             html.H4("Runs", className="me-3 mb-0"),
@@ -38,7 +53,10 @@ def layout(**_query):
             dbc.Button("Tag selected", id=ids.RUNS_TAG, size="sm", color="secondary"),
             dbc.Button("Cancel selected", id=ids.RUNS_CANCEL, size="sm", color="warning"),
             dbc.Button("Delete selected", id=ids.RUNS_DELETE, size="sm", color="danger"),
-            html.Span(id=ids.RUNS_COUNT, className="small text-muted ms-2"),
+            html.Span(f"{fingerprint[0]} runs" if fingerprint[0] != 1 else "1 run", id=ids.RUNS_COUNT,
+                      className="small text-muted ms-2"),
+            dbc.Switch(id=ids.RUNS_ALL_SETTINGS, label="show all settings", value=False,
+                       className="small ms-2 mb-0"),
         ]),
         html.Div(id=ids.RUNS_MESSAGE, className="small mb-2"),
         dcc.ConfirmDialog(id=ids.RUNS_DELETE_CONFIRM, message="Delete the selected runs and all their metrics?"),
@@ -47,5 +65,5 @@ def layout(**_query):
         html.Div("Tip: double-click a Tags or Notes cell to edit it; click a run id to open it.",
                  className="small text-muted mt-1"),
         dcc.Interval(id=ids.RUNS_INTERVAL, interval=2000),
-        dcc.Store(id=ids.RUNS_FINGERPRINT),
+        dcc.Store(id=ids.RUNS_FINGERPRINT, data=fingerprint),
     ], fluid=True)

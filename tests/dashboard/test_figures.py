@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.figures.common import differing_keys, run_label, smooth
+from dashboard.figures.common import differing_keys, run_colors, run_label, smooth
 from dashboard.figures.curves import (compare_curves_figure, grouped_band_figure, training_curves_figure,
                                       wall_times)
 from dashboard.figures.hparams import param_scatter_figure, parallel_coordinates_figure
@@ -76,12 +76,50 @@ def test_hparam_views_encode_categories_and_skip_unfinished_runs():
               3: {"optimizer": "adam", "dropout": 0.2}}
     final = {1: 0.8, 2: 0.9, 3: float("nan")}
     fig = parallel_coordinates_figure(params, final, ["optimizer", "dropout"], "val_accuracy")
-    dims = fig.data[0].dimensions
-    assert [d.label for d in dims] == ["optimizer", "dropout", "val_accuracy"]
-    assert list(dims[0].ticktext) == ["adam", "sgd"]
-    assert len(dims[2].values) == 2
+    notes = list(fig.data[-1].text)  # the axis names and tick labels
+    assert [t for t in notes if t.startswith("<b>")] == ["<b>optimizer</b>", "<b>dropout</b>", "<b>val_accuracy</b>"]
+    assert {"adam", "sgd"} <= set(notes)
+    assert len(fig.data[-2].y) == 2  # one point per finished run on the metric axis
+    lines = [t for t in fig.data[1:] if t.mode == "lines"]
+    assert sum(y is None for t in lines for y in t.y) == 2  # one polyline per finished run
     scatter = param_scatter_figure(params, final, "dropout", "val_accuracy")
     assert list(scatter.data[0].x) == [0.0, 0.5]
+
+
+def test_settings_a_run_does_not_use_stay_out_of_labels_axes_and_the_scatter():
+    params = {1: {"optimizer": "sgd", "lr": 0.1}, 2: {"optimizer": "momentum", "momentum": 0.9, "lr": 0.1},
+              3: {"optimizer": "adam", "lr": 0.1}}
+    keys = differing_keys(params)
+    assert keys == ["optimizer"]  # momentum is 0.9 wherever it is used: it does not differ
+    assert run_label(3, params[3], keys) == "#3 optimizer=adam"
+    params[4] = {"optimizer": "momentum", "momentum": 0.5, "lr": 0.1}
+    keys = differing_keys(params)
+    assert keys == ["momentum", "optimizer"]
+    assert run_label(1, params[1], keys) == "#1 optimizer=sgd"
+    final = {1: 0.8, 2: 0.9, 3: 0.85, 4: 0.7}
+    fig = parallel_coordinates_figure(params, final, keys, "val_accuracy")
+    assert "<b>momentum</b>" not in fig.data[-1].text
+    scatter = param_scatter_figure(params, final, "momentum", "val_accuracy")
+    assert sorted(scatter.data[0].x) == [0.5, 0.9]  # only the momentum runs
+
+
+def test_a_run_keeps_its_colour_in_every_figure_of_the_page():
+    params = {5: {"optimizer": "sgd"}, 9: {"optimizer": "adam"}, 7: {"optimizer": "momentum"}}
+    colors = run_colors(list(params))
+    assert colors == run_colors([9, 7, 5]) and len(set(colors.values())) == 3
+    hist = {r: {"val_loss": [(1, 1.0), (2, 0.5)]} for r in params}
+    curves = compare_curves_figure(hist, {}, "loss", splits=("val",), colors=colors)
+    assert {int(t.legendgroup): t.line.color for t in curves.data} == colors
+    scatter = param_scatter_figure(params, {5: 0.1, 9: 0.2, 7: 0.3}, "optimizer", "val_accuracy", colors=colors)
+    assert list(scatter.data[0].marker.color) == [colors[5], colors[9], colors[7]]
+
+
+def test_a_long_comparison_names_the_first_runs_in_its_legend_and_thins_long_curves():
+    hist = {r: {"val_loss": [(s, 1.0 / s) for s in range(1, 2001)]} for r in range(1, 31)}
+    fig = compare_curves_figure(hist, {}, "loss", splits=("val",), legend_max=20)
+    assert sum(bool(t.showlegend) for t in fig.data) == 20
+    assert "the first 20 of 30 runs" in _note(fig)
+    assert all(len(t.x) <= 500 and t.x[-1] == 2000 for t in fig.data)
 
 
 def test_smoothing_is_debiased_and_keeps_gaps():

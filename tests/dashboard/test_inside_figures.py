@@ -156,3 +156,13 @@ def test_filter_rows_are_named_by_run_on_their_own_line():
     assert texts.count("filter 0") == 2  # panel captions stay short
     label_y = {a.text: a.y for a in fig.layout.annotations if a.text.startswith("<b>")}
     assert label_y["<b>#1 optimizer=sgd</b>"] > label_y["<b>#2 optimizer=adam</b>"]  # one label per row, in order
+
+
+def test_the_perceptrons_gradient_panels_say_why_they_are_empty():
+    """The perceptron has no loss gradient, and once it stops making errors its weights stop changing."""
+    converged = [{"name": "W", "shape": [2, 1], "grad_norm": None, "update_ratio": 0.0, "weight_norm": 0.2}]
+    note = " ".join(a.text for a in figs.gradient_flow_figure({"#1": converged}).layout.annotations)
+    assert "no loss gradient" in note and "weights unchanged" in note and "no earlier" not in note
+    learning = [{**converged[0], "update_ratio": 0.05}]
+    note = " ".join(a.text for a in figs.gradient_flow_figure({"#1": learning}).layout.annotations)
+    assert "weights unchanged" not in note and "no earlier" not in note

@@ -9,7 +9,7 @@ import pytest
 
 from dashboard.components.launch_form import (FAMILY_DEFAULTS, FIELDS, SHOWN_WHEN, SHOWN_WHEN_INPUTS, field_style,
                                               field_value)
-from engine.spec import ExperimentSpec, SpecError, parse_spec
+from engine.spec import ExperimentSpec, SpecError, parse_spec, used_settings
 
 # Set elsewhere on the page (experiment name, sweep) or kept at their defaults on purpose.
 NOT_ON_THE_FORM = {"val_fraction", "experiment", "tags", "snapshots", "snapshot_budget_mb", "checkpoint_budget_mb"}
@@ -88,3 +88,19 @@ def test_a_value_in_a_field_the_settings_hide_neither_blocks_nor_changes_the_run
     values.update(schedule="step")  # shown again: its value counts, and a bad one is refused
     with pytest.raises(SpecError, match="gamma"):
         parse_spec(form_values("mlp", names, [values[n] for n in names]))
+
+
+def test_seq2seq_on_the_launch_form_defaults_to_an_attention_it_can_show():
+    assert field_value("attention", "attention") == "dot"
+    spec = parse_spec({**{n: field_value(n, "attention") for n in ("dataset", "seq_len", "vocab")},
+                       "model": "seq2seq", "attention": field_value("attention", "attention")})
+    assert spec.params()["attention"] == "dot" and "heads" not in spec.params()
+
+
+def test_used_settings_keeps_what_a_run_uses_and_drops_other_families_knobs():
+    mlp = used_settings(ExperimentSpec(model="mlp", optimizer="adam").to_dict())
+    assert "hidden" in mlp and "n_samples" in mlp
+    assert not {"heads", "d_model", "channels", "batchnorm", "momentum", "step_size"} & set(mlp)
+    transformer = used_settings(ExperimentSpec(model="transformer", dataset="reverse").to_dict())
+    assert "heads" in transformer and "attention" not in transformer
+    assert used_settings({"optimizer": "adam", "lr": 0.1}) == {"optimizer": "adam", "lr": 0.1}  # no model: kept
