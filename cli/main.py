@@ -214,9 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="BLAS threads (default: cores / $NNLAB_MAX_RUNNING, the share of one dashboard job)")
     p.set_defaults(fn=cmd_train)
 
-    from . import jobs
+    from . import jobs, worker
 
     jobs.register(sub, with_db)
+    worker.register(sub, with_db)
 
     p = with_db(sub.add_parser("runs", help="list runs"))
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")

@@ -166,7 +166,7 @@ def serve_queue(db_url: str, *, max_running: int, idle_s: float = IDLE_S, poll_s
     while True:
         run_id = None
         if reads.has_queued_runs(db):  # a read first: claiming takes the write lock
-            run_id = writes.claim_next_run(db, max_running=max_running, pid=pid, host=host)
+            run_id = writes.claim_next_run(db, max_running=max_running, pid=pid, host=host, worker=f"{host}:{pid}")
         if run_id is None:
             now = time.monotonic()
             if now - idle_since >= idle_s:

@@ -111,6 +111,8 @@ class Run(Base):
     num_params: Mapped[int | None] = mapped_column(BigInteger, nullable=True, doc="trainable parameter count")
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="process id of the trainer")
     host: Mapped[str] = mapped_column(String(255), default="", doc="host name of the trainer")
+    worker: Mapped[str] = mapped_column(String(255), default="", server_default="",
+                                        doc="worker that trained it: an nnlab worker's name, or host:pid")
 
 
 class RunTag(Base):

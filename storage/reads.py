@@ -53,6 +53,7 @@ class RunRow:
     engine_version: str = ""
     pid: int | None = None
     host: str = ""
+    worker: str = ""
     summary: dict[str, dict] = field(default_factory=dict)
     spec: dict = field(default_factory=dict)
 
@@ -265,6 +266,18 @@ def has_queued_runs(engine: Engine) -> bool:
     """Whether any run waits in the queue (one indexed read: what an idle worker polls)."""
     with engine.connect() as conn:
         return conn.scalar(select(Run.id).where(Run.status == "queued").limit(1)) is not None
+
+
+def queue_positions(engine: Engine, run_ids: Iterable[int]) -> dict[int, int]:
+    """{run id: 1-based place in the queue} for those of `run_ids` that are queued (the order workers
+    claim in: oldest first). One query over the queued runs' (status, created_at) index."""
+    ids = [int(i) for i in run_ids]
+    if not ids:
+        return {}
+    place = func.row_number().over(order_by=(Run.created_at, Run.id)).label("place")
+    queued = select(Run.id, place).where(Run.status == "queued").subquery()
+    with engine.connect() as conn:
+        return dict(conn.execute(select(queued.c.id, queued.c.place).where(queued.c.id.in_(ids))).all())
 
 
 def run_progress(engine: Engine, *, run_ids: Iterable[int] = (), active: bool = False,

@@ -142,7 +142,7 @@ def test_a_database_at_0003_is_migrated_and_its_finished_runs_get_packed_series(
     engine.dispose()
     engine = s.open_db(sqlite_url)
     with engine.connect() as conn:
-        assert current_revisions(conn) == (s.head_revision(),) == ("0005_backfill_series",)
+        assert current_revisions(conn) == (s.head_revision(),) == ("0008_worker",)
     assert s.get_run(engine, 3).name == "old"
     assert _series_count(engine, 3) == 1  # backfilled by 0005 from its points, +inf restored from its flag
     assert s.get_metric_history(engine, 3) == {"val_loss": [(1, 0.9), (2, math.inf)]}
