@@ -191,11 +191,14 @@ def cmd_query(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    """Start the dashboard (DiskcacheManager by default; Celery with --celery)."""
+    """Start the dashboard on waitress (jobs on warm workers here, or on `nnlab worker`s with --broker)."""
     from dashboard.serve import serve
 
+    from .worker import broker_url
+
     return serve(_db_url(args), host=args.host, port=args.port, cache_dir=args.cache_dir,
-                 max_running=args.max_running, celery=args.celery, debug=args.debug)
+                 max_running=args.max_running, celery=args.celery, broker=broker_url(args.broker),
+                 debug=args.debug, threads=args.threads)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -260,8 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8050)
     p.add_argument("--cache-dir", default=".nnlab-cache", help="diskcache folder for background jobs")
     p.add_argument("--max-running", type=int, default=0, help="runs training at once (default: cores)")
-    p.add_argument("--celery", action="store_true", help="run jobs on Celery workers ($NNLAB_REDIS_URL)")
-    p.add_argument("--debug", action="store_true")
+    p.add_argument("--celery", action="store_true", help=argparse.SUPPRESS)  # gone: says to use --broker
+    p.add_argument("--broker", help="train runs on the `nnlab worker`s of this Celery broker, e.g. "
+                                    "redis://:PASSWORD@HOST:6379/0 (default: $NNLAB_BROKER; none: on this machine)")
+    p.add_argument("--threads", type=int, default=8, help="waitress request threads (default 8)")
+    p.add_argument("--debug", action="store_true", help="Flask's development server with debugging")
     p.set_defaults(fn=cmd_serve)
     return parser
 

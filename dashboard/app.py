@@ -19,6 +19,7 @@ class AppConfig:
 
     db_url: str
     max_running: int
+    broker_url: str | None = None  # set: the job slot wakes `nnlab worker`s through this Celery broker
 
 
 def _register_pages() -> None:
@@ -49,11 +50,12 @@ def default_manager(cache_dir: str):
 
 
 def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = None,
-               max_running: int | None = None) -> Dash:
+               max_running: int | None = None, broker_url: str | None = None) -> Dash:
     """Build the dashboard for the results database at `db_url`.
 
     Training runs execute in background callbacks (DiskcacheManager on `cache_dir` unless a
     manager, e.g. a CeleryManager, is given); at most `max_running` train at once, others queue.
+    With `broker_url`, runs are trained by the `nnlab worker`s of that broker instead.
     """
     from callbacks import register_all
     from jobs.threads import default_max_running
@@ -62,7 +64,7 @@ def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = 
     open_db(db_url)  # create or migrate the schema before serving
     if background_manager is None:
         background_manager = default_manager(cache_dir or ".nnlab-cache")
-    config = AppConfig(db_url=db_url, max_running=max_running or default_max_running())
+    config = AppConfig(db_url=db_url, max_running=max_running or default_max_running(), broker_url=broker_url)
     # Bootstrap's CSS is served from dashboard/assets, not a CDN, so the page works offline.
     app = Dash(__name__, use_pages=True, pages_folder="", suppress_callback_exceptions=True,
                background_callback_manager=background_manager, title="NN Lab")
