@@ -22,6 +22,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 log = logging.getLogger(__name__)
@@ -139,8 +140,30 @@ def train_one(db_url: str, worker: str) -> int | None:
         writes.finish_run(db, run_id, "failed", error=f"{type(exc).__name__}: {exc}")
         return run_id
     result = run_experiment(spec, db_url, run_id=run_id, data=data)
+    if result.status == "failed":
+        record_failure(db, run_id, result.error or "failed")
     log.info("worker %s: run %s %s", worker, run_id, result.status)
     return run_id
+
+
+def record_failure(db, run_id: int, error: str, *, retry_s: float = 2.0, give_up_s: float = 3600.0) -> bool:
+    """Make sure a failed run says so: a run that failed because the database went away could not
+    record it then (and its trainer, alive and serving other runs, never looks crashed). Retried every
+    `retry_s` until the database is back (this pool process waits; there is nothing to train without
+    it). True once the run has a final status."""
+    from storage import reads, writes
+
+    deadline = time.monotonic() + give_up_s
+    while True:
+        try:
+            if reads.run_statuses(db, [run_id]).get(run_id) in ("queued", "running"):
+                writes.finish_run(db, run_id, "failed", error=error)
+            return True
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                log.error("run %s: could not record its failure: %s", run_id, exc)
+                return False
+            time.sleep(retry_s)
 
 
 # --- in the main process: the watch ---------------------------------------------------------------
@@ -177,7 +200,6 @@ class Watch:
                 log.warning("worker %s: check failed: %s", self.name, str(exc).splitlines()[0][:200])
 
     def check(self) -> None:
-        from celery.worker import state
         from storage import reads, writes
 
         db = _db(self.db_url)
@@ -185,8 +207,12 @@ class Watch:
         if crashed:
             log.warning("worker %s marked runs %s crashed", self.name, crashed)
             resume_crashed(db, crashed)
-        idle = self.concurrency - len(state.active_requests) - len(state.reserved_requests)
-        if idle > 0 and reads.has_queued_runs(db):
+        if self.concurrency < 1 or not reads.has_queued_runs(db):
+            return
+        # Busy pool processes, from the runs table (Celery's own bookkeeping drifts when the broker goes away).
+        idle = self.concurrency - reads.count_runs(db, status="running", worker=self.name)
+        if idle > 0:
+            log.info("worker %s: runs wait and %d pool processes are idle: waking them", self.name, idle)
             wake(self.broker_url, idle)
 
 

@@ -93,11 +93,14 @@ def _param_matches(value):
     return Param.value_text == text
 
 
-def _filters(*, status=None, params=None, tag=None, search=None, experiment=None, run_ids=None) -> list:
+def _filters(*, status=None, params=None, tag=None, search=None, experiment=None, run_ids=None,
+             worker=None) -> list:
     """WHERE conditions on runs (joined with experiments) for the list_runs filters."""
     where = []
     if status is not None:
         where.append(Run.status.in_(_as_list(status)))
+    if worker is not None:
+        where.append(Run.worker.in_(_as_list(worker)))
     for name, value in (params or {}).items():
         where.append(exists().where(Param.run_id == Run.id, Param.name == name, _param_matches(value)))
     if tag is not None:
@@ -253,11 +256,11 @@ def list_runs(engine: Engine, *, status=None, params: Mapping[str, object] | Non
 
 
 def count_runs(engine: Engine, *, status=None, params=None, tag=None, search=None, experiment=None,
-               run_ids=None) -> int:
-    """How many runs list_runs would return without a limit."""
+               run_ids=None, worker=None) -> int:
+    """How many runs list_runs would return without a limit (`worker`: trained by that worker)."""
     stmt = select(func.count()).select_from(Run).outerjoin(Experiment, Run.experiment_id == Experiment.id)
     stmt = stmt.where(*_filters(status=status, params=params, tag=tag, search=search, experiment=experiment,
-                                run_ids=run_ids))
+                                run_ids=run_ids, worker=worker))
     with engine.connect() as conn:
         return conn.scalar(stmt)
 

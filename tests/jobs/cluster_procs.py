@@ -105,3 +105,41 @@ class Worker:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill_tree()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of one test's own (initdb as an unprivileged user, as in
+    tests/storage/conftest.py), which the test may stop and start again."""
+
+    def __init__(self, folder: Path) -> None:
+        from tests.storage import conftest as pg
+
+        self.pg, self.bin = pg, pg._pg_bin_dir()
+        if self.bin is None:
+            pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found")
+        if os.geteuid() == 0:
+            try:
+                import pwd
+
+                pwd.getpwnam(pg.PG_USER)
+            except KeyError:
+                subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                                pg.PG_USER], check=True, capture_output=True)
+            shutil.chown(folder, user=pg.PG_USER)
+        self.folder, self.data, self.port = folder, folder / "pgdata", pg._free_port()
+        self._run([str(self.bin / "initdb"), "-D", str(self.data), "-U", pg.PG_USER, "-A", "trust", "-E", "UTF8",
+                   "--no-sync"])
+        self.url = f"postgresql+psycopg://{pg.PG_USER}@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, cmd: list[str]) -> None:
+        subprocess.run(self.pg._as_pg_user(cmd), check=True, capture_output=True, text=True)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
+                   str(self.folder / "server.log"), "-w", "start"])
+
+    def stop(self) -> None:
+        """Stop at once (connections are cut, as when the server's machine goes away)."""
+        subprocess.run(self.pg._as_pg_user([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
+                                            "stop"]), capture_output=True)

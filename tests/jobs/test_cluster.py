@@ -20,7 +20,7 @@ from storage import reads
 from storage.db import close_all, open_db
 from tests.storage.conftest import fresh_postgres_db, postgres_url  # noqa: F401 (a fixture)
 
-from .cluster_procs import Redis, Worker, nnlab_env, tail, wait_for
+from .cluster_procs import PrivatePostgres, Redis, Worker, nnlab_env, tail, wait_for
 
 pytestmark = pytest.mark.postgres
 FINAL = ("completed", "cancelled", "failed", "crashed")
@@ -128,3 +128,37 @@ def test_a_broker_restarted_mid_sweep_loses_and_duplicates_no_run(cluster):
         assert run.epochs_done == 30
         _assert_every_epoch(db, run)
     assert sorted(w1.trained() + w2.trained()) == run_ids  # each trained exactly once
+
+
+def test_a_run_whose_worker_loses_the_database_ends_failed_with_the_cause_once_it_is_back(tmp_path):
+    pytest.importorskip("celery")
+    folder = tmp_path / "pg"
+    folder.mkdir()
+    pg = PrivatePostgres(folder)
+    pg.start()
+    redis, worker = Redis(tmp_path), None
+    try:
+        db = open_db(pg.url)
+        redis.start()
+        worker = Worker(tmp_path, "w1", pg.url, redis.url)
+        worker.wait_ready()
+        [run_id] = enqueue([{**SPEC, "epochs": 2000, "seed": 0}], pg.url)
+        wake(redis.url, 1)
+        wait_for(lambda: reads.get_run(db, run_id).epochs_done >= 3, 120, lambda: tail(worker.log))
+        pg.stop()
+        time.sleep(3)  # the worker meets the lost database at its next commit
+        close_all()
+        pg.start()
+        db = open_db(pg.url)
+        wait_for(lambda: reads.run_statuses(db, [run_id])[run_id] in FINAL, 60, lambda: tail(worker.log))
+        run = reads.get_run(db, run_id)
+        assert run.status in ("failed", "crashed")
+        assert "OperationalError" in run.error  # the cause
+        assert run.epochs_done >= 3
+        _assert_every_epoch(db, run)
+    finally:
+        if worker is not None:
+            worker.stop()
+        redis.stop()
+        close_all()
+        pg.stop()
