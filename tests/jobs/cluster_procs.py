@@ -111,8 +111,12 @@ class PrivatePostgres:
     """A PostgreSQL cluster of one test's own (initdb as an unprivileged user, as in
     tests/storage/conftest.py), which the test may stop and start again."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self) -> None:
+        import tempfile
+
         from tests.storage import conftest as pg
+
+        folder = Path(tempfile.mkdtemp(prefix="nnlab-pg-"))  # outside pytest's folders, which only root may enter
 
         self.pg, self.bin = pg, pg._pg_bin_dir()
         if self.bin is None:
@@ -143,3 +147,7 @@ class PrivatePostgres:
         """Stop at once (connections are cut, as when the server's machine goes away)."""
         subprocess.run(self.pg._as_pg_user([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
                                             "stop"]), capture_output=True)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)

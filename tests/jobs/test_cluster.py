@@ -132,9 +132,7 @@ def test_a_broker_restarted_mid_sweep_loses_and_duplicates_no_run(cluster):
 
 def test_a_run_whose_worker_loses_the_database_ends_failed_with_the_cause_once_it_is_back(tmp_path):
     pytest.importorskip("celery")
-    folder = tmp_path / "pg"
-    folder.mkdir()
-    pg = PrivatePostgres(folder)
+    pg = PrivatePostgres()
     pg.start()
     redis, worker = Redis(tmp_path), None
     try:
@@ -161,4 +159,4 @@ def test_a_run_whose_worker_loses_the_database_ends_failed_with_the_cause_once_i
             worker.stop()
         redis.stop()
         close_all()
-        pg.stop()
+        pg.remove()
