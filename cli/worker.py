@@ -31,7 +31,7 @@ def cmd_worker(args) -> int:
     if args.concurrency < 1:
         print(f"nnlab worker: error: --concurrency must be at least 1, got {args.concurrency}", file=sys.stderr)
         return EXIT_USAGE
-    env = blas_env(max(1, cpu_count() // args.concurrency))
+    env = blas_env(args.threads or max(1, cpu_count() // args.concurrency))
     env.update({"NNLAB_DB": resolve_db_url(args.db), "NNLAB_BROKER": broker,
                 "PYTHONPATH": os.pathsep.join(filter(None, [project_root(), env.get("PYTHONPATH", "")]))})
     cmd = [sys.executable, "-m", "jobs.cluster", "--concurrency", str(args.concurrency),
@@ -50,5 +50,8 @@ def register(sub, with_db) -> None:
     p.add_argument("--broker", help="Celery broker URL, e.g. redis://:PASSWORD@HOST:6379/0 (default: $NNLAB_BROKER)")
     p.add_argument("--concurrency", type=int, default=1, help="runs this worker trains at once (default 1)")
     p.add_argument("--name", default="", help="recorded in each run's worker column (default: host:pid)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="BLAS threads per run (default: cores / --concurrency; give 1 when several workers "
+                        "share a machine)")
     p.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
     p.set_defaults(fn=cmd_worker)

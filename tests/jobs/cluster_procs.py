@@ -72,7 +72,7 @@ class Worker:
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "cli", "worker", "--db", db_url, "--broker", broker_url, "--name", name,
-                 "--concurrency", str(concurrency)], cwd=folder, env=nnlab_env(), stdout=log,
+                 "--concurrency", str(concurrency), "--threads", "1"], cwd=folder, env=nnlab_env(), stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, timeout: float = 60) -> None:

@@ -160,3 +160,31 @@ def test_a_run_whose_worker_loses_the_database_ends_failed_with_the_cause_once_i
         redis.stop()
         close_all()
         pg.remove()
+
+
+def test_cancel_stops_running_runs_on_any_worker_and_queued_ones_at_once(cluster, tmp_path):
+    db_url, redis, (w1, w2) = cluster
+    db = open_db(db_url)
+    run_ids = enqueue([{**SPEC, "epochs": 5000, "seed": s} for s in range(3)], db_url, experiment="stop-it")
+    wake(redis.url, len(run_ids))
+
+    def both_running():
+        runs = reads.list_runs(db, run_ids=run_ids, status="running", limit=None, reap=False)
+        return {r.worker for r in runs if r.epochs_done >= 1} == {"w1", "w2"}
+
+    wait_for(both_running, 120, lambda: f"not both running: {reads.run_statuses(db, run_ids)}")
+    [queued] = [i for i, s in reads.run_statuses(db, run_ids).items() if s == "queued"]
+
+    def cancel(*args):
+        out = subprocess.run([sys.executable, "-m", "cli", "cancel", "--db", db_url, *args], cwd=tmp_path,
+                             env=nnlab_env(), capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    assert f"run {queued}: cancelled" in cancel(str(queued))  # at once: no worker ever takes it
+    assert "stops at its next epoch" in cancel("--experiment", "stop-it")  # the two running, on w1 and w2
+    runs = _wait_final(db, run_ids, timeout_s=60)
+    assert [r.status for r in runs] == ["cancelled"] * 3
+    assert next(r for r in runs if r.id == queued).worker == ""
+    for run in runs:
+        _assert_every_epoch(db, run)
