@@ -1,6 +1,6 @@
 """The dashboard on a 10,000-run database: callback server time, and time to content in a browser.
 
-    python bench/dashboard.py [--db PATH]               (default: the file `bench/storage.py --keep` leaves)
+    python bench/dashboard.py [--db PATH|URL]            (default: the file `bench/storage.py --keep` leaves)
     python bench/dashboard.py --browser [--db PATH]     time to content of every page in headless Chromium
 
 Without --browser, times the callback bodies the pages run (the same functions, without the HTTP round
@@ -50,7 +50,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8077)
     parser.add_argument("--only", nargs="*", help="with --browser: only these pages (names as printed)")
     args = parser.parse_args()
-    if not os.path.exists(args.db):
+    url = args.db if "://" in args.db else f"sqlite:///{args.db}"  # a file, or any URL (PostgreSQL)
+    if "://" not in args.db and not os.path.exists(args.db):
         sys.exit(f"{args.db} is missing: run `python bench/storage.py --db {args.db} --keep` first")
     if args.browser:
         browser_main(args)
@@ -61,7 +62,7 @@ def main() -> None:
     from storage import reads
     from storage.db import open_db
 
-    engine = open_db(f"sqlite:///{args.db}")
+    engine = open_db(url)
     total = reads.count_runs(engine)
     ids = [r.id for r in reads.list_runs(engine, limit=1000, sort="id", descending=False)]
     rows = []
@@ -82,7 +83,9 @@ def main() -> None:
     ms, out = timed(lambda: build_comparison(engine, ids, metric="accuracy", splits=("val",), group=args.group))
     rows.append(("compare grouped 1,000 runs", ms, payload_kb(out[0]), f"group by {args.group}"))
 
-    print(f"dashboard callbacks on {args.db} ({total} runs); median of 5 after a warm-up, 1 process")
+    from jobs.cluster import masked_url
+
+    print(f"dashboard callbacks on {masked_url(url)} ({total} runs); median of 5 after a warm-up, 1 process")
     print(f"{'callback':<30} {'ms':>8} {'goal':>6} {'payload KB':>11}  note")
     for name, ms, kb, note in rows:
         goal = GOALS_MS.get(name)

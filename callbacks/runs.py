@@ -20,7 +20,7 @@ METRIC_COLUMNS = (("val_accuracy", "best"), ("val_accuracy", "last"), ("val_loss
 # Grid column -> list_runs sort key (params and metrics are mapped by their prefix).
 COLUMN_SORTS = {"link": "id", "name": "name", "status": "status", "experiment": "experiment", "model": "model",
                 "dataset": "dataset", "epochs": "epochs_done", "created": "created_at",
-                "params_count": "num_params", "duration": "ended_at", "parent": "parent_run_id"}
+                "params_count": "num_params", "duration": "ended_at", "parent": "parent_run_id", "worker": "worker"}
 NUMERIC_PARAMS = {name for name, value in ExperimentSpec().to_dict().items()
                   if isinstance(value, int | float) and not isinstance(value, bool)}
 
@@ -32,7 +32,8 @@ def run_row(run) -> dict:
            "experiment": run.experiment, "model": run.model, "dataset": run.dataset,
            "epochs": f"{run.epochs_done}/{run.epochs_planned}", "duration": format_duration(run.duration_s),
            "params_count": run.num_params, "tags": ", ".join(run.tags), "notes": run.notes or "",
-           "created": run.created_at.strftime("%Y-%m-%d %H:%M:%S") if run.created_at else ""}
+           "created": run.created_at.strftime("%Y-%m-%d %H:%M:%S") if run.created_at else "",
+           "worker": run.worker, "queue": None}
     if run.parent_run_id is not None:  # a fork: its parent and the epoch it left it at
         row["parent"] = f"[{run.parent_run_id}](/run/{run.parent_run_id}) @ {run.fork_epoch}"
     for name, value in used_settings(run.params).items():
@@ -72,6 +73,8 @@ def column_defs(param_names: list[str]) -> list[dict]:
         {"field": "experiment", **equals}, {"field": "model", **text}, {"field": "dataset", **text},
         {"field": "epochs", "headerName": "epochs (done/planned)", "filter": False},
         {"field": "parent", "headerName": "forked from", "cellRenderer": "markdown", "filter": False, "width": 110},
+        {"field": "worker", "filter": False},
+        {"field": "queue", "headerName": "queue #", "filter": False, "sortable": False, "width": 90},
     ]
     defs += [{"field": f"param_{p}", "headerName": p, **equals, **(num if p in NUMERIC_PARAMS else {})}
              for p in param_names if p not in FIXED_SETTINGS]
@@ -127,7 +130,11 @@ def runs_block(engine, request: dict, search: str | None = None) -> dict:
     query = block_query(request, search)
     counted = {k: v for k, v in query.items() if k not in ("sort", "descending")}
     runs = reads.list_runs(engine, **query, limit=end - start, offset=start, reap=start == 0)
-    return {"rowData": [run_row(r) for r in runs], "rowCount": reads.count_runs(engine, **counted)}
+    rows = [run_row(r) for r in runs]
+    places = reads.queue_positions(engine, [r.id for r in runs if r.status == "queued"])
+    for row in rows:
+        row["queue"] = places.get(row["id"])
+    return {"rowData": rows, "rowCount": reads.count_runs(engine, **counted)}
 
 
 def count_text(matching: int, total: int) -> str:

@@ -15,6 +15,7 @@ from engine.spec import SpecError
 
 from . import arg_types as T
 from .format import render
+from .worker import broker_url
 from .train_args import add_spec_arguments, spec_values
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
@@ -98,13 +99,21 @@ def cmd_sweep(args) -> int:
         return _refuse("sweep", f"experiment {name!r} already exists; choose another --experiment or add "
                                 f"these runs to it with --append")
     max_running = args.max_running or default_max_running()
-    ensure_workers(db_url, max_running, wanted=len(specs))  # they start while the grid is queued
-    run_ids = enqueue(specs, db_url, experiment=name)
-    print(f"sweep '{name}': {len(run_ids)} runs queued (#{run_ids[0]}-#{run_ids[-1]}), "
-          f"at most {max_running} at once", file=sys.stderr)
+    broker = broker_url(args.broker)
+    if broker:  # the workers of the broker train them (each as many at once as its --concurrency)
+        from jobs.cluster import masked_url, wake
+
+        run_ids = enqueue(specs, db_url, experiment=name)
+        wake(broker, len(run_ids))
+        where = f"on the workers of {masked_url(broker)}"
+    else:
+        ensure_workers(db_url, max_running, wanted=len(specs))  # they start while the grid is queued
+        run_ids = enqueue(specs, db_url, experiment=name)
+        where = f"at most {max_running} at once"
+    print(f"sweep '{name}': {len(run_ids)} runs queued (#{run_ids[0]}-#{run_ids[-1]}), {where}", file=sys.stderr)
     bar = None if args.quiet else SweepProgress(len(run_ids))
     try:
-        _wait(db, db_url, run_ids, max_running, bar)
+        _wait(db, db_url, run_ids, None if broker else max_running, bar)
     except KeyboardInterrupt:
         if bar:
             bar.close()
@@ -117,8 +126,9 @@ def cmd_sweep(args) -> int:
     return 0 if all(s == "completed" for s in statuses.values()) else 1
 
 
-def _wait(db, db_url: str, run_ids: list[int], max_running: int, bar) -> None:
-    """Poll the runs table until every run of the sweep has a final status; restart workers that died."""
+def _wait(db, db_url: str, run_ids: list[int], max_running: int | None, bar) -> None:
+    """Poll the runs table until every run of the sweep has a final status; restart local workers that
+    died (`max_running` None: the broker's workers watch the queue themselves)."""
     from jobs.worker import ensure_workers
     from storage import reads, writes
 
@@ -132,7 +142,7 @@ def _wait(db, db_url: str, run_ids: list[int], max_running: int, bar) -> None:
         if time.monotonic() - checked >= CHECK_WORKERS_S:
             writes.mark_crashed_runs(db)
             queued = sum(s == "queued" for s in statuses.values())
-            if queued:
+            if queued and max_running is not None:
                 ensure_workers(db_url, max_running, wanted=queued)
             checked = time.monotonic()
         time.sleep(POLL_S)
@@ -224,6 +234,8 @@ def register(sub, with_db) -> None:
                    help="a knob and its values: optimizer=sgd,adam | seed=0..4 | hidden=64|128,64 (repeatable)")
     p.add_argument("--max-running", type=T.int_range(1, 64), default=None,
                    help="runs training at once on this machine (default: the number of cores)")
+    p.add_argument("--broker", help="queue the runs for the `nnlab worker`s of this Celery broker "
+                                    "(default: $NNLAB_BROKER; none: train on this machine)")
     p.add_argument("--append", action="store_true", help="add the runs to an existing --experiment")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results at the end")
     p.add_argument("--quiet", action="store_true", help="no progress line")

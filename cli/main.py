@@ -201,11 +201,14 @@ def cmd_query(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    """Start the dashboard (DiskcacheManager by default; Celery with --celery)."""
+    """Start the dashboard on waitress (jobs on warm workers here, or on `nnlab worker`s with --broker)."""
     from dashboard.serve import serve
 
+    from .worker import broker_url
+
     return serve(_db_url(args), host=args.host, port=args.port, cache_dir=args.cache_dir,
-                 max_running=args.max_running, celery=args.celery, debug=args.debug, query_db=args.query_db)
+                 max_running=args.max_running, celery=args.celery, broker=broker_url(args.broker),
+                 debug=args.debug, threads=args.threads, query_db=args.query_db)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,11 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="BLAS threads (default: cores / $NNLAB_MAX_RUNNING, the share of one dashboard job)")
     p.set_defaults(fn=cmd_train)
 
-    from . import jobs
+    from . import jobs, worker
 
     jobs.register(sub, with_db)
     from .resume import register as register_resume
     register_resume(sub, with_db)
+    worker.register(sub, with_db)
 
     p = with_db(sub.add_parser("runs", help="list runs"))
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -277,8 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-running", type=T.int_range(0, 64), default=0, help="runs training at once (default: cores)")
     p.add_argument("--query-db", type=T.db_url,
                    help="the Query page runs SQL through this URL, e.g. a reader role's (default: $NNLAB_QUERY_DB or --db)")
-    p.add_argument("--celery", action="store_true", help="run jobs on Celery workers ($NNLAB_REDIS_URL)")
-    p.add_argument("--debug", action="store_true")
+    p.add_argument("--celery", action="store_true", help=argparse.SUPPRESS)  # gone: says to use --broker
+    p.add_argument("--broker", help="train runs on the `nnlab worker`s of this Celery broker, e.g. "
+                                    "redis://:PASSWORD@HOST:6379/0 (default: $NNLAB_BROKER; none: on this machine)")
+    p.add_argument("--threads", type=T.int_range(1, 256), default=8, help="waitress request threads (default 8)")
+    p.add_argument("--debug", action="store_true", help="Flask's development server with debugging")
     p.set_defaults(fn=cmd_serve)
 
     add_db_parser(sub, with_db)

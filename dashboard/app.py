@@ -20,6 +20,7 @@ class AppConfig:
     db_url: str
     max_running: int
     query_url: str = ""  # where the Query page runs SQL: a reader role's URL on PostgreSQL (else db_url)
+    broker_url: str | None = None  # set: the job slot wakes `nnlab worker`s through this Celery broker
 
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # callbacks send ids and form values; a larger body is refused (413)
@@ -77,12 +78,14 @@ def _harden(server) -> None:
 
 
 def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = None,
-               max_running: int | None = None, query_db_url: str | None = None) -> Dash:
+               max_running: int | None = None, query_db_url: str | None = None,
+               broker_url: str | None = None) -> Dash:
     """Build the dashboard for the results database at `db_url`.
 
     Training runs execute in background callbacks (DiskcacheManager on `cache_dir` unless a
     manager, e.g. a CeleryManager, is given); at most `max_running` train at once, others queue.
     The Query page runs SQL through `query_db_url` (else $NNLAB_QUERY_DB, else `db_url`).
+    With `broker_url`, runs are trained by the `nnlab worker`s of that broker instead.
     """
     from callbacks import register_all
     from jobs.threads import default_max_running
@@ -93,7 +96,7 @@ def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = 
     if background_manager is None:
         background_manager = default_manager(cache_dir or ".nnlab-cache")
     config = AppConfig(db_url=db_url, max_running=max_running or default_max_running(),
-                       query_url=resolve_query_url(db_url, query_db_url))
+                       query_url=resolve_query_url(db_url, query_db_url), broker_url=broker_url)
     # Bootstrap's CSS is served from dashboard/assets, not a CDN, so the page works offline.
     app = Dash(__name__, use_pages=True, pages_folder="", suppress_callback_exceptions=True,
                background_callback_manager=background_manager, title="NN Lab")

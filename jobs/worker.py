@@ -170,7 +170,8 @@ def serve_queue(db_url: str, *, max_running: int, idle_s: float = IDLE_S, poll_s
         run_id = None
         try:
             if reads.has_queued_runs(db):  # a read first: claiming takes the write lock
-                run_id = writes.claim_next_run(db, max_running=max_running, pid=pid, host=host)
+                run_id = writes.claim_next_run(db, max_running=max_running, pid=pid, host=host,
+                                                worker=f"{host}:{pid}")
         except Exception as exc:  # the store is unreachable or full: wait for it (as long as an idle worker waits)
             print(f"worker {pid}: the store failed ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
                   f"retrying", flush=True)

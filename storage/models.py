@@ -117,6 +117,8 @@ class Run(Base):
         ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, doc="runs.id this run was forked from, or NULL")
     fork_epoch: Mapped[int | None] = mapped_column(
         Integer, nullable=True, doc="a fork: the parent's epoch it started from (steps up to it are inherited)")
+    worker: Mapped[str] = mapped_column(String(255), default="", server_default="",
+                                        doc="worker that trained it: an nnlab worker's name, or host:pid")
 
 
 class RunTag(Base):

@@ -54,6 +54,7 @@ class RunRow:
     engine_version: str = ""
     pid: int | None = None
     host: str = ""
+    worker: str = ""
     summary: dict[str, dict] = field(default_factory=dict)
     spec: dict = field(default_factory=dict)
     threads: int | None = None
@@ -96,11 +97,14 @@ def _param_matches(value):
     return Param.value_text == text
 
 
-def _filters(*, status=None, params=None, tag=None, search=None, experiment=None, run_ids=None) -> list:
+def _filters(*, status=None, params=None, tag=None, search=None, experiment=None, run_ids=None,
+             worker=None) -> list:
     """WHERE conditions on runs (joined with experiments) for the list_runs filters."""
     where = []
     if status is not None:
         where.append(Run.status.in_(_as_list(status)))
+    if worker is not None:
+        where.append(Run.worker.in_(_as_list(worker)))
     for name, value in (params or {}).items():
         where.append(exists().where(Param.run_id == Run.id, Param.name == name, _param_matches(value)))
     if tag is not None:
@@ -259,11 +263,11 @@ def list_runs(engine: Engine, *, status=None, params: Mapping[str, object] | Non
 
 
 def count_runs(engine: Engine, *, status=None, params=None, tag=None, search=None, experiment=None,
-               run_ids=None) -> int:
-    """How many runs list_runs would return without a limit."""
+               run_ids=None, worker=None) -> int:
+    """How many runs list_runs would return without a limit (`worker`: trained by that worker)."""
     stmt = select(func.count()).select_from(Run).outerjoin(Experiment, Run.experiment_id == Experiment.id)
     stmt = stmt.where(*_filters(status=status, params=params, tag=tag, search=search, experiment=experiment,
-                                run_ids=run_ids))
+                                run_ids=run_ids, worker=worker))
     with engine.connect() as conn:
         return conn.scalar(stmt)
 
@@ -272,6 +276,18 @@ def has_queued_runs(engine: Engine) -> bool:
     """Whether any run waits in the queue (one indexed read: what an idle worker polls)."""
     with engine.connect() as conn:
         return conn.scalar(select(Run.id).where(Run.status == "queued").limit(1)) is not None
+
+
+def queue_positions(engine: Engine, run_ids: Iterable[int]) -> dict[int, int]:
+    """{run id: 1-based place in the queue} for those of `run_ids` that are queued (the order workers
+    claim in: oldest first). One query over the queued runs' (status, created_at) index."""
+    ids = [int(i) for i in run_ids]
+    if not ids:
+        return {}
+    place = func.row_number().over(order_by=(Run.created_at, Run.id)).label("place")
+    queued = select(Run.id, place).where(Run.status == "queued").subquery()
+    with engine.connect() as conn:
+        return dict(conn.execute(select(queued.c.id, queued.c.place).where(queued.c.id.in_(ids))).all())
 
 
 def run_progress(engine: Engine, *, run_ids: Iterable[int] = (), active: bool = False,

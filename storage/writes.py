@@ -115,23 +115,26 @@ def start_run(engine: Engine, run_id: int, *, pid: int, host: str, num_params: i
             raise RunNotFound(run_id)
 
 
-def claim_next_run(engine: Engine, *, max_running: int, pid: int, host: str) -> int | None:
-    """Atomically take the oldest queued run and mark it running, if fewer than `max_running` are running."""
+def claim_next_run(engine: Engine, *, max_running: int | None, pid: int, host: str, worker: str = "") -> int | None:
+    """Atomically take the oldest queued run and mark it running (trained by `worker`), if fewer than
+    `max_running` runs are running in the whole store (None: no global cap, as for `nnlab worker`,
+    whose --concurrency caps what it trains)."""
     with write_tx(engine) as conn:
         # SQLite: BEGIN IMMEDIATE already serialises writers. PostgreSQL: this row lock does.
         if conn.scalar(select(Lock.name).where(Lock.name == CLAIM_LOCK).with_for_update()) is None:
             conn.execute(dialect_insert(conn, Lock).values(name=CLAIM_LOCK).on_conflict_do_nothing())
             conn.scalar(select(Lock.name).where(Lock.name == CLAIM_LOCK).with_for_update())
-        running = conn.scalar(select(func.count()).select_from(Run).where(Run.status == "running"))
-        if running >= max_running:
-            return None
+        if max_running is not None:
+            running = conn.scalar(select(func.count()).select_from(Run).where(Run.status == "running"))
+            if running >= max_running:
+                return None
         run_id = conn.scalar(select(Run.id).where(Run.status == "queued")
                              .order_by(Run.created_at, Run.id).limit(1))
         if run_id is None:
             return None
         now = utcnow()
         conn.execute(update(Run).where(Run.id == run_id).values(
-            status="running", started_at=now, heartbeat_at=now, pid=pid, host=host))
+            status="running", started_at=now, heartbeat_at=now, pid=pid, host=host, worker=worker))
         return run_id
 
 
@@ -225,12 +228,14 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def mark_crashed_runs(engine: Engine, *, stale_after_s: float = 30.0, remote_stale_after_s: float = 600.0,
-                      host: str | None = None) -> list[int]:
+                      worker_stale_after_s: float = 45.0, host: str | None = None, by: str = "") -> list[int]:
     """Mark 'crashed' every running run whose heartbeat is stale and whose process is gone; returns their ids.
 
     A run on this host is crashed when its heartbeat is older than `stale_after_s` and its pid is not
     alive. A run on another host (its pid cannot be checked) needs a heartbeat older than
-    `remote_stale_after_s`. Costs one indexed read when nothing is stale.
+    `worker_stale_after_s` when a worker claimed it (a worker's trainer beats every 5 s), else
+    `remote_stale_after_s`; hosts' clocks are assumed to agree. `by` names the marker in the error
+    text. Costs one indexed read when nothing is stale.
     """
     host = host if host is not None else socket.gethostname()
     now = utcnow()
@@ -239,8 +244,8 @@ def mark_crashed_runs(engine: Engine, *, stale_after_s: float = 30.0, remote_sta
     # The literal (not a bound parameter) lets the database use the partial index on running runs.
     running = Run.status == literal_column("'running'")
     with engine.connect() as conn:
-        rows = conn.execute(select(Run.id, Run.pid, Run.host, Run.heartbeat_at, Run.started_at, Run.created_at)
-                            .where(running, last_seen < cutoff)).all()
+        rows = conn.execute(select(Run.id, Run.pid, Run.host, Run.worker, Run.heartbeat_at, Run.started_at,
+                                   Run.created_at).where(running, last_seen < cutoff)).all()
         conn.rollback()
     dead = []
     for row in rows:
@@ -248,16 +253,19 @@ def mark_crashed_runs(engine: Engine, *, stale_after_s: float = 30.0, remote_sta
         if row.host in ("", host):
             gone = not pid_alive(row.pid) if row.host == host else True
         else:
-            gone = seen < now - timedelta(seconds=remote_stale_after_s)
+            limit = worker_stale_after_s if row.worker else remote_stale_after_s
+            gone = seen < now - timedelta(seconds=max(limit, stale_after_s))
         if gone:
             dead.append((row, seen))
     crashed = []
     if dead:
         with write_tx(engine) as conn:
             for row, seen in dead:
-                error = (f"The training process (pid {row.pid} on {row.host or 'an unknown host'}) stopped "
+                trainer = f"pid {row.pid} on {row.host or 'an unknown host'}" + (
+                    f", worker {row.worker}" if row.worker else "")
+                error = (f"The training process ({trainer}) stopped "
                          f"without finishing the run: no heartbeat since {seen:%Y-%m-%d %H:%M:%S} UTC. "
-                         f"Marked crashed by pid {os.getpid()} on {host}.")
+                         f"Marked crashed by {by + ' ' if by else ''}pid {os.getpid()} on {host}.")
                 result = conn.execute(update(Run).where(Run.id == row.id, Run.status == "running",
                                                         last_seen < cutoff)
                                       .values(status="crashed", ended_at=seen, error=error))

@@ -1,0 +1,69 @@
+"""A sweep launched from the dashboard (`nnlab serve --broker`'s app) lands on two real `nnlab worker`s
+over PostgreSQL and Redis; the Runs grid says which worker trained each run."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage import reads
+from storage.db import close_all, open_db
+from tests.jobs.cluster_procs import Redis, Worker, tail
+from tests.storage.conftest import fresh_postgres_db, postgres_url  # noqa: F401 (a fixture)
+
+from .conftest import fill, select, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+
+
+def test_a_sweep_started_in_the_browser_is_trained_by_the_workers(dash_duo, tmp_path, postgres_url):  # noqa: F811
+    pytest.importorskip("celery")
+    from dashboard.app import create_app
+
+    db_url = fresh_postgres_db(postgres_url)
+    redis = Redis(tmp_path)
+    redis.start()
+    workers = []
+    try:
+        workers = [Worker(tmp_path, name, db_url, redis.url) for name in ("w1", "w2")]
+        app = create_app(db_url, cache_dir=str(tmp_path / "cache"), broker_url=redis.url)
+        for w in workers:
+            w.wait_ready()
+        dash_duo.start_server(app)
+        dash_duo.wait_for_text_to_equal("h4", "Launch a run")
+        select(dash_duo, "dataset", "digits")
+        fill(dash_duo, "hidden", "64")
+        fill(dash_duo, "epochs", 15)
+        dash_duo.find_element("#launch-sweep-on").click()
+        dash_duo.wait_for_element("#launch-sweep-text")
+        dash_duo.find_element("#launch-sweep-text").send_keys("seed = 0..5")
+        dash_duo.find_element("#launch-experiment").send_keys("on-workers\t")
+        dash_duo.wait_for_contains_text("#launch-message", "6 runs", timeout=10)
+        dash_duo.find_element("#launch-start").click()
+        dash_duo.wait_for_contains_text("#launch-message", "Queued sweep 'on-workers': 6 runs", timeout=10)
+        dash_duo.wait_for_contains_text(".sweep-summary summary", "6 done", timeout=180)
+
+        db = open_db(db_url)
+        runs = reads.list_runs(db, experiment="on-workers", limit=None, reap=False)
+        assert [r.status for r in runs] == ["completed"] * 6, tail(workers[0].log)
+        assert {r.worker for r in runs} <= {"w1", "w2"} and all(r.worker for r in runs)
+        assert sorted(workers[0].trained() + workers[1].trained()) == sorted(r.id for r in runs)
+
+        dash_duo.driver.get(dash_duo.server_url + "/runs")
+        wait_until(dash_duo, lambda: _cells(dash_duo, "worker") & {"w1", "w2"}, 30, "the Runs grid shows no worker")
+        assert dash_duo.find_elements("[col-id='queue']")  # the queue position column
+        assert dash_duo.get_logs() == []
+    finally:
+        for w in workers:
+            w.stop()
+        redis.stop()
+        close_all()
+
+
+def _cells(dash_duo, col: str) -> set[str]:
+    """The texts of the grid's cells in column `col` (empty while the grid redraws them)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        return {c.text for c in dash_duo.find_elements(f".ag-cell[col-id='{col}']")}
+    except StaleElementReferenceException:
+        return set()
