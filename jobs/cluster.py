@@ -168,12 +168,32 @@ def record_failure(db, run_id: int, error: str, *, retry_s: float = 2.0, give_up
 
 # --- in the main process: the watch ---------------------------------------------------------------
 
-def resume_crashed(db, run_ids: list[int]) -> list[int]:
-    """Hook called with the runs a watch has just marked crashed; returns the runs re-queued.
+AUTO_RESUMED = "auto-resumed"  # the tag a run gets when a watch resumed it: once, and visible in the grid and SQL
 
-    Nothing is resumed yet: automatic resumption from checkpoints (issue 17) plugs in here, once,
-    recording the resumption on the run."""
-    return []
+
+def resume_crashed(db, run_ids: list[int]) -> list[int]:
+    """Put the runs a watch has just marked crashed back in the queue from their last checkpoint (the
+    warm workers continue them, exactly: jobs/lineage.py), once per run: a resumed run is tagged
+    AUTO_RESUMED and never resumed automatically again. Runs without a readable checkpoint stay
+    crashed. Returns the runs re-queued."""
+    from storage import reads, writes
+
+    from .lineage import Refused, prepare_resume
+
+    resumed = []
+    for run_id in run_ids:
+        run = reads.get_run(db, run_id)
+        if run is None or AUTO_RESUMED in run.tags:
+            continue
+        try:
+            epoch = prepare_resume(db, run_id)
+        except Refused as e:
+            log.info("run %s stays crashed: %s", run_id, e)
+            continue
+        writes.tag_run(db, run_id, AUTO_RESUMED)
+        log.warning("run %s resumed automatically from its checkpoint at epoch %s", run_id, epoch)
+        resumed.append(run_id)
+    return resumed
 
 
 class Watch:

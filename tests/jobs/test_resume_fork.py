@@ -118,3 +118,23 @@ def test_a_fork_with_changed_knobs_keeps_the_parents_epochs_and_trains_on_differ
     assert fork_h["lr"][5:] == [(e, 0.0001) for e in range(6, 11)]
     assert fork_h["val_loss"][5] != parent_h["val_loss"][5]
     assert reads.get_run(db, out["run_id"]).epochs_planned == 10
+
+
+def test_a_crashed_run_is_resumed_automatically_once_and_trains_to_the_end(url):
+    """What a scaled-out worker's watch does with the runs it marks crashed (jobs.cluster.resume_crashed)."""
+    from jobs.cluster import AUTO_RESUMED, resume_crashed
+    from jobs.worker import serve_queue
+    from storage import writes
+
+    killed = _train_and_kill(url, 2, SPEC)
+    db = open_db(url)
+    assert writes.mark_crashed_runs(db, stale_after_s=0.0) == [killed]
+    assert resume_crashed(db, [killed]) == [killed]
+    run = reads.get_run(db, killed)
+    assert run.status == "queued" and AUTO_RESUMED in run.tags  # the resumption is recorded on the run
+    serve_queue(url, max_running=1, idle_s=0.5)  # a warm worker takes it, as on any worker
+    run = reads.get_run(db, killed)
+    assert (run.status, run.epochs_done) == ("completed", 14)
+    with open_db(url).begin() as conn:  # a second crash is left alone: automatic resumption happens once
+        conn.exec_driver_sql(f"UPDATE runs SET status = 'crashed' WHERE id = {killed}")
+    assert resume_crashed(db, [killed]) == [] and reads.get_run(db, killed).status == "crashed"
