@@ -70,11 +70,11 @@ def column_defs(param_names: list[str]) -> list[dict]:
                             "status-running": "params.value && params.value.startsWith('running')",
                             "status-completed": "params.value && params.value.startsWith('completed')",
                             "status-cancelled": "params.value && params.value.startsWith('cancelled')"}},
+        {"field": "queue", "headerName": "queue #", "filter": False, "sortable": False, "width": 90},
+        {"field": "worker", "filter": False, "width": 120},
         {"field": "experiment", **equals}, {"field": "model", **text}, {"field": "dataset", **text},
         {"field": "epochs", "headerName": "epochs (done/planned)", "filter": False},
         {"field": "parent", "headerName": "forked from", "cellRenderer": "markdown", "filter": False, "width": 110},
-        {"field": "worker", "filter": False},
-        {"field": "queue", "headerName": "queue #", "filter": False, "sortable": False, "width": 90},
     ]
     defs += [{"field": f"param_{p}", "headerName": p, **equals, **(num if p in NUMERIC_PARAMS else {})}
              for p in param_names if p not in FIXED_SETTINGS]

@@ -188,7 +188,7 @@ def resume_crashed(db, run_ids: list[int]) -> list[int]:
         try:
             epoch = prepare_resume(db, run_id)
         except Refused as e:
-            log.info("run %s stays crashed: %s", run_id, e)
+            log.warning("run %s stays crashed: %s", run_id, e)
             continue
         writes.tag_run(db, run_id, AUTO_RESUMED)
         log.warning("run %s resumed automatically from its checkpoint at epoch %s", run_id, epoch)

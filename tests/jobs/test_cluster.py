@@ -81,7 +81,9 @@ def test_a_sweep_runs_on_both_workers_with_every_epoch(cluster, tmp_path):
     assert sorted(w1.trained() + w2.trained()) == sorted(result["run_ids"])  # each claimed exactly once
 
 
-def test_a_worker_killed_mid_run_leaves_its_run_crashed_and_the_other_trains_the_rest(cluster):
+def test_a_worker_killed_mid_run_leaves_its_run_crashed_and_the_other_resumes_it_and_trains_the_rest(cluster):
+    from jobs.cluster import AUTO_RESUMED
+
     db_url, redis, (w1, w2) = cluster
     db = open_db(db_url)
     run_ids = enqueue([{**SPEC, "epochs": 60, "seed": s} for s in range(12)], db_url, experiment="kill")
@@ -95,21 +97,29 @@ def test_a_worker_killed_mid_run_leaves_its_run_crashed_and_the_other_trains_the
     victim = w1_mid_run()[0]
     w1.kill_tree()
     killed_at = time.monotonic()
-    wait_for(lambda: reads.run_statuses(db, [victim.id])[victim.id] == "crashed", 60,
-             lambda: f"run {victim.id} not marked crashed within 60 s:\n{tail(w2.log)}")
+
+    def crashed_or_resumed():  # the watch that marks it crashed resumes it from its checkpoint at once
+        run = reads.get_run(db, victim.id)
+        return run.status == "crashed" or AUTO_RESUMED in run.tags
+
+    wait_for(crashed_or_resumed, 60, lambda: f"run {victim.id} not marked crashed within 60 s:\n{tail(w2.log)}")
     crashed_after = time.monotonic() - killed_at
+    wait_for(lambda: AUTO_RESUMED in reads.get_run(db, victim.id).tags, 30,
+             lambda: f"run {victim.id} was not resumed:\n{tail(w2.log)}")
     runs = _wait_final(db, run_ids)
-    crashed = next(r for r in runs if r.id == victim.id)
+    resumed = next(r for r in runs if r.id == victim.id)
     assert crashed_after < 60
-    assert "Marked crashed by worker w2" in crashed.error  # the surviving worker did it, not a listing
-    assert crashed.epochs_done >= victim.epochs_done
-    _assert_every_epoch(db, crashed)  # every committed epoch kept
+    log = w2.log.read_text(errors="replace")
+    assert f"worker w2 marked runs [{victim.id}] crashed" in log  # the surviving worker did it, not a listing
+    assert f"run {victim.id} resumed automatically" in log and AUTO_RESUMED in resumed.tags  # recorded
+    assert (resumed.status, resumed.epochs_done) == ("completed", 60)
+    _assert_every_epoch(db, resumed)  # the committed epochs kept, the rest trained after the resume
     others = [r for r in runs if r.id != victim.id]
     assert all(r.status == "completed" for r in others), [(r.id, r.status) for r in others]
     assert all(r.worker in ("w1", "w2") for r in others)
     for run in others:
         _assert_every_epoch(db, run)
-    assert victim.id not in w2.trained()  # nobody trained it a second time
+    assert w2.trained().count(victim.id) == 1  # resumed once, trained to completion exactly once
 
 
 def test_a_broker_restarted_mid_sweep_loses_and_duplicates_no_run(cluster):
