@@ -258,7 +258,12 @@ def parse_spec(values: dict[str, Any] | ExperimentSpec) -> ExperimentSpec:
         if key in ("hidden", "channels"):
             kwargs[key] = parse_int_list(key, value)
         elif key == "tags":
-            tags = value.split(",") if isinstance(value, str) else list(value or [])
+            if isinstance(value, str):
+                tags = value.split(",")
+            elif isinstance(value, list | tuple) or value is None:
+                tags = list(value or [])
+            else:
+                raise SpecError("tags", f"{value!r} is not a list of tags; give text like 'baseline,adam'")
             kwargs[key] = tuple(str(t).strip() for t in tags if str(t).strip())
         else:
             kwargs[key] = _coerce(key, value, type(default))
