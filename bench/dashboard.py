@@ -83,9 +83,9 @@ def main() -> None:
     ms, out = timed(lambda: build_comparison(engine, ids, metric="accuracy", splits=("val",), group=args.group))
     rows.append(("compare grouped 1,000 runs", ms, payload_kb(out[0]), f"group by {args.group}"))
 
-    from jobs.cluster import masked_url
+    from storage.db import mask_url
 
-    print(f"dashboard callbacks on {masked_url(url)} ({total} runs); median of 5 after a warm-up, 1 process")
+    print(f"dashboard callbacks on {mask_url(url)} ({total} runs); median of 5 after a warm-up, 1 process")
     print(f"{'callback':<30} {'ms':>8} {'goal':>6} {'payload KB':>11}  note")
     for name, ms, kb, note in rows:
         goal = GOALS_MS.get(name)

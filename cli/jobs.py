@@ -7,14 +7,13 @@ workers (jobs/worker.py) train them, and this command watches the runs table unt
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 
 from engine.spec import SpecError
 
 from . import arg_types as T
-from .format import render
+from .format import render, to_json
 from .worker import broker_url
 from .train_args import add_spec_arguments, spec_values
 
@@ -22,11 +21,6 @@ EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 FINAL = ("completed", "cancelled", "failed", "crashed")
 POLL_S = 0.1
 CHECK_WORKERS_S = 5.0
-
-
-def _finite(value):
-    """A value for strict JSON: non-finite floats become null."""
-    return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
 def _refuse(command: str, message: str) -> int:
@@ -101,11 +95,12 @@ def cmd_sweep(args) -> int:
     max_running = args.max_running or default_max_running()
     broker = broker_url(args.broker)
     if broker:  # the workers of the broker train them (each as many at once as its --concurrency)
-        from jobs.cluster import masked_url, wake
+        from jobs.cluster import wake
+        from storage.db import mask_url
 
         run_ids = enqueue(specs, db_url, experiment=name)
         wake(broker, len(run_ids))
-        where = f"on the workers of {masked_url(broker)}"
+        where = f"on the workers of {mask_url(broker)}"
     else:
         ensure_workers(db_url, max_running, wanted=len(specs))  # they start while the grid is queued
         run_ids = enqueue(specs, db_url, experiment=name)
@@ -172,8 +167,8 @@ def _report(db, name: str, run_ids: list[int], as_json: bool) -> dict[int, str]:
     if as_json:
         out = {"experiment": name, "run_ids": run_ids,
                "runs": [{"run_id": r.id, "status": r.status, "diverged": r.diverged,
-                         **{k: _finite(s.get("last")) for k, s in sorted(r.summary.items())}} for r in runs]}
-        print(json.dumps(out, allow_nan=False))
+                         **{k: s.get("last") for k, s in sorted(r.summary.items())}} for r in runs]}
+        print(to_json(out))
     else:
         differing = _differing_params(runs)
         cols = ("id", *differing, "status", "epochs", "val_accuracy", "best_val_accuracy", "val_loss")

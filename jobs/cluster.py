@@ -23,7 +23,8 @@ import socket
 import sys
 import threading
 import time
-from urllib.parse import urlsplit, urlunsplit
+
+from storage.db import mask_url
 
 log = logging.getLogger(__name__)
 WAKE_TASK = "nnlab.wake"
@@ -33,19 +34,6 @@ _state: dict = {}    # a pool process's warm state: the data cache (kept between
 
 
 # --- names and URLs ----------------------------------------------------------------------------------
-
-def masked_url(url: str) -> str:
-    """`url` with its password replaced by ***, for logs and messages (database and broker URLs)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
-
 
 def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -83,7 +71,7 @@ def wake(broker_url: str, n: int) -> int:
                                                                "interval_step": 0.5, "interval_max": 1})
             sent += 1
     except Exception as exc:  # the broker is down: the runs wait in the database, nothing is lost
-        log.warning("could not wake the workers through %s: %s", masked_url(broker_url), exc)
+        log.warning("could not wake the workers through %s: %s", mask_url(broker_url), exc)
     return sent
 
 
@@ -254,7 +242,7 @@ def check_database(db_url: str, timeout_s: int = 5) -> str | None:
         _db(db_url)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return first.replace(db_url, masked_url(db_url))[:300]
+        return first.replace(db_url, mask_url(db_url))[:300]
     return None
 
 
@@ -262,7 +250,7 @@ def run_worker(db_url: str, broker_url: str, *, concurrency: int, name: str, log
     """Start the Celery worker (blocks until it is stopped); 2 if the database is unreachable."""
     reason = check_database(db_url)
     if reason is not None:
-        print(f"nnlab worker: error: database {masked_url(db_url)} unreachable: {reason}", file=sys.stderr)
+        print(f"nnlab worker: error: database {mask_url(db_url)} unreachable: {reason}", file=sys.stderr)
         return 2
     from celery import signals
 
@@ -275,8 +263,8 @@ def run_worker(db_url: str, broker_url: str, *, concurrency: int, name: str, log
     signals.worker_ready.connect(lambda **_: watch.start(), weak=False)
     signals.worker_shutdown.connect(lambda **_: watch.stop(), weak=False)
     logging.basicConfig(level=loglevel, format="[%(asctime)s %(levelname)s %(processName)s] %(message)s")
-    print(f"nnlab worker {name}: {concurrency} pool processes, results {masked_url(db_url)}, "
-          f"broker {masked_url(broker_url)}", flush=True)
+    print(f"nnlab worker {name}: {concurrency} pool processes, results {mask_url(db_url)}, "
+          f"broker {mask_url(broker_url)}", flush=True)
     node = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
     app.worker_main(["worker", f"--concurrency={concurrency}", "--pool=prefork", f"--hostname={node}@%h",
                      f"--loglevel={loglevel}", "--without-gossip", "--without-mingle", "--queues=nnlab"])

@@ -53,8 +53,10 @@ class RunRecorder:
     """Engine callback: records `run_id`'s epochs in batches, beats its heart, and stops it on Cancel."""
 
     def __init__(self, engine, run_id: int, *, commit_every_s: float = COMMIT_EVERY_S,
-                 heartbeat_every_s: float = HEARTBEAT_EVERY_S, checkpoint_budget_mb: float | None = None) -> None:
+                 heartbeat_every_s: float = HEARTBEAT_EVERY_S, checkpoint_budget_mb: float | None = None,
+                 clock=time.monotonic) -> None:
         self.engine, self.run_id = engine, int(run_id)
+        self.clock = clock  # when epochs end and commits happen (a test may pass its own)
         self.checkpoint_budget = None if checkpoint_budget_mb is None else int(checkpoint_budget_mb * MB)
         self.checkpoint_seconds = 0.0  # time spent encoding checkpoints
         self.checkpoint_bytes = 0      # bytes of checkpoints written
@@ -80,7 +82,7 @@ class RunRecorder:
     def on_train_start(self, context: dict) -> None:
         """Start the heartbeat thread (the run's row already holds its model size and planned epochs)."""
         self._epochs = int(context.get("epochs") or 0)
-        self._last_commit = self._last_epoch_end = time.monotonic()
+        self._last_commit = self._last_epoch_end = self.clock()
         if context.get("start_epoch"):  # a resume or fork: its events read the epochs before it too
             known = get_metric_history(self.engine, self.run_id, EVENT_KEYS)
             self._history = {k: [p for p in known.get(k, []) if p[0] <= context["start_epoch"]] for k in EVENT_KEYS}
@@ -91,7 +93,7 @@ class RunRecorder:
 
     def on_epoch_end(self, record: EpochRecord) -> bool:
         """Gather the epoch; commit when due (see the module docstring). True (stop) once Cancel was seen."""
-        now = time.monotonic()
+        now = self.clock()
         epoch_s, self._last_epoch_end = now - self._last_epoch_end, now
         self._pending.append((record.epoch, dict(record.metrics)))
         for key in EVENT_KEYS:
@@ -132,7 +134,7 @@ class RunRecorder:
         self.committed = self._pending[-1][0]
         self.commits += 1
         self._pending = []
-        self._last_commit = time.monotonic()
+        self._last_commit = self.clock()
 
     # --- checkpoints ---
     def _take_checkpoint(self, epoch: int) -> None:

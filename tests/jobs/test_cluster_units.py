@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from jobs.cluster import masked_url
+from storage.db import mask_url
 from jobs.queue import enqueue
 from storage import reads, writes
 from storage.db import open_db, write_tx
@@ -49,9 +49,9 @@ def test_a_run_of_a_worker_on_another_host_is_crashed_after_45_s_without_a_heart
 
 
 def test_masked_url_hides_only_the_password():
-    assert masked_url("postgresql+psycopg://lab:s3cret@db:5432/nnlab") == "postgresql+psycopg://lab:***@db:5432/nnlab"
-    assert masked_url("redis://:s3cret@10.0.0.5:6379/0") == "redis://:***@10.0.0.5:6379/0"
-    assert masked_url("redis+socket:///tmp/redis.sock") == "redis+socket:///tmp/redis.sock"
+    assert mask_url("postgresql+psycopg://lab:s3cret@db:5432/nnlab") == "postgresql+psycopg://lab:***@db:5432/nnlab"
+    assert mask_url("redis://:s3cret@10.0.0.5:6379/0") == "redis://:***@10.0.0.5:6379/0"
+    assert mask_url("redis+socket:///tmp/redis.sock") == "redis+socket:///tmp/redis.sock"
 
 
 def test_a_worker_whose_database_is_unreachable_refuses_to_start_in_one_masked_line():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 
@@ -51,12 +50,13 @@ def test_the_first_epoch_is_committed_at_once_and_fast_epochs_wait_for_the_batch
 
 def test_a_batch_is_committed_once_it_would_be_older_than_the_commit_interval(sqlite_engine):
     run_id = _started_run(sqlite_engine)
-    recorder = RunRecorder(sqlite_engine, run_id, commit_every_s=1.0, heartbeat_every_s=3600)
+    now = [0.0]
+    recorder = RunRecorder(sqlite_engine, run_id, commit_every_s=1.0, heartbeat_every_s=3600, clock=lambda: now[0])
     recorder.on_train_start({"epochs": 100})
     recorder.on_epoch_end(_record(1))
     recorder.on_epoch_end(_record(2))
     assert recorder.committed == 1
-    time.sleep(1.05)  # the next epoch ends more than the interval after the last commit
+    now[0] += 1.05  # the next epoch ends more than the interval after the last commit
     recorder.on_epoch_end(_record(3))
     assert recorder.committed == 3 and s.get_run(sqlite_engine, run_id).epochs_done == 3
     recorder.finish("completed")
