@@ -7,11 +7,17 @@ So a run of 4 ms epochs pays one transaction per quarter second, not one per epo
 loses at most the last quarter second of epochs.
 
 Checkpoints: with a `checkpoint_budget_mb`, the run's training state (engine.state) is encoded at
-every epoch end and stored in the transaction that commits that epoch's batch: the latest always (so
-a run's latest checkpoint is at its last committed epoch), and evenly spaced earlier ones while they
-fit the budget (every epoch when a checkpoint is small enough). The latest is replaced by the next
-unless it is one of those kept. A checkpoint that cannot be taken is logged and checkpoints stop;
-training never fails for it.
+the end of the epochs that need one and stored in the transaction that commits that epoch's batch:
+- the latest, at every commit (the first epoch, each batch's last, the planned last epoch, the epoch
+  where Cancel is seen), replaced by the next unless it is a kept one. So a run's latest checkpoint is
+  at its last committed epoch, except after early stopping, divergence or an interrupt, when it is at
+  the commit before;
+- kept ones: the run's first, then others spaced so that they fit the byte budget
+  (`checkpoint_stride`) and so that encoding takes at most CHECKPOINT_SHARE of the training time.
+Thinning loses nothing: a resume or a fork starts from the nearest earlier checkpoint and replays the
+run's own settings up to the epoch it needs, bit for bit; the share bounds that replay at about
+1 / CHECKPOINT_SHARE checkpoint encodings. A checkpoint that cannot be taken is logged and checkpoints
+stop; training never fails for it.
 
 Cancel: every commit reads back the run's Cancel flag (storage.epoch_log), and a heartbeat thread
 does the same every HEARTBEAT_EVERY_S while the run trains, so a long epoch neither looks like a
@@ -38,11 +44,13 @@ COMMIT_EVERY_S = 0.25
 HEARTBEAT_EVERY_S = 5.0
 EVENT_KEYS = ("train_loss", "val_loss", "val_accuracy")  # what storage.events.detect_events reads
 MB = 1_000_000
+CHECKPOINT_SHARE = 0.02  # at most this share of the training time goes to encoding checkpoints
 
 
 def checkpoint_stride(budget_bytes: int, size: int, epochs: int) -> int:
-    """Epochs between kept checkpoints so that they and the latest fit `budget_bytes` over `epochs`
-    epochs: 1 keeps every epoch; 0 keeps none but the latest."""
+    """Epochs between kept checkpoints (the 1st, 1+stride-th, ... epoch of a run's training) so that they
+    and the latest fit `budget_bytes` over `epochs` epochs: 1 keeps every epoch; 0 keeps none but the
+    latest."""
     fits = budget_bytes // max(size, 1)
     if fits >= epochs:
         return 1
@@ -54,11 +62,14 @@ class RunRecorder:
 
     def __init__(self, engine, run_id: int, *, commit_every_s: float = COMMIT_EVERY_S,
                  heartbeat_every_s: float = HEARTBEAT_EVERY_S, checkpoint_budget_mb: float | None = None,
-                 clock=time.monotonic) -> None:
+                 checkpoint_share: float | None = CHECKPOINT_SHARE, clock=time.monotonic) -> None:
         self.engine, self.run_id = engine, int(run_id)
         self.clock = clock  # when epochs end and commits happen (a test may pass its own)
         self.checkpoint_budget = None if checkpoint_budget_mb is None else int(checkpoint_budget_mb * MB)
+        self.checkpoint_share = checkpoint_share  # None: kept checkpoints limited by bytes only
         self.checkpoint_seconds = 0.0  # time spent encoding checkpoints
+        self._trained_s = 0.0          # time between epoch ends since the start (what the share is of)
+        self._encode_s = 0.0           # the last checkpoint's encoding time
         self.checkpoint_bytes = 0      # bytes of checkpoints written
         self._trainer = None
         self._start = 0                # the epoch training started from (a resume or fork)
@@ -93,17 +104,21 @@ class RunRecorder:
 
     def on_epoch_end(self, record: EpochRecord) -> bool:
         """Gather the epoch; commit when due (see the module docstring). True (stop) once Cancel was seen."""
-        now = self.clock()
+        now, cancelled = self.clock(), self.cancelled
         epoch_s, self._last_epoch_end = now - self._last_epoch_end, now
         self._pending.append((record.epoch, dict(record.metrics)))
         for key in EVENT_KEYS:
             if key in record.metrics:
                 self._history[key].append((record.epoch, record.metrics[key]))
+        due = self.committed == 0 or now + epoch_s - self._last_commit >= self.commit_every_s
         if self._trainer is not None:
-            self._take_checkpoint(record.epoch)
-        if self.committed == 0 or now + epoch_s - self._last_commit >= self.commit_every_s:
+            self._trained_s += epoch_s
+            keep = self._may_keep(record.epoch)
+            if keep or due or cancelled or record.epoch >= self._epochs:
+                self._take_checkpoint(record.epoch, keep)
+        if due:
             self.flush()
-        return self.cancelled
+        return cancelled or self.cancelled
 
     def on_train_end(self, summary: TrainSummary) -> None:
         """Stop the heartbeat; what is left is committed by `finish`, with the run's final status."""
@@ -137,8 +152,20 @@ class RunRecorder:
         self._last_commit = self.clock()
 
     # --- checkpoints ---
-    def _take_checkpoint(self, epoch: int) -> None:
-        """Encode the training state after `epoch`: the latest, and kept if the budget's spacing says so."""
+    def _may_keep(self, epoch: int) -> bool:
+        """Whether `epoch`'s checkpoint is to be a kept one: the run's first (so a fork at any epoch has one
+        to start from), then those on the byte budget's stride that fit the time share (counting one more
+        encode as long as the last one took)."""
+        if self._stride is None:
+            return True  # the first; see _take_checkpoint
+        if not self._stride or (epoch - self._start - 1) % self._stride:
+            return False
+        if self.checkpoint_share is None:
+            return True
+        return self.checkpoint_seconds + self._encode_s <= self.checkpoint_share * self._trained_s
+
+    def _take_checkpoint(self, epoch: int, keep: bool) -> None:
+        """Encode the training state after `epoch`: the latest, and a kept one if `keep`."""
         t0 = time.perf_counter()
         try:
             data = encode_checkpoint(self._trainer.training_state())
@@ -147,11 +174,13 @@ class RunRecorder:
                         exc_info=True)
             self._trainer = None
             return
-        self.checkpoint_seconds += time.perf_counter() - t0
-        if self._stride is None:
+        self._encode_s = time.perf_counter() - t0
+        self.checkpoint_seconds += self._encode_s
+        if self._stride is None:  # the first checkpoint's size sets the spacing
             self._stride = checkpoint_stride(self.checkpoint_budget, len(data), max(self._epochs - self._start, 1))
+            keep = self._stride > 0
         self._latest = (epoch, VERSION, data)
-        if self._stride and (epoch - self._start) % self._stride == 0:
+        if keep:
             self._kept.append(self._latest)
 
     def _checkpoint_batch(self) -> tuple[list[tuple[int, int, bytes]], list[int]]:

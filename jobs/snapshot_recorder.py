@@ -19,7 +19,6 @@ stored as a 'note' snapshot, and snapshots stop for that run. Tests use `strict=
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import traceback
@@ -29,20 +28,11 @@ from engine.inspect.schedule import MB, TimeBudget
 from engine.train import EpochRecord, TrainSummary
 from storage.snapshots import encode_snapshot, snapshot_bytes, write_encoded
 
+from .threads import limit_threads
+
 log = logging.getLogger(__name__)
 DEFAULT_BUDGET_MB = 4.0
 NOTE_KIND = "note"
-
-
-def _one_blas_thread():
-    """A function giving a context that runs BLAS single-threaded: probe batches are small, and extra
-    BLAS threads only add hand-off cost (on a busy machine, several times the snapshot's own work)."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl is a requirement
-        return contextlib.nullcontext
-    controller = ThreadpoolController()
-    return lambda: controller.limit(limits=1, user_api="blas")
 
 
 def write_note(engine, run_id: int, epoch: int, name: str, text: str) -> None:
@@ -61,7 +51,6 @@ class SnapshotRecorder:
         self.engine, self.run_id, self.strict = engine, run_id, strict
         self.budget = ByteBudget(int(budget_mb * MB))
         self.time = time_budget or TimeBudget()
-        self._single_thread = _one_blas_thread()
         self.inspector: Inspector | None = None
         self.plan = None
         self.recorded: dict[int, set[str]] = {}  # epoch -> {"small", "big"}
@@ -117,7 +106,7 @@ class SnapshotRecorder:
             return
         write_encoded(self.engine, self.run_id, 0, probe)  # the same batch again for a resumed run
         t_views = time.perf_counter()
-        with self._single_thread():
+        with limit_threads(1, "blas"):
             views = [self._encode(s) for s in self.inspector.compute(first, big=True)]
         t_views = time.perf_counter() - t_views
         small_b = sum(len(e["data"]) for k, _, e in views if k not in BIG_KINDS)
@@ -141,7 +130,7 @@ class SnapshotRecorder:
 
     def _record(self, epoch: int, big: bool) -> None:
         t0 = time.perf_counter()
-        with self._single_thread():
+        with limit_threads(1, "blas"):
             views = [self._encode(s) for s in self.inspector.compute(epoch, big=big)]
         self._write(epoch, views, big)
         spent = time.perf_counter() - t0

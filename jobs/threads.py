@@ -35,16 +35,27 @@ def blas_env(threads: int, base: dict[str, str] | None = None) -> dict[str, str]
     return env
 
 
-def limit_threads(threads: int):
-    """Limit BLAS threads in this already-running process (threadpoolctl); returns the controller."""
-    from threadpoolctl import threadpool_limits
+def _controller():
+    """This process's threadpoolctl controller: the BLAS libraries are found once (a scan of every loaded
+    library), their thread counts are read and set on each use."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        import numpy  # noqa: F401  (loads NumPy's BLAS before the scan)
+        from threadpoolctl import ThreadpoolController
 
-    return threadpool_limits(limits=threads)
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
+_CONTROLLER = None
+
+
+def limit_threads(threads: int, user_api: str | None = None):
+    """A context limiting this running process's BLAS/OpenMP threads to `threads` (all, or `user_api`'s)."""
+    return _controller().limit(limits=threads, user_api=user_api)
 
 
 def blas_threads() -> int | None:
     """BLAS threads this process uses now (after any limit); None when no BLAS library is loaded."""
-    from threadpoolctl import threadpool_info
-
-    counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
+    counts = [lib.num_threads for lib in _controller().lib_controllers if lib.user_api == "blas"]
     return max(counts) if counts else None

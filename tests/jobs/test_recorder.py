@@ -112,22 +112,68 @@ def test_checkpoints_keep_every_epoch_while_they_fit_and_thin_evenly_when_not():
     from jobs.recorder import checkpoint_stride
 
     assert checkpoint_stride(1000, 100, 10) == 1
-    assert checkpoint_stride(1000, 100, 20) == 3   # epochs 3, 6, ..., 18 and the latest: 7 of the 10 that fit
+    assert checkpoint_stride(1000, 100, 20) == 3   # epochs 1, 4, ..., 19 and the latest: 8 of the 10 that fit
     assert checkpoint_stride(1000, 600, 20) == 0   # one fits: only the latest
     assert checkpoint_stride(0, 600, 20) == 0
 
 
-def test_a_run_stores_its_latest_checkpoint_and_the_kept_ones_within_its_budget(db_url):
+def _checkpointed_run(db_url, epochs: int, budget_mb: float, share, clock=None) -> tuple[int, RunRecorder]:
+    """A digits MLP trained through a RunRecorder with `budget_mb` and time share `share`."""
+    from storage.db import open_db
+
+    db = open_db(db_url)
+    spec = ExperimentSpec(model="mlp", dataset="digits", hidden=(16,), epochs=epochs, snapshots=False)
+    run_id = s.create_run(db, spec.to_dict(), spec.params(), epochs_planned=spec.epochs)
+    s.start_run(db, run_id, pid=1, host="h")
+    extra = {} if clock is None else {"clock": clock}
+    recorder = RunRecorder(db, run_id, checkpoint_budget_mb=budget_mb, checkpoint_share=share, **extra)
+    run_training(prepare(spec), [recorder], interrupt=recorder.should_stop)
+    recorder.finish("completed")
+    return run_id, recorder
+
+
+def test_a_run_stores_its_latest_checkpoint_and_the_kept_ones_within_its_byte_budget(db_url):
+    from storage.checkpoints import list_checkpoints
+    from storage.db import open_db
+
+    db = open_db(db_url)
+    every, _ = _checkpointed_run(db_url, 6, 2.0, share=None)
+    assert [c.epoch for c in list_checkpoints(db, every)] == [1, 2, 3, 4, 5, 6]
+    size = list_checkpoints(db, every)[0].nbytes
+    thinned, _ = _checkpointed_run(db_url, 6, 3.5 * size / 1e6, share=None)
+    assert [c.epoch for c in list_checkpoints(db, thinned)] == [1, 4, 6]  # 3 fit: stride 3 from the first
+    latest, _ = _checkpointed_run(db_url, 6, 0, share=None)
+    assert [c.epoch for c in list_checkpoints(db, latest)] == [6]
+
+
+def test_kept_checkpoints_take_at_most_their_share_of_the_training_time(db_url):
+    """Encoding (real) against epochs of 1 s (a clock that advances 1 s per reading): a share of 0 keeps
+    only the first and the latest; a share that pays for one encode per epoch keeps every epoch."""
+    from storage.checkpoints import list_checkpoints
+    from storage.db import open_db
+
+    def one_second_epochs():
+        t = 0.0
+
+        def clock():
+            nonlocal t
+            t += 1.0
+            return t
+        return clock
+
+    db = open_db(db_url)
+    none, recorder = _checkpointed_run(db_url, 8, 2.0, share=0.0, clock=one_second_epochs())
+    assert [c.epoch for c in list_checkpoints(db, none)] == [1, 8]
+    assert recorder.commits >= 7  # epochs of a (clock) second commit each: the latest moved every epoch
+    every, _ = _checkpointed_run(db_url, 8, 2.0, share=0.5, clock=one_second_epochs())
+    assert [c.epoch for c in list_checkpoints(db, every)] == list(range(1, 9))
+
+
+def test_run_experiment_keeps_the_first_and_last_checkpoint_of_a_small_fast_run(db_url):
     from jobs.run import run_experiment
     from storage.checkpoints import list_checkpoints
     from storage.db import open_db
 
-    spec = {"dataset": "digits", "hidden": "16", "epochs": 6, "snapshots": False}
-    every = run_experiment(spec, db_url).run_id
-    db = open_db(db_url)
-    assert [c.epoch for c in list_checkpoints(db, every)] == [1, 2, 3, 4, 5, 6]
-    size = list_checkpoints(db, every)[0].nbytes
-    thinned = run_experiment({**spec, "checkpoint_budget_mb": 3.5 * size / 1e6}, db_url).run_id
-    assert [c.epoch for c in list_checkpoints(db, thinned)] == [3, 6]
-    latest = run_experiment({**spec, "checkpoint_budget_mb": 0}, db_url).run_id
-    assert [c.epoch for c in list_checkpoints(db, latest)] == [6]
+    run = run_experiment({"dataset": "digits", "hidden": "16", "epochs": 6, "snapshots": False}, db_url).run_id
+    kept = [c.epoch for c in list_checkpoints(open_db(db_url), run)]
+    assert kept[0] == 1 and kept[-1] == 6 and kept == sorted(set(kept))
