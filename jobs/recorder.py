@@ -12,8 +12,9 @@ the end of the epochs that need one and stored in the transaction that commits t
   where Cancel is seen), replaced by the next unless it is a kept one. So a run's latest checkpoint is
   at its last committed epoch, except after early stopping, divergence or an interrupt, when it is at
   the commit before;
-- kept ones: the run's first, then others spaced so that they fit the byte budget
-  (`checkpoint_stride`) and so that encoding takes at most CHECKPOINT_SHARE of the training time.
+- kept ones: the run's first, then every stride-th, the stride chosen at the first (`checkpoint_stride`)
+  so that they fit the byte budget and that encoding them takes at most CHECKPOINT_SHARE of the
+  training time.
 Thinning loses nothing: a resume or a fork starts from the nearest earlier checkpoint and replays the
 run's own settings up to the epoch it needs, bit for bit; the share bounds that replay at about
 1 / CHECKPOINT_SHARE checkpoint encodings. A checkpoint that cannot be taken is logged and checkpoints
@@ -47,14 +48,20 @@ MB = 1_000_000
 CHECKPOINT_SHARE = 0.02  # at most this share of the training time goes to encoding checkpoints
 
 
-def checkpoint_stride(budget_bytes: int, size: int, epochs: int) -> int:
-    """Epochs between kept checkpoints (the 1st, 1+stride-th, ... epoch of a run's training) so that they
-    and the latest fit `budget_bytes` over `epochs` epochs: 1 keeps every epoch; 0 keeps none but the
-    latest."""
+def checkpoint_stride(budget_bytes: int, size: int, epochs: int, *, encode_s: float = 0.0,
+                      epoch_s: float = 0.0, share: float | None = None) -> int:
+    """Epochs between kept checkpoints (the 1st, 1+stride-th, ... epoch of a run's training): so that they
+    and the latest fit `budget_bytes` over `epochs` epochs, and, with a `share`, so that encoding one
+    (`encode_s`) every stride epochs (`epoch_s` each) takes at most that share of the training time.
+    1 keeps every epoch; 0 keeps none but the latest."""
     fits = budget_bytes // max(size, 1)
     if fits >= epochs:
-        return 1
-    return math.ceil(epochs / (fits - 1)) if fits >= 2 else 0
+        stride = 1
+    else:
+        stride = math.ceil(epochs / (fits - 1)) if fits >= 2 else 0
+    if stride and share is not None:
+        stride = max(stride, math.ceil(encode_s / (share * max(epoch_s, 1e-9))))
+    return stride
 
 
 class RunRecorder:
@@ -68,8 +75,6 @@ class RunRecorder:
         self.checkpoint_budget = None if checkpoint_budget_mb is None else int(checkpoint_budget_mb * MB)
         self.checkpoint_share = checkpoint_share  # None: kept checkpoints limited by bytes only
         self.checkpoint_seconds = 0.0  # time spent encoding checkpoints
-        self._trained_s = 0.0          # time between epoch ends since the start (what the share is of)
-        self._encode_s = 0.0           # the last checkpoint's encoding time
         self.checkpoint_bytes = 0      # bytes of checkpoints written
         self._trainer = None
         self._start = 0                # the epoch training started from (a resume or fork)
@@ -105,19 +110,19 @@ class RunRecorder:
     def on_epoch_end(self, record: EpochRecord) -> bool:
         """Gather the epoch; commit when due (see the module docstring). True (stop) once Cancel was seen."""
         now, cancelled = self.clock(), self.cancelled
-        epoch_s, self._last_epoch_end = now - self._last_epoch_end, now
+        epoch_s = now - self._last_epoch_end  # training and evaluation, without this recorder's own work
         self._pending.append((record.epoch, dict(record.metrics)))
         for key in EVENT_KEYS:
             if key in record.metrics:
                 self._history[key].append((record.epoch, record.metrics[key]))
         due = self.committed == 0 or now + epoch_s - self._last_commit >= self.commit_every_s
         if self._trainer is not None:
-            self._trained_s += epoch_s
             keep = self._may_keep(record.epoch)
             if keep or due or cancelled or record.epoch >= self._epochs:
-                self._take_checkpoint(record.epoch, keep)
+                self._take_checkpoint(record.epoch, keep, epoch_s)
         if due:
             self.flush()
+        self._last_epoch_end = self.clock()
         return cancelled or self.cancelled
 
     def on_train_end(self, summary: TrainSummary) -> None:
@@ -153,19 +158,15 @@ class RunRecorder:
 
     # --- checkpoints ---
     def _may_keep(self, epoch: int) -> bool:
-        """Whether `epoch`'s checkpoint is to be a kept one: the run's first (so a fork at any epoch has one
-        to start from), then those on the byte budget's stride that fit the time share (counting one more
-        encode as long as the last one took)."""
+        """Whether `epoch`'s checkpoint is a kept one: the run's first (so a fork at any epoch has one to
+        start from), then every stride-th (see checkpoint_stride)."""
         if self._stride is None:
             return True  # the first; see _take_checkpoint
-        if not self._stride or (epoch - self._start - 1) % self._stride:
-            return False
-        if self.checkpoint_share is None:
-            return True
-        return self.checkpoint_seconds + self._encode_s <= self.checkpoint_share * self._trained_s
+        return bool(self._stride) and (epoch - self._start - 1) % self._stride == 0
 
-    def _take_checkpoint(self, epoch: int, keep: bool) -> None:
-        """Encode the training state after `epoch`: the latest, and a kept one if `keep`."""
+    def _take_checkpoint(self, epoch: int, keep: bool, epoch_s: float) -> None:
+        """Encode the training state after `epoch` (which took `epoch_s`): the latest, and a kept one if
+        `keep`. The first one's size and encoding time set the spacing of the kept ones."""
         t0 = time.perf_counter()
         try:
             data = encode_checkpoint(self._trainer.training_state())
@@ -174,10 +175,11 @@ class RunRecorder:
                         exc_info=True)
             self._trainer = None
             return
-        self._encode_s = time.perf_counter() - t0
-        self.checkpoint_seconds += self._encode_s
-        if self._stride is None:  # the first checkpoint's size sets the spacing
-            self._stride = checkpoint_stride(self.checkpoint_budget, len(data), max(self._epochs - self._start, 1))
+        encode_s = time.perf_counter() - t0
+        self.checkpoint_seconds += encode_s
+        if self._stride is None:
+            self._stride = checkpoint_stride(self.checkpoint_budget, len(data), max(self._epochs - self._start, 1),
+                                             encode_s=encode_s, epoch_s=epoch_s, share=self.checkpoint_share)
             keep = self._stride > 0
         self._latest = (epoch, VERSION, data)
         if keep:

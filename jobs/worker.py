@@ -160,6 +160,7 @@ def serve_queue(db_url: str, *, max_running: int, idle_s: float = IDLE_S, poll_s
     from .run import record_failure, run_experiment
 
     db = open_db(db_url)
+    served = _database_file(db_url)
     cache = cache or DataCache()
     pid, host = os.getpid(), socket.gethostname()
     trained, idle_since, swept = 0, time.monotonic(), 0.0
@@ -175,17 +176,15 @@ def serve_queue(db_url: str, *, max_running: int, idle_s: float = IDLE_S, poll_s
         except Exception as exc:  # the store is unreachable or full: wait for it (as long as an idle worker waits)
             print(f"worker {pid}: the store failed ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
                   f"retrying", flush=True)
-            if time.monotonic() - idle_since >= idle_s or _database_gone(db_url):
+            if time.monotonic() - idle_since >= idle_s or _database_file(db_url) != served:
                 return trained
             time.sleep(max(poll_s, 1.0))
             continue
         if run_id is None:
             now = time.monotonic()
-            if now - idle_since >= idle_s and not unrecorded:
+            if (now - idle_since >= idle_s and not unrecorded) or _database_file(db_url) != served:
                 return trained
             if now - swept >= SWEEP_S:
-                if _database_gone(db_url):
-                    return trained
                 try:
                     writes.mark_crashed_runs(db)
                 except Exception:  # a full disk: marking waits for space
@@ -207,10 +206,18 @@ def serve_queue(db_url: str, *, max_running: int, idle_s: float = IDLE_S, poll_s
         idle_since = time.monotonic()
 
 
-def _database_gone(db_url: str) -> bool:
-    """A SQLite file that was deleted (a test's temporary folder, say): nothing more will come."""
+def _database_file(db_url: str) -> tuple[int, int] | None:
+    """The identity (device, inode) of a SQLite URL's file, None when there is no such file; () for a
+    server database. A worker whose file is deleted or replaced (a test's temporary folder; `rm lab.db`
+    and a new sweep) stops serving it: nothing more will come to the file it has open."""
     prefix = "sqlite:///"
-    return db_url.startswith(prefix) and not os.path.exists(db_url[len(prefix):].split("?")[0])
+    if not db_url.startswith(prefix):
+        return ()
+    try:
+        st = os.stat(db_url[len(prefix):].split("?")[0])
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def main(argv: list[str] | None = None) -> int:

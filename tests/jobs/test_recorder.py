@@ -115,6 +115,10 @@ def test_checkpoints_keep_every_epoch_while_they_fit_and_thin_evenly_when_not():
     assert checkpoint_stride(1000, 100, 20) == 3   # epochs 1, 4, ..., 19 and the latest: 8 of the 10 that fit
     assert checkpoint_stride(1000, 600, 20) == 0   # one fits: only the latest
     assert checkpoint_stride(0, 600, 20) == 0
+    # a 1 ms encode against 5 ms epochs: every 10th epoch keeps encoding at 2% of the training time
+    assert checkpoint_stride(10**9, 100, 20, encode_s=0.001, epoch_s=0.005, share=0.02) == 10
+    assert checkpoint_stride(1000, 100, 20, encode_s=0.001, epoch_s=1.0, share=0.02) == 3  # bytes decide
+    assert checkpoint_stride(0, 100, 20, encode_s=0.001, epoch_s=0.005, share=0.02) == 0
 
 
 def _checkpointed_run(db_url, epochs: int, budget_mb: float, share, clock=None) -> tuple[int, RunRecorder]:
@@ -147,7 +151,7 @@ def test_a_run_stores_its_latest_checkpoint_and_the_kept_ones_within_its_byte_bu
 
 
 def test_kept_checkpoints_take_at_most_their_share_of_the_training_time(db_url):
-    """Encoding (real) against epochs of 1 s (a clock that advances 1 s per reading): a share of 0 keeps
+    """Encoding (real) against epochs of 1 s (a clock that advances 1 s per reading): a tiny share keeps
     only the first and the latest; a share that pays for one encode per epoch keeps every epoch."""
     from storage.checkpoints import list_checkpoints
     from storage.db import open_db
@@ -162,7 +166,7 @@ def test_kept_checkpoints_take_at_most_their_share_of_the_training_time(db_url):
         return clock
 
     db = open_db(db_url)
-    none, recorder = _checkpointed_run(db_url, 8, 2.0, share=0.0, clock=one_second_epochs())
+    none, recorder = _checkpointed_run(db_url, 8, 2.0, share=1e-9, clock=one_second_epochs())
     assert [c.epoch for c in list_checkpoints(db, none)] == [1, 8]
     assert recorder.commits >= 7  # epochs of a (clock) second commit each: the latest moved every epoch
     every, _ = _checkpointed_run(db_url, 8, 2.0, share=0.5, clock=one_second_epochs())

@@ -107,3 +107,23 @@ def test_a_run_that_cannot_start_fails_and_the_worker_trains_the_next(db_url):
     first, second = _wait_final(db, [bad, good])
     assert first.status == "failed" and "no-such-data" in first.error
     assert second.status == "completed"
+
+
+def test_a_database_deleted_and_created_again_gets_new_workers_at_once(db_url, monkeypatch, tmp_path):
+    """`rm lab.db` and a new sweep: the workers of the old file (idle for minutes by default) leave their
+    slots, so the new file's runs do not wait for them."""
+    monkeypatch.setenv("NNLAB_WORKER_IDLE_S", "600")
+    first = enqueue([{**SPEC, "epochs": 1}], db_url)
+    assert ensure_workers(db_url, 1) == [0]
+    assert _wait_final(open_db(db_url), first)[0].status == "completed"
+    old = psutil.Process(_wait_final(open_db(db_url), first)[0].pid)
+    path = db_url[len("sqlite:///"):]
+    from storage.db import close_all
+
+    close_all()
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / (path.rsplit("/", 1)[1] + suffix)).unlink(missing_ok=True)
+    again = enqueue([{**SPEC, "epochs": 1, "seed": 1}], db_url)  # a new file at the same path
+    old.wait(timeout=30)  # the old file's worker left its slot (it would otherwise idle for 600 s)
+    ensure_workers(db_url, 1)
+    assert _wait_final(open_db(db_url), again)[0].status == "completed"
