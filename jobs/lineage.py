@@ -143,7 +143,7 @@ def prepare_fork(db, parent_id: int, at: int, changes: dict[str, str], *, force:
     except SpecError as e:
         raise Refused(str(e)) from None
     if spec.epochs <= at:
-        raise Refused(f"epochs: the fork must train past epoch {at}; give --set epochs=N with N > {at}")
+        raise Refused(f"epochs: the fork must train past epoch {at}: set epochs to more than {at}")
     _readable_checkpoint(db, parent_id, at_or_before=at)
     _check_engine(parent, force)
     if spec.schedule in ANNEALING and spec.epochs != parse_spec(parent.spec).epochs and notes is not None:
