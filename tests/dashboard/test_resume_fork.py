@@ -87,3 +87,35 @@ def test_the_fork_form_holds_the_parents_settings_and_passes_on_only_what_a_fork
 def test_the_fork_marker_never_raises_on_missing_points():
     fig = compare_curves_figure({1: {"val_loss": [(1, 0.5)]}}, {1: "a"}, "loss", splits=["val"], forks={1: (9, 3)})
     assert fig.data[-1].y == (None,)
+
+
+def _find(component, id_):
+    """The component with id `id_` in a layout tree (None if absent)."""
+    if getattr(component, "id", None) == id_:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        found = None if child is None or isinstance(child, str | int | float) else _find(child, id_)
+        if found is not None:  # not `if found`: a component without children is falsy
+            return found
+    return None
+
+
+def test_the_launch_page_is_a_fork_form_only_for_a_run_that_exists(db_url, tmp_path):
+    from dashboard.app import create_app
+    from dashboard.ids import FORK_BANNER, FORK_FROM, LAUNCH_FIELD, START
+    from dashboard.pages.launch import layout
+
+    parent = run_experiment(SPEC, db_url).run_id
+    app = create_app(db_url, cache_dir=str(tmp_path / "cache"))
+    with app.server.test_request_context("/"):
+        forking = layout(fork=str(parent), at="3")
+        missing = layout(fork="99", at="3")
+        normal = layout()
+    assert _find(forking, START).children == "Start fork"
+    assert _find(forking, FORK_FROM).data["at"] == 3 and "at epoch 3" in _text(_find(forking, FORK_BANNER))
+    assert _find(forking, {"type": LAUNCH_FIELD, "name": "hidden"}).disabled
+    assert not _find(forking, {"type": LAUNCH_FIELD, "name": "lr"}).disabled
+    assert _find(missing, START).children == "Start" and _find(missing, FORK_FROM).data is None
+    assert "no run 99" in _text(_find(missing, FORK_BANNER))
+    assert _find(normal, START).children == "Start" and _find(normal, FORK_BANNER) is None
