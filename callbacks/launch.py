@@ -14,7 +14,6 @@ import time
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.launch_fork import changes_text, form_changes
 from dashboard import ids
 from dashboard.components.launch_form import (FAMILY_DATASETS, FAMILY_MODELS, FIELD_NAMES, FIELDS,
                                               SHOWN_WHEN, SHOWN_WHEN_INPUTS, field_style, field_value)
@@ -23,6 +22,8 @@ from dashboard.components.progress import (finished_run_line, format_duration, r
 from dashboard.figures.curves import training_curves_figure
 from engine.spec import SpecError, parse_spec
 from jobs.lineage import Refused, prepare_fork
+
+from .launch_fork import changes_text, form_changes
 
 AUTO_KICK_AFTER_S = 5.0
 FINISHED_SHOWN = 30

@@ -3,14 +3,14 @@ callbacks/launch_fork.py) and the run's lineage."""
 
 from __future__ import annotations
 
-import time
-
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
 from jobs.lineage import Refused, prepare_resume
+
+from .launch import kick
 
 RESUMABLE = ("crashed", "cancelled", "failed")
 
@@ -50,9 +50,6 @@ def register(app, config) -> None:
 
         return open_db(config.db_url)
 
-    def kick():
-        return {"stamp": time.time(), "wanted": 1}
-
     @app.callback(Output(ids.RUN_RESUME, "style"), Output(ids.RUN_LINEAGE, "children"),
                   Input(ids.RUN_INTERVAL, "n_intervals"), Input(ids.RUN_ID, "data"))
     def show_resume(_n, run_id):
@@ -78,7 +75,7 @@ def register(app, config) -> None:
         if not n or run_id is None:
             raise PreventUpdate
         message, queued = resume_run(db(), run_id)
-        return message, (kick() if queued else no_update), not queued
+        return message, (kick(1) if queued else no_update), not queued
 
     @app.callback(Output(ids.RUN_FORK, "href"), Output(ids.RUN_FORK, "disabled"),
                   Input(ids.RUN_FORK_EPOCH, "value"), State(ids.RUN_ID, "data"))
