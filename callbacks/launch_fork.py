@@ -23,7 +23,7 @@ def fork_target(db, run: str | None, at: str | None) -> dict | None:
 
     if run is None:
         return None
-    parent = reads.get_run(db, int(run)) if str(run).isdigit() else None
+    parent = reads.get_run(db, int(run)) if str(run).isdigit() and int(run) < 2**63 else None  # a SQL integer
     if parent is None:
         raise Refused(f"there is no run {run}")
     if not str(at).isdigit():

@@ -50,8 +50,9 @@ def test_the_fork_form_holds_the_parents_settings_and_passes_on_only_what_a_fork
     db = open_db(db_url)
     parent = run_experiment(SPEC, db_url).run_id
     assert fork_target(db, None, None) is None
-    with pytest.raises(Refused, match="no run 99"):
-        fork_target(db, "99", "2")
+    for missing in ("99", "1" * 30, "-1"):
+        with pytest.raises(Refused, match=f"no run {missing}"):
+            fork_target(db, missing, "2")
     with pytest.raises(Refused, match="pick one on its curves"):
         fork_target(db, str(parent), None)
     target = fork_target(db, str(parent), "2")
