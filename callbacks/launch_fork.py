@@ -16,13 +16,11 @@ from jobs.lineage import FORKABLE, Refused
 LOCKED = tuple(n for n in FIELD_NAMES if n not in FORKABLE)
 
 
-def fork_target(db, run: str | None, at: str | None) -> dict | None:
-    """{"run", "at", "spec"} for the query strings ?fork=N&at=K; None without ?fork; Refused for a run
-    that does not exist or an epoch that is not a number (prepare_fork judges the epoch at Start)."""
+def fork_target(db, run: str, at: str | None) -> dict:
+    """{"run", "at", "spec"} for the query strings ?fork=N&at=K; Refused for a run that does not exist or
+    an epoch that is not a number (prepare_fork judges the epoch at Start)."""
     from storage import reads
 
-    if run is None:
-        return None
     parent = reads.get_run(db, int(run)) if str(run).isdigit() and int(run) < 2**63 else None  # a SQL integer
     if parent is None:
         raise Refused(f"there is no run {run}")

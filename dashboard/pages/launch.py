@@ -13,7 +13,7 @@ TITLE = "Launch"
 
 
 def _fork(run, at):
-    """(the fork target or None, a banner or None) for the query strings ?fork=N&at=K."""
+    """(the fork target or None, its banner) for the query strings ?fork=N&at=K."""
     from flask import current_app
 
     from callbacks.launch_fork import fork_target
@@ -25,8 +25,6 @@ def _fork(run, at):
     except Refused as e:
         return None, dbc.Alert(f"Nothing to fork: {e}. This is a normal launch.", id=ids.FORK_BANNER,
                                color="warning")
-    if fork is None:
-        return None, None
     n, k = fork["run"], fork["at"]
     return fork, dbc.Alert([
         html.Strong(["Forking ", dcc.Link(f"run #{n}", href=f"/run/{n}"), f" at epoch {k}"]),
@@ -46,7 +44,7 @@ def _form(family, fork):
 
 def layout(family: str | None = None, fork: str | None = None, at: str | None = None, **_query):
     given = family if family in FAMILY_LABELS else None
-    forking, banner = _fork(fork, at)
+    forking, banner = _fork(fork, at) if fork is not None else (None, None)
     return dbc.Container([
         html.H4("Fork a run" if forking else "Launch a run"),
         banner,
