@@ -133,7 +133,7 @@ def prepare_fork(db, parent_id: int, at: int, changes: dict[str, str], *, force:
     if parent is None:
         raise Refused(f"no run {parent_id}")
     if not 1 <= at <= parent.epochs_done:
-        raise Refused(f"--at must be an epoch run {parent_id} has finished: 1 to {parent.epochs_done}")
+        raise Refused(f"the fork epoch (--at) must be one run {parent_id} has finished: 1 to {parent.epochs_done}")
     if parent.fork_epoch and at <= parent.fork_epoch:
         raise Refused(f"epoch {at} of run {parent_id} is inherited from run {parent.parent_run_id}: "
                       f"fork run {parent.parent_run_id} at {at} instead")
