@@ -2,15 +2,16 @@
 
 The form is saved in the browser's local storage on every change and restored on the next visit.
 Start queues the runs and kicks the job slot (callbacks/jobs.py), which makes sure warm workers take
-them. The live panel reads the runs table every second (one lean query): the runs of this session's
-sweeps as summaries, the active runs as cards (Cancel only there), the finished ones as lines.
+them. In fork mode (?fork=N&at=K, callbacks/launch_fork.py) Start queues one fork through prepare_fork.
+The live panel reads the runs table every second (one lean query): the runs of this session's sweeps as
+summaries, the active runs as cards (Cancel only there), the finished ones as lines.
 """
 
 from __future__ import annotations
 
 import time
 
-from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
@@ -20,6 +21,9 @@ from dashboard.components.progress import (finished_run_line, format_duration, r
                                            sweep_summary)
 from dashboard.figures.curves import training_curves_figure
 from engine.spec import SpecError, parse_spec
+from jobs.lineage import Refused, prepare_fork
+
+from .launch_fork import changes_text, form_changes
 
 AUTO_KICK_AFTER_S = 5.0
 FINISHED_SHOWN = 30
@@ -66,10 +70,25 @@ def sweep_preview(specs: list, db_url: str, max_running: int) -> str:
     return f"{shape}, about {format_duration(seconds)} on {min(max_running, len(specs))} slots"
 
 
-def _message(text: str, kind: str = "ok"):
+def _message(text: str | list, kind: str = "ok"):
     css = {"ok": "text-success", "info": "text-muted", "warn": "text-warning fw-semibold",
            "error": "text-danger fw-semibold"}[kind]
     return html.Span(text, className=css, id="launch-message-text")
+
+
+def _refused(e: SpecError):
+    """The message and field classes for a value the spec refuses (that field marked)."""
+    return (_message(f"Refused — {e.field}: {e.message}. Nothing was started.", "error"),
+            ["mb-2 field-invalid" if n == e.field else "mb-2" for n in FIELD_NAMES])
+
+
+def _watch(watched: dict | None, run_ids: list[int], sweep: str | None = None) -> dict:
+    """The session's watched runs (and sweeps) with `run_ids` added in front."""
+    watched = dict(watched or {"runs": [], "sweeps": []})
+    watched["runs"] = [*run_ids, *watched.get("runs", [])][:500]
+    if sweep is not None:
+        watched["sweeps"] = [{"name": sweep, "runs": run_ids}, *watched.get("sweeps", [])][:5]
+    return watched
 
 
 def register(app, config) -> None:
@@ -87,14 +106,15 @@ def register(app, config) -> None:
         State(ids.FORM_SAVED, "data"),
         State(ids.FORM_RESTORED, "data"),
         State(ids.URL_FAMILY, "data"),
+        State(ids.FORK_FROM, "data"),
     )
-    def set_form(family, _saved_at, saved, restored, url_family):
+    def set_form(family, _saved_at, saved, restored, url_family, fork):
         """A family picked by the user: its defaults. On the page's first load: the saved form (unless
-        the URL names a family)."""
+        the URL names a family, or a run to fork: the layout filled the form with its settings)."""
         if ctx.triggered_id == ids.FAMILY:
             values = [field_value(f.name, family) for f in FIELDS]
             return no_update, values, *_options(family), no_update, no_update, no_update, no_update
-        if restored:
+        if restored or fork:
             raise PreventUpdate
         if not saved or url_family or saved.get("family") not in FAMILY_DATASETS:
             return no_update, [no_update] * len(FIELDS), *(no_update,) * 5, True
@@ -137,14 +157,18 @@ def register(app, config) -> None:
         State(ids.FAMILY, "value"),
         State(ids.WATCHED_RUNS, "data"),
         State(ids.FORM_RESTORED, "data"),
+        State(ids.FORK_FROM, "data"),
         prevent_initial_call=True,
     )
-    def validate_or_start(n_clicks, values, sweep_on, sweep_text, experiment, append, family, watched, restored):
+    def validate_or_start(n_clicks, values, sweep_on, sweep_text, experiment, append, family, watched, restored,
+                          fork):
         names = [o["id"]["name"] for o in ctx.inputs_list[1]]
-        saved = {"family": family, "values": dict(zip(names, values)), "sweep_on": bool(sweep_on),
-                 "sweep_text": sweep_text or "", "experiment": experiment or ""} if restored else no_update
         spec_values = form_values(family, names, values)
         starting = ctx.triggered_id == ids.START
+        if fork:  # never saved: restored stays False on a fork's page
+            return (*fork_step(fork, spec_values, starting, watched), no_update)
+        saved = {"family": family, "values": dict(zip(names, values)), "sweep_on": bool(sweep_on),
+                 "sweep_text": sweep_text or "", "experiment": experiment or ""} if restored else no_update
         try:
             if sweep_on:
                 from jobs.sweep import expand_sweep
@@ -153,9 +177,7 @@ def register(app, config) -> None:
             else:
                 specs = [parse_spec(spec_values)]
         except SpecError as e:
-            classes = ["mb-2 field-invalid" if n == e.field else "mb-2" for n in FIELD_NAMES]
-            return (_message(f"Refused — {e.field}: {e.message}. Nothing was started.", "error"), classes,
-                    no_update, no_update, saved)
+            return (*_refused(e), no_update, no_update, saved)
         classes = ["mb-2"] * len(FIELD_NAMES)
         name = (experiment or "").strip()
         taken = bool(name) and _experiment_exists(config.db_url, name)
@@ -171,13 +193,31 @@ def register(app, config) -> None:
 
         name = name or (default_experiment_name() if sweep_on else "")
         run_ids = enqueue(specs, config.db_url, experiment=name)
-        watched = dict(watched or {"runs": [], "sweeps": []})
-        watched["runs"] = [*run_ids, *watched.get("runs", [])][:500]
-        if sweep_on:
-            watched["sweeps"] = [{"name": name, "runs": run_ids}, *watched.get("sweeps", [])][:5]
+        watched = _watch(watched, run_ids, name if sweep_on else None)
         text = (f"Queued sweep '{name}': {len(run_ids)} runs (#{run_ids[0]}–#{run_ids[-1]})" if sweep_on
                 else f"Started run #{run_ids[0]}")
         return _message(text), classes, watched, kick(len(run_ids)), saved
+
+    def fork_step(fork, spec_values, starting, watched):
+        """Fork mode: what the fork changes so far, or (Start) the fork queued with the checks of `nnlab fork`."""
+        from storage.db import open_db
+
+        changes = form_changes(spec_values)
+        try:
+            text = changes_text(fork["spec"], changes)
+        except SpecError as e:
+            return (*_refused(e), no_update, no_update)
+        classes = ["mb-2"] * len(FIELD_NAMES)
+        if not starting:
+            return _message(text, "info"), classes, no_update, no_update
+        notes: list[str] = []
+        try:
+            fork_id = prepare_fork(open_db(config.db_url), fork["run"], fork["at"], changes, notes=notes)
+        except Refused as e:
+            return _message(f"Refused — {e}. Nothing was started.", "error"), classes, no_update, no_update
+        started = ["Started fork ", dcc.Link(f"run #{fork_id}", href=f"/run/{fork_id}"),
+                   f" of run #{fork['run']} at epoch {fork['at']}.", *[html.Div(n) for n in notes]]
+        return _message(started), classes, _watch(watched, [fork_id]), kick(1)
 
     @app.callback(
         Output(ids.SWEEPS_SUMMARY, "children"),

@@ -1,15 +1,16 @@
-"""Run page: Resume, "Fork from here" (the epoch picked on the curves) and the run's lineage."""
+"""Run page: Resume, "Fork from here" (the epoch picked on the curves, then the launch form in fork mode:
+callbacks/launch_fork.py) and the run's lineage."""
 
 from __future__ import annotations
 
-import time
-
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, dcc, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
-from jobs.lineage import Refused, fork_changes, prepare_fork, prepare_resume
+from jobs.lineage import Refused, prepare_resume
+
+from .launch import kick
 
 RESUMABLE = ("crashed", "cancelled", "failed")
 
@@ -36,20 +37,11 @@ def resume_run(engine, run_id: int):
                      className="small py-1"), True
 
 
-def fork_run(engine, run_id: int, epoch, text: str | None):
-    """Queue a fork of `run_id` at `epoch` with the NAME=VALUE lines of `text`; (message, workers needed)."""
-    if not epoch:
-        return dbc.Alert("Pick the epoch to fork at: click a point on the curves.", color="warning",
-                         className="small py-1"), False
-    notes: list[str] = []
-    try:
-        changes = fork_changes([line for line in (text or "").splitlines() if line.strip()])
-        fork_id = prepare_fork(engine, run_id, int(epoch), changes, notes=notes)
-    except Refused as e:
-        return dbc.Alert(str(e), color="warning", className="small py-1"), False
-    return dbc.Alert(["Queued ", dcc.Link(f"run #{fork_id}", href=f"/run/{fork_id}"),
-                      f": a fork of #{run_id} at epoch {int(epoch)}.", *[html.Div(n) for n in notes]],
-                     color="info", className="small py-1"), True
+def fork_href(run_id: int | None, epoch) -> str | None:
+    """The launch form forking `run_id` at `epoch` ('/?fork=5&at=3'); None until an epoch is picked."""
+    if run_id is None or not epoch:
+        return None
+    return f"/?fork={run_id}&at={int(epoch)}"
 
 
 def register(app, config) -> None:
@@ -57,9 +49,6 @@ def register(app, config) -> None:
         from storage.db import open_db
 
         return open_db(config.db_url)
-
-    def kick():
-        return {"stamp": time.time(), "wanted": 1}
 
     @app.callback(Output(ids.RUN_RESUME, "style"), Output(ids.RUN_LINEAGE, "children"),
                   Input(ids.RUN_INTERVAL, "n_intervals"), Input(ids.RUN_ID, "data"))
@@ -86,14 +75,10 @@ def register(app, config) -> None:
         if not n or run_id is None:
             raise PreventUpdate
         message, queued = resume_run(db(), run_id)
-        return message, (kick() if queued else no_update), not queued
+        return message, (kick(1) if queued else no_update), not queued
 
-    @app.callback(Output(ids.RUN_LINEAGE_MESSAGE, "children", allow_duplicate=True),
-                  Output(ids.WORKERS_KICK, "data", allow_duplicate=True),
-                  Input(ids.RUN_FORK, "n_clicks"), State(ids.RUN_ID, "data"), State(ids.RUN_FORK_EPOCH, "value"),
-                  State(ids.RUN_FORK_SET, "value"), prevent_initial_call=True)
-    def fork(n, run_id, epoch, text):
-        if not n or run_id is None:
-            raise PreventUpdate
-        message, queued = fork_run(db(), run_id, epoch, text)
-        return message, (kick() if queued else no_update)
+    @app.callback(Output(ids.RUN_FORK, "href"), Output(ids.RUN_FORK, "disabled"),
+                  Input(ids.RUN_FORK_EPOCH, "value"), State(ids.RUN_ID, "data"))
+    def fork_link(epoch, run_id):
+        href = fork_href(run_id, epoch)
+        return href, href is None

@@ -16,6 +16,9 @@ APPEND = "launch-append"               # add a sweep's runs to an existing exper
 FORM_SAVED = "launch-form-saved"       # the form's values (local storage): a reload keeps them
 FORM_RESTORED = "launch-form-restored"
 URL_FAMILY = "launch-url-family"       # ?family=... given in the URL (it wins over the saved form)
+FORK_FROM = "launch-fork-from"         # ?fork=N&at=K: {"run", "at", "spec"}, the form forks run N (else None)
+FORK_BANNER = "launch-fork-banner"
+FORK_LEAVE = "launch-fork-leave"       # the fork banner's link back to a normal launch
 START = "launch-start"
 LAUNCH_MESSAGE = "launch-message"
 WATCHED_RUNS = "launch-watched-runs"
@@ -74,8 +77,7 @@ RUN_CONFIG_ALL = "run-config-all"
 RUN_CANCEL = "run-cancel"
 RUN_RESUME = "run-resume"              # resume a stopped run from its latest checkpoint
 RUN_FORK_EPOCH = "run-fork-epoch"      # the epoch to fork at (a click on the curves sets it)
-RUN_FORK_SET = "run-fork-set"          # NAME=VALUE lines: the knobs the fork changes
-RUN_FORK = "run-fork"
+RUN_FORK = "run-fork"                  # a link to the launch form in fork mode at that epoch
 RUN_LINEAGE = "run-lineage"            # where the run comes from (a fork of a fork ...)
 RUN_LINEAGE_MESSAGE = "run-lineage-message"
 

@@ -133,7 +133,7 @@ def prepare_fork(db, parent_id: int, at: int, changes: dict[str, str], *, force:
     if parent is None:
         raise Refused(f"no run {parent_id}")
     if not 1 <= at <= parent.epochs_done:
-        raise Refused(f"--at must be an epoch run {parent_id} has finished: 1 to {parent.epochs_done}")
+        raise Refused(f"the fork epoch (--at) must be one run {parent_id} has finished: 1 to {parent.epochs_done}")
     if parent.fork_epoch and at <= parent.fork_epoch:
         raise Refused(f"epoch {at} of run {parent_id} is inherited from run {parent.parent_run_id}: "
                       f"fork run {parent.parent_run_id} at {at} instead")
@@ -143,7 +143,7 @@ def prepare_fork(db, parent_id: int, at: int, changes: dict[str, str], *, force:
     except SpecError as e:
         raise Refused(str(e)) from None
     if spec.epochs <= at:
-        raise Refused(f"epochs: the fork must train past epoch {at}; give --set epochs=N with N > {at}")
+        raise Refused(f"epochs: the fork must train past epoch {at}: set epochs to more than {at}")
     _readable_checkpoint(db, parent_id, at_or_before=at)
     _check_engine(parent, force)
     if spec.schedule in ANNEALING and spec.epochs != parse_spec(parent.spec).epochs and notes is not None:

@@ -130,19 +130,19 @@ def field_value(name: str, family: str):
     return value
 
 
-def _input(f: Field, family: str):
+def _input(f: Field, family: str, value, disabled: bool = False):
     fid = {"type": ids.LAUNCH_FIELD, "name": f.name}
-    value = field_value(f.name, family)
     if f.kind == "select":
         opts = FAMILY_MODELS.get(family, f.options) if f.name == "model" else f.options
         if f.name == "dataset":
             opts = FAMILY_DATASETS[family]
-        return dbc.Select(id=fid, options=[{"label": o, "value": o} for o in opts], value=value, size="sm")
+        return dbc.Select(id=fid, options=[{"label": o, "value": o} for o in opts], value=value, size="sm",
+                          disabled=disabled)
     if f.kind == "switch":
-        return dbc.Switch(id=fid, value=bool(value), label="")
+        return dbc.Switch(id=fid, value=bool(value), label="", disabled=disabled)
     if f.kind == "number":
-        return dbc.Input(id=fid, type="number", value=value, step=f.step, size="sm", debounce=True)
-    return dbc.Input(id=fid, type="text", value=value, size="sm", debounce=True)
+        return dbc.Input(id=fid, type="number", value=value, step=f.step, size="sm", debounce=True, disabled=disabled)
+    return dbc.Input(id=fid, type="text", value=value, size="sm", debounce=True, disabled=disabled)
 
 
 # Fields that matter only for some settings within a family: the same rules decide what a run records.
@@ -159,22 +159,29 @@ def field_style(f: Field, family: str, values: dict | None = None) -> dict:
     return {} if shown else {"display": "none"}
 
 
-def launch_form(family: str = "mlp"):
-    """The whole form for `family` (other families' fields are present but hidden)."""
+def launch_form(family: str = "mlp", values: dict | None = None, locked: tuple[str, ...] | None = None):
+    """The whole form for `family` (other families' fields are present but hidden), filled with `values`
+    (else the family's defaults). `locked` makes it a fork's form: those fields shown but disabled, no
+    family switch and no sweep, and Start reads "Start fork"."""
+    values = values or {f.name: field_value(f.name, family) for f in FIELDS}
+    forking = locked is not None
     rows = [dbc.Col([html.Label(f.label, className="small mb-0 form-label", title=f.help or None),
-                     _input(f, family)],
-                    id={"type": "launch-wrap", "name": f.name}, style=field_style(f, family), className="mb-2",
+                     _input(f, family, values[f.name], forking and f.name in locked)],
+                    id={"type": "launch-wrap", "name": f.name}, style=field_style(f, family, values), className="mb-2",
                     lg=2, md=3, sm=6)
             for f in FIELDS]
     return html.Div([
-        dbc.RadioItems(id=ids.FAMILY, options=[{"label": v, "value": k} for k, v in FAMILY_LABELS.items()],
+        dbc.RadioItems(id=ids.FAMILY, options=[{"label": v, "value": k, "disabled": forking}
+                                               for k, v in FAMILY_LABELS.items()],
                        value=family, inline=True, className="mb-3"),
         dbc.Row(rows, className="g-2"),
         dbc.Row([
-            dbc.Col(dbc.Switch(id=ids.SWEEP_ON, label="Sweep: launch the grid of the values below", value=False),
-                    md=6),
-            dbc.Col(dbc.Input(id=ids.EXPERIMENT_NAME, placeholder="experiment name (sweeps)", size="sm"), md=4),
-            dbc.Col(dbc.Checkbox(id=ids.APPEND, label="add to it if it exists", value=False), md=2),
+            dbc.Col(dbc.Switch(id=ids.SWEEP_ON, label="Sweep: launch the grid of the values below", value=False,
+                               disabled=forking), md=6),
+            dbc.Col(dbc.Input(id=ids.EXPERIMENT_NAME, size="sm", disabled=forking,
+                              placeholder="a fork joins its parent's experiment" if forking
+                              else "experiment name (sweeps)"), md=4),
+            dbc.Col(dbc.Checkbox(id=ids.APPEND, label="add to it if it exists", value=False, disabled=forking), md=2),
         ], className="mt-2"),
         dbc.Collapse(dbc.Textarea(
             id=ids.SWEEP_TEXT, rows=4, className="mt-2 font-monospace",
@@ -182,7 +189,7 @@ def launch_form(family: str = "mlp"):
                         "hidden = 64 | 128,64   (list settings: alternatives separated by |)"),
             id="launch-sweep-collapse", is_open=False),
         html.Div(className="d-flex align-items-center gap-3 mt-3", children=[
-            dbc.Button("Start", id=ids.START, color="primary", n_clicks=0),
+            dbc.Button("Start fork" if forking else "Start", id=ids.START, color="primary", n_clicks=0),
             html.Div(id=ids.LAUNCH_MESSAGE, className="small"),
         ]),
     ])

@@ -1,4 +1,4 @@
-"""The Run page's Resume button and "Fork from here" form (callbacks/resume_fork.py drives them)."""
+"""The Run page's Resume button and "Fork from here" (callbacks/resume_fork.py drives them)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,18 @@ from .. import ids
 
 
 def resume_fork_panel():
-    """Resume (shown for a stopped run) and a fork form: epoch (click the curves), knobs to change."""
+    """Resume (shown for a stopped run) and "Fork from here": the epoch (click the curves), then a link to
+    the launch form in fork mode, where the knobs are changed."""
     return html.Div([
         html.Div(id=ids.RUN_LINEAGE, className="small text-muted mb-1"),
-        dbc.Button("Resume", id=ids.RUN_RESUME, color="outline-primary", size="sm", className="me-2",
-                   style={"display": "none"}),
-        html.Details([
-            html.Summary("Fork from here", className="small"),
-            html.Div([
-                dbc.InputGroup([dbc.InputGroupText("at epoch"),
-                                dbc.Input(id=ids.RUN_FORK_EPOCH, type="number", min=1, step=1,
-                                          placeholder="click a point on the curves")],
-                               size="sm", className="mb-1", style={"maxWidth": "360px"}),
-                dbc.Textarea(id=ids.RUN_FORK_SET, rows=3, className="mb-1 small", style={"maxWidth": "360px"},
-                             placeholder="knobs to change, one NAME=VALUE a line:\nlr=0.0001\ndropout=0.2"),
-                dbc.Button("Fork", id=ids.RUN_FORK, color="outline-secondary", size="sm"),
-            ], className="mt-1"),
-        ], className="d-inline-block align-top"),
+        html.Div(className="d-flex flex-wrap align-items-center gap-2", children=[
+            dbc.Button("Resume", id=ids.RUN_RESUME, color="outline-primary", size="sm", style={"display": "none"}),
+            dbc.InputGroup([
+                dbc.InputGroupText("fork at epoch"),
+                dbc.Input(id=ids.RUN_FORK_EPOCH, type="number", min=1, step=1,
+                          placeholder="click a point on the curves"),
+                dbc.Button("Fork from here…", id=ids.RUN_FORK, color="outline-secondary", disabled=True),
+            ], size="sm", style={"maxWidth": "420px"}),
+        ]),
         html.Div(id=ids.RUN_LINEAGE_MESSAGE, className="mt-1"),
     ], className="mb-2")
