@@ -20,6 +20,15 @@ from engine.train import Trainer  # noqa: E402
 pytestmark = pytest.mark.torch
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny matrices: threads only add waiting on a shared machine (the setting is put back after)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 class _TorchResidual(torch.nn.Module):
     def __init__(self, body, skip):
         super().__init__()
