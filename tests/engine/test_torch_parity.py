@@ -62,7 +62,8 @@ def test_maxpool_matches_torch(size, shape):
     np.testing.assert_allclose(pool.backward(g.copy()), tx.grad.numpy(), **TOL)
 
 
-@pytest.mark.parametrize("shape", [(16, 5), (6, 3, 4, 4)])
+# (32, 64), (12, 64), (2, 64): the deep dense net's batch, its trailing batch on 300 digits, the smallest batch
+@pytest.mark.parametrize("shape", [(16, 5), (6, 3, 4, 4), (32, 64), (12, 64), (2, 64)])
 def test_batchnorm_matches_torch_in_training_and_eval(shape):
     rng = np.random.default_rng(3)
     c = shape[1]
