@@ -23,6 +23,7 @@ REDUCE = {
     "dropout-gap": {"epochs": 2, "subset": 50, "hidden": "16"},
     "cnn-vs-fc": {"epochs": 1, "subset": 60},
     "residual-depth": {"epochs": 1, "subset": 60, "depth": 4},
+    "batchnorm-lr": {"epochs": 1, "subset": 60, "depth": 4},
     "lstm-memory": {"epochs": 1, "seq_len": 8, "n_samples": 60, "hidden": 8},
     "attention-bottleneck": {"epochs": 1, "seq_len": 4, "n_samples": 60},
 }
