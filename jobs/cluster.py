@@ -1,8 +1,9 @@
 """Scale out: `nnlab worker` processes on any machine train the run queue, woken through a Celery broker.
 
 The runs table is the queue: `storage.writes.claim_next_run` takes a run atomically, so a run is
-trained at most once at a time whatever the broker does. The broker (Redis) only carries 'wake up'
-messages (`nnlab.wake`, no payload, no result): any worker may take one. A worker is a Celery worker
+trained at most once at a time whatever the broker does. The broker (Redis) carries no run, only
+'wake up' messages (`nnlab.wake`, no payload, no result; and the dashboard's job slot, below): any
+worker may take one. A worker is a Celery worker
 whose prefork pool processes are warm trainers (imports and a data cache kept between runs); a wake
 makes one of them claim one queued run and train it, then wake the workers again while runs wait.
 
