@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 WAKE_TASK = "nnlab.wake"
 CHECK_S = 5.0        # how often a worker's main process marks crashed runs and looks for unserved ones
 MAX_WAKES = 1000     # wakes sent at once, at most (each trains at most one run; more come as runs end)
+QUICK_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1}
 _state: dict = {}    # a pool process's warm state: the data cache (kept between tasks)
 
 
@@ -65,6 +66,10 @@ def make_celery(broker_url: str, *, results: bool = False):
         worker_cancel_long_running_tasks_on_connection_loss=False,  # training goes on while the broker is away
         worker_hijack_root_logger=False,
         broker_transport_options={"socket_connect_timeout": 3},
+        # With the broker away, a wake or the dashboard's job slot fails within seconds rather than hold
+        # a request thread (the runs wait in the database, and the workers' checks find them).
+        task_publish_retry_policy=QUICK_RETRY,
+        result_backend_transport_options={"retry_policy": QUICK_RETRY},
     )
     app.task(name=WAKE_TASK, ignore_result=True)(_wake_task)
     return app
@@ -77,8 +82,7 @@ def wake(broker_url: str, n: int) -> int:
     sent = 0
     try:
         for _ in range(max(0, min(int(n), MAX_WAKES))):
-            app.send_task(WAKE_TASK, retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
-                                                               "interval_step": 0.5, "interval_max": 1})
+            app.send_task(WAKE_TASK, retry=True)
             sent += 1
     except Exception as exc:  # the broker is down: the runs wait in the database, nothing is lost
         log.warning("could not wake the workers through %s: %s", mask_url(broker_url), exc)
