@@ -7,7 +7,8 @@ The workers own their lifetime: a Dash kill of this job (on re-trigger) cannot r
 never opens the database, so no SQLite state crosses a fork.
 
 With a broker (`nnlab serve --broker`): the kick triggers a background job that Dash's CeleryManager
-sends to the `nnlab worker`s (`register_cluster_slot`); it publishes wake messages there (jobs/cluster.py).
+sends to the `nnlab worker`s (`register_cluster_slot`), where it publishes wake messages
+(jobs/cluster.py).
 
 Either way Progress and Cancel go through the database, not through the job; its result says what it
 did (shown nowhere, kept for tests).

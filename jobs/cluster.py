@@ -3,9 +3,9 @@
 The runs table is the queue: `storage.writes.claim_next_run` takes a run atomically, so a run is
 trained at most once at a time whatever the broker does. The broker (Redis) carries no run, only
 'wake up' messages (`nnlab.wake`, no payload, no result; and the dashboard's job slot, below): any
-worker may take one. A worker is a Celery worker
-whose prefork pool processes are warm trainers (imports and a data cache kept between runs); a wake
-makes one of them claim one queued run and train it, then wake the workers again while runs wait.
+worker may take one. A worker is a Celery worker whose prefork pool processes are warm trainers
+(imports and a data cache kept between runs); a wake makes one of them claim one queued run and train
+it, then wake the workers again while runs wait.
 
 Lost or extra messages cost time, never runs: a wake that finds no queued run does nothing, and each
 worker's main process checks the store every CHECK_S (`Watch`): it marks crashed the runs whose
