@@ -1,16 +1,17 @@
 """The job slot: whatever Start (or a queued run that nobody has picked up) asks for, make sure workers
 serve the run queue.
 
-Local: the kick store triggers a background job, wherever the background manager runs it (a process
-forked by DiskcacheManager, or a Celery worker), that calls `jobs.worker.ensure_workers`, which starts
-a detached worker for each free slot and returns at once. The workers own their lifetime: a Dash kill
-of this job (on re-trigger) cannot reach them. The job never opens the database, so no SQLite state
-crosses a fork. Progress and Cancel go through the database, not through the job; its result says
-which slots it started (shown nowhere, kept for tests).
+Local: the kick store triggers a background job, forked by DiskcacheManager, that calls
+`jobs.worker.ensure_workers`, which starts a detached worker for each free slot and returns at once.
+The workers own their lifetime: a Dash kill of this job (on re-trigger) cannot reach them. The job
+never opens the database, so no SQLite state crosses a fork.
 
-With a broker (`nnlab serve --broker`): an ordinary callback publishes wake messages for the
-`nnlab worker`s (jobs/cluster.py), a millisecond's work; no job of the dashboard runs on a worker, so
-the workers need no Dash app.
+With a broker (`nnlab serve --broker`): the kick triggers a background job that Dash's CeleryManager
+sends to the `nnlab worker`s (`register_cluster_slot`), where it publishes wake messages
+(jobs/cluster.py).
+
+Either way Progress and Cancel go through the database, not through the job; its result says what it
+did (shown nowhere, kept for tests).
 """
 
 from __future__ import annotations
@@ -23,19 +24,10 @@ from jobs.worker import ensure_workers
 
 
 def register(app, config) -> None:
-    db_url, max_running, broker_url = config.db_url, config.max_running, config.broker_url
-
-    if broker_url:
-        @app.callback(Output(ids.WORKERS_RESULT, "data"), Input(ids.WORKERS_KICK, "data"),
-                      prevent_initial_call=True)
-        def wake_workers(kick):
-            from jobs.cluster import wake
-
-            if not kick:
-                raise PreventUpdate
-            return {"kick": kick["stamp"], "woken": wake(broker_url, kick["wanted"])}
-
+    if config.broker_url:
+        register_cluster_slot(app, config.broker_url)
         return
+    db_url, max_running = config.db_url, config.max_running
 
     @app.callback(
         Output(ids.WORKERS_RESULT, "data"),
@@ -47,3 +39,33 @@ def register(app, config) -> None:
         if not kick:
             raise PreventUpdate
         return {"kick": kick["stamp"], "started": ensure_workers(db_url, max_running, wanted=kick["wanted"])}
+
+
+def register_cluster_slot(app, broker_url: str) -> None:
+    """The job slot as a background callback for `app`'s CeleryManager, whose Celery task (named after
+    this callback's id and source) runs on an `nnlab worker`'s pool process: it publishes the kick's
+    wakes through `broker_url` (the broker as seen from where it runs) and returns at once, naming the
+    worker. The dashboard registers it among all its callbacks, each worker alone on a bare Dash app
+    (dashboard/worker_slot.py); both run this same code, so the task names agree.
+
+    Dash revokes a job with terminate=True (SIGTERM to the pool process executing it) when the slot is
+    triggered again while the job is pending, and after reading every result. That can never stop a
+    training run: this job trains nothing (a run is trained by a wake, in another task), and a Celery
+    pool process executes one task at a time; the worker's main process removes a task from the ones
+    it can terminate in the same step that frees its pool process for the next task. So the signal
+    reaches either this job (a few milliseconds of publishing; the wakes it has not sent are made up by
+    the workers' checks of the runs table) or nobody.
+    """
+
+    @app.callback(
+        Output(ids.WORKERS_RESULT, "data"),
+        Input(ids.WORKERS_KICK, "data"),
+        background=True,
+        prevent_initial_call=True,
+    )
+    def wake_workers(kick):
+        from jobs.cluster import wake, worker_name
+
+        if not kick:
+            raise PreventUpdate
+        return {"kick": kick["stamp"], "woken": wake(broker_url, kick["wanted"]), "worker": worker_name()}

@@ -20,7 +20,7 @@ class AppConfig:
     db_url: str
     max_running: int
     query_url: str = ""  # where the Query page runs SQL: a reader role's URL on PostgreSQL (else db_url)
-    broker_url: str | None = None  # set: the job slot wakes `nnlab worker`s through this Celery broker
+    broker_url: str | None = None  # set: the job slot runs on the `nnlab worker`s of this Celery broker
 
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # callbacks send ids and form values; a larger body is refused (413)
@@ -77,15 +77,16 @@ def _harden(server) -> None:
         return f"Request body larger than {MAX_REQUEST_BYTES // 2**20} MB", 413
 
 
-def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = None,
+def create_app(db_url: str, *, cache_dir: str | None = None,
                max_running: int | None = None, query_db_url: str | None = None,
                broker_url: str | None = None) -> Dash:
     """Build the dashboard for the results database at `db_url`.
 
-    Training runs execute in background callbacks (DiskcacheManager on `cache_dir` unless a
-    manager, e.g. a CeleryManager, is given); at most `max_running` train at once, others queue.
+    Training runs execute in warm workers started by the job slot, a background callback
+    (DiskcacheManager on `cache_dir`); at most `max_running` train at once, others queue. With
+    `broker_url`, the `nnlab worker`s of that broker train them, and the job slot runs there too
+    (Dash's CeleryManager, results in the broker's Redis).
     The Query page runs SQL through `query_db_url` (else $NNLAB_QUERY_DB, else `db_url`).
-    With `broker_url`, runs are trained by the `nnlab worker`s of that broker instead.
     """
     from callbacks import register_all
     from jobs.threads import default_max_running
@@ -93,7 +94,13 @@ def create_app(db_url: str, *, background_manager=None, cache_dir: str | None = 
     from storage.readonly import resolve_query_url
 
     open_db(db_url)  # create or migrate the schema before serving
-    if background_manager is None:
+    if broker_url:
+        from dash import CeleryManager
+
+        from jobs.cluster import make_celery
+
+        background_manager = CeleryManager(make_celery(broker_url, results=True))
+    else:
         background_manager = default_manager(cache_dir or ".nnlab-cache")
     config = AppConfig(db_url=db_url, max_running=max_running or default_max_running(),
                        query_url=resolve_query_url(db_url, query_db_url), broker_url=broker_url)

@@ -1,18 +1,21 @@
 """Scale out: `nnlab worker` processes on any machine train the run queue, woken through a Celery broker.
 
 The runs table is the queue: `storage.writes.claim_next_run` takes a run atomically, so a run is
-trained at most once at a time whatever the broker does. The broker (Redis) only carries 'wake up'
-messages (`nnlab.wake`, no payload, no result): any worker may take one. A worker is a Celery worker
-whose prefork pool processes are warm trainers (imports and a data cache kept between runs); a wake
-makes one of them claim one queued run and train it, then wake the workers again while runs wait.
+trained at most once at a time whatever the broker does. The broker (Redis) carries no run, only
+'wake up' messages (`nnlab.wake`, no payload, no result; and the dashboard's job slot, below): any
+worker may take one. A worker is a Celery worker whose prefork pool processes are warm trainers
+(imports and a data cache kept between runs); a wake makes one of them claim one queued run and train
+it, then wake the workers again while runs wait.
 
 Lost or extra messages cost time, never runs: a wake that finds no queued run does nothing, and each
 worker's main process checks the store every CHECK_S (`Watch`): it marks crashed the runs whose
 trainer died (on any host), and wakes itself when runs wait while one of its pool processes is idle
 (a broker restarted, a message lost, a worker killed with the wakes it had prefetched).
 
-Workers need no Dash app: the dashboard and `nnlab sweep` queue runs in the database and publish
-wakes by task name.
+`nnlab sweep` queues runs in the database and publishes wakes by task name. The dashboard's job slot
+is a Dash background callback that Dash's CeleryManager sends to the workers (callbacks/jobs.py): the
+worker registers that one task besides the wake (`register_tasks`, from cli/worker.py), so the Celery
+apps of the workers and of the dashboard store results in the broker's Redis; the wake stores none.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 WAKE_TASK = "nnlab.wake"
 CHECK_S = 5.0        # how often a worker's main process marks crashed runs and looks for unserved ones
 MAX_WAKES = 1000     # wakes sent at once, at most (each trains at most one run; more come as runs end)
+QUICK_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1}
 _state: dict = {}    # a pool process's warm state: the data cache (kept between tasks)
 
 
@@ -39,15 +43,22 @@ def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def worker_name() -> str:
+    """In a worker's process, its --name (what runs record)."""
+    return os.environ.get("NNLAB_WORKER_NAME") or default_worker_name()
+
+
 # --- the Celery app (no Dash) ---------------------------------------------------------------------
 
-def make_celery(broker_url: str):
-    """The Celery app of the workers and of whoever wakes them: the broker only, no result backend."""
+def make_celery(broker_url: str, *, results: bool = False):
+    """The Celery app of the workers and of whoever wakes them. With `results`, the broker's Redis is
+    also the result backend, which Dash's CeleryManager needs (the workers and the dashboard); the wake
+    task never stores a result, so a publisher of wakes needs none."""
     from celery import Celery
 
-    app = Celery("nnlab", broker=broker_url, set_as_current=False)
+    app = Celery("nnlab", broker=broker_url, backend=broker_url if results else None, set_as_current=False)
     app.conf.update(
-        task_ignore_result=True,
+        task_ignore_result=not results,
         task_default_queue="nnlab",
         worker_prefetch_multiplier=1,       # a busy worker holds at most one wake per pool process
         broker_connection_retry_on_startup=True,
@@ -55,6 +66,10 @@ def make_celery(broker_url: str):
         worker_cancel_long_running_tasks_on_connection_loss=False,  # training goes on while the broker is away
         worker_hijack_root_logger=False,
         broker_transport_options={"socket_connect_timeout": 3},
+        # With the broker away, a wake or the dashboard's job slot fails within seconds rather than hold
+        # a request thread (the runs wait in the database, and the workers' checks find them).
+        task_publish_retry_policy=QUICK_RETRY,
+        result_backend_transport_options={"retry_policy": QUICK_RETRY},
     )
     app.task(name=WAKE_TASK, ignore_result=True)(_wake_task)
     return app
@@ -67,8 +82,7 @@ def wake(broker_url: str, n: int) -> int:
     sent = 0
     try:
         for _ in range(max(0, min(int(n), MAX_WAKES))):
-            app.send_task(WAKE_TASK, retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
-                                                               "interval_step": 0.5, "interval_max": 1})
+            app.send_task(WAKE_TASK, retry=True)
             sent += 1
     except Exception as exc:  # the broker is down: the runs wait in the database, nothing is lost
         log.warning("could not wake the workers through %s: %s", mask_url(broker_url), exc)
@@ -79,6 +93,7 @@ _publishers: dict[str, object] = {}
 
 
 def _publisher(broker_url: str):
+    # No result backend: a publisher with one would subscribe to each wake's (never sent) result.
     key = f"{os.getpid()}:{broker_url}"  # a forked child never reuses its parent's broker connection
     if key not in _publishers:
         _publishers[key] = make_celery(broker_url)
@@ -92,8 +107,7 @@ def _wake_task() -> int | None:
     from storage import reads
 
     db_url, broker_url = os.environ["NNLAB_DB"], os.environ["NNLAB_BROKER"]
-    name = os.environ.get("NNLAB_WORKER_NAME") or default_worker_name()
-    run_id = train_one(db_url, name)
+    run_id = train_one(db_url, worker_name())
     if run_id is not None and reads.has_queued_runs(_db(db_url)):
         wake(broker_url, 1)
     return run_id
@@ -224,7 +238,7 @@ class Watch:
             wake(self.broker_url, idle)
 
 
-# --- `python -m jobs.cluster`: what `nnlab worker` runs -------------------------------------------
+# --- the worker's main process: what `nnlab worker` runs (cli/worker.py) ------------------------
 
 def check_database(db_url: str, timeout_s: int = 5) -> str | None:
     """None if the database answers (and is migrated); otherwise a one-line reason."""
@@ -246,8 +260,11 @@ def check_database(db_url: str, timeout_s: int = 5) -> str | None:
     return None
 
 
-def run_worker(db_url: str, broker_url: str, *, concurrency: int, name: str, loglevel: str = "INFO") -> int:
-    """Start the Celery worker (blocks until it is stopped); 2 if the database is unreachable."""
+def run_worker(db_url: str, broker_url: str, *, concurrency: int, name: str, loglevel: str = "INFO",
+               register_tasks=None) -> int:
+    """Start the Celery worker (blocks until it is stopped); 2 if the database is unreachable.
+    `register_tasks(celery_app)` adds the tasks it serves besides the wake (the dashboard's job slot)
+    before the pool processes fork."""
     reason = check_database(db_url)
     if reason is not None:
         print(f"nnlab worker: error: database {mask_url(db_url)} unreachable: {reason}", file=sys.stderr)
@@ -258,30 +275,17 @@ def run_worker(db_url: str, broker_url: str, *, concurrency: int, name: str, log
 
     close_all()  # pool processes are forked next: none may inherit a connection
     os.environ.update({"NNLAB_DB": db_url, "NNLAB_BROKER": broker_url, "NNLAB_WORKER_NAME": name})
-    app = make_celery(broker_url)
+    app = make_celery(broker_url, results=True)
+    if register_tasks is not None:
+        register_tasks(app)
     watch = Watch(db_url, broker_url, name, concurrency)
     signals.worker_ready.connect(lambda **_: watch.start(), weak=False)
     signals.worker_shutdown.connect(lambda **_: watch.stop(), weak=False)
     logging.basicConfig(level=loglevel, format="[%(asctime)s %(levelname)s %(processName)s] %(message)s")
+    tasks = ", ".join(sorted(t for t in app.tasks if not t.startswith("celery.")))
     print(f"nnlab worker {name}: {concurrency} pool processes, results {mask_url(db_url)}, "
-          f"broker {mask_url(broker_url)}", flush=True)
+          f"broker {mask_url(broker_url)}, tasks {tasks}", flush=True)
     node = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
     app.worker_main(["worker", f"--concurrency={concurrency}", "--pool=prefork", f"--hostname={node}@%h",
                      f"--loglevel={loglevel}", "--without-gossip", "--without-mingle", "--queues=nnlab"])
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m jobs.cluster", description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", type=int, default=1)
-    parser.add_argument("--name", default="")
-    parser.add_argument("--loglevel", default="INFO")
-    args = parser.parse_args(argv)
-    return run_worker(os.environ["NNLAB_DB"], os.environ["NNLAB_BROKER"], concurrency=args.concurrency,
-                      name=args.name or default_worker_name(), loglevel=args.loglevel)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

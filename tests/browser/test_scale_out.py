@@ -1,13 +1,15 @@
-"""A sweep launched from the dashboard (`nnlab serve --broker`'s app) lands on two real `nnlab worker`s
-over PostgreSQL and Redis; the Runs grid says which worker trained each run."""
+"""A sweep launched from the dashboard (`nnlab serve --broker`'s app) goes through the job slot, a Dash
+background callback that CeleryManager runs on one of two real `nnlab worker`s, and lands on the
+workers over PostgreSQL and Redis; the Runs grid says which worker trained each run."""
 
 from __future__ import annotations
 
 import pytest
 
+from dashboard import ids
 from storage import reads
 from storage.db import close_all, open_db
-from tests.jobs.cluster_procs import Redis, Worker, tail
+from tests.jobs.cluster_procs import Redis, Worker, slot_task_name, tail
 from tests.storage.conftest import fresh_postgres_db, postgres_url  # noqa: F401 (a fixture)
 
 from .conftest import fill, select, wait_until
@@ -40,6 +42,13 @@ def test_a_sweep_started_in_the_browser_is_trained_by_the_workers(dash_duo, tmp_
         dash_duo.wait_for_contains_text("#launch-message", "6 runs", timeout=10)
         dash_duo.find_element("#launch-start").click()
         dash_duo.wait_for_contains_text("#launch-message", "Queued sweep 'on-workers': 6 runs", timeout=10)
+        wait_until(dash_duo, lambda: _slot_answered(dash_duo), 60, "the job slot's result never came")
+        kick, result = _slot_answered(dash_duo)
+        assert kick["wanted"] == result["woken"] == 6
+        # The slot ran on the worker it names, as the Celery task that the dashboard's CeleryManager sent.
+        slot_worker = next(w for w in workers if w.name == result["worker"])
+        wait_until(dash_duo, lambda: slot_worker.slot_jobs(slot_task_name(app)), 30,
+                   f"no job-slot task in the log of {slot_worker.name}")
         dash_duo.wait_for_contains_text(".sweep-summary summary", "6 done", timeout=180)
 
         db = open_db(db_url)
@@ -57,6 +66,15 @@ def test_a_sweep_started_in_the_browser_is_trained_by_the_workers(dash_duo, tmp_
             w.stop()
         redis.stop()
         close_all()
+
+
+def _slot_answered(dash_duo):
+    """(the kick, the job slot's result for it) from the page's stores once that result is in, else None."""
+    kick, result = dash_duo.driver.execute_script(
+        """const s = window.store.getState();
+           const data = id => s.paths.strs[id].reduce((o, k) => o[k], s.layout).props.data;
+           return [data(arguments[0]), data(arguments[1])];""", ids.WORKERS_KICK, ids.WORKERS_RESULT)
+    return (kick, result) if kick and result and result.get("kick") == kick["stamp"] else None
 
 
 def _cells(dash_duo, col: str) -> set[str]:

@@ -88,6 +88,12 @@ class Worker:
         text = self.log.read_text(errors="replace")
         return [int(line.split(" trains run ")[1].split()[0]) for line in text.splitlines() if " trains run " in line]
 
+    def slot_jobs(self, task: str) -> list[str]:
+        """Ids of the dashboard's job-slot tasks (named `task`) this worker's log says succeeded."""
+        text = self.log.read_text(errors="replace")
+        return [line.split(f"{task}[")[1].split("]")[0] for line in text.splitlines()
+                if f"Task {task}[" in line and "] succeeded" in line]
+
     def kill_tree(self) -> None:
         """SIGKILL the worker and every process under it at once."""
         procs = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
@@ -105,6 +111,18 @@ class Worker:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill_tree()
+
+
+def slot_task_name(app) -> str:
+    """The Celery task name that `app`'s CeleryManager gives the job slot: Dash's hash of its callback's
+    id and source (what an `nnlab worker` must have registered)."""
+    from dash.background_callback.managers import BaseBackgroundCallbackManager
+
+    from dashboard import ids
+
+    callback_id = f"{ids.WORKERS_RESULT}.data"
+    fn = app.callback_map[callback_id]["callback"].__wrapped__
+    return f"background_callback_{BaseBackgroundCallbackManager.hash_function(fn, callback_id)}"
 
 
 class PrivatePostgres:
