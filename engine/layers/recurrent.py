@@ -25,8 +25,7 @@ computes all gates. The RNN and the GRU project every timestep's input with one 
 The LSTM instead keeps a row [x_t, h_{t-1}, 1] per step and multiplies it by the stacked weights
 [Wx; Wh; b], the textbook gates = W [x; h] + b: one product per step gives the preactivations (no
 sequence-wide projection to transpose and add), and in backward one product over all steps gives the
-gradients of Wx, Wh and b together. That stacked copy has its i, f, o blocks halved, so one tanh over
-all four gates gives g and, through sigmoid(x) = (1 + tanh(x/2)) / 2, the other three. The LSTM's preactivation gradients are written in the packed
+gradients of Wx, Wh and b together. The LSTM's preactivation gradients are written in the packed
 (N, 4H) layout, so the gradient reaching h_{t-1} is a single product with Wh.T.
 """
 
@@ -71,16 +70,13 @@ def packed(a: np.ndarray) -> np.ndarray:
 # (T, G, N, H): the unroller computes them for the whole sequence before the reverse loop.
 
 def lstm_step_forward(a, c_prev, c, tc, h) -> None:
-    """One LSTM step: `a` (4, N, H) becomes the gates (i, f, o, g) in place; writes c, tanh(c), h.
+    """One LSTM step: preactivations `a` (4, N, H) become the gates (i, f, o, g) in place; writes c, tanh(c), h.
 
-    `a` holds the preactivations with the sigmoid gates' halved, (a_i/2, a_f/2, a_o/2, a_g), so that one
-    tanh over all four gates does the work: sigmoid(x) = (1 + tanh(x/2)) / 2.
-    i, f, o = sigmoid(a_i, a_f, a_o);  g = tanh(a_g);  c = f * c_prev + i * g;  h = o * tanh(c)
+    i, f, o = sigmoid(a[:3]);  g = tanh(a[3]);  c = f * c_prev + i * g;  h = o * tanh(c)
     """
-    np.tanh(a, out=a)
-    a[:3] += 1.0
-    a[:3] *= 0.5
+    sigmoid_(a[:3])
     i, f, o, g = a
+    np.tanh(g, out=g)
     np.multiply(f, c_prev, out=c)
     np.multiply(i, g, out=tc)  # tc is scratch until it holds tanh(c)
     c += tc
@@ -326,7 +322,6 @@ class LSTMCell(Cell):
     def _step(self, a, state):
         h_prev, c_prev = state
         a += np.matmul(h_prev, gate_major(self.params["Wh"], 4))
-        a[:3] *= 0.5
         c, tc, h = (np.empty_like(c_prev) for _ in range(3))
         lstm_step_forward(a, c_prev, c, tc, h)
         return (h, c), (a, tc)
@@ -339,14 +334,9 @@ class LSTMCell(Cell):
         return da, da, (np.zeros_like(dh), dc)
 
     def _stacked_weights(self) -> np.ndarray:
-        """[Wx; Wh; b] as contiguous (4, D+H+1, H) gate blocks: row [x_t, h_{t-1}, 1] times this = preactivations.
-
-        The i, f, o blocks are halved, as `lstm_step_forward` expects (exact: a power of two).
-        """
+        """[Wx; Wh; b] as contiguous (4, D+H+1, H) gate blocks: row [x_t, h_{t-1}, 1] times this = preactivations."""
         p = self.params
-        W = np.ascontiguousarray(gate_major(np.concatenate([p["Wx"], p["Wh"], p["b"][None]]), 4))
-        W[:3] *= 0.5
-        return W
+        return np.ascontiguousarray(gate_major(np.concatenate([p["Wx"], p["Wh"], p["b"][None]]), 4))
 
     def scan(self, xt, h0, c0):
         """Run over time: xt (T, N, D). Returns Hbuf (T+1, N, H) with Hbuf[0] = h0, the gates and the cells."""
