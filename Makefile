@@ -38,6 +38,7 @@ system-deps:
 
 bench: $(VENV)/.dev-installed
 	$(PY) bench/engine.py
+	$(PY) bench/recurrent_layer.py
 	$(PY) bench/storage.py
 	$(PY) bench/jobs.py
 	$(PY) bench/snapshots.py
