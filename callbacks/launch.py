@@ -164,7 +164,8 @@ def register(app, config) -> None:
                           fork):
         names = [o["id"]["name"] for o in ctx.inputs_list[1]]
         spec_values = form_values(family, names, values)
-        starting = ctx.triggered_id == ids.START
+        # Start may arrive in one request with a field's change (typed, then Start clicked at once)
+        starting = bool(n_clicks) and f"{ids.START}.n_clicks" in ctx.triggered_prop_ids
         if fork:  # never saved: restored stays False on a fork's page
             return (*fork_step(fork, spec_values, starting, watched), no_update)
         saved = {"family": family, "values": dict(zip(names, values)), "sweep_on": bool(sweep_on),

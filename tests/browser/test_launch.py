@@ -91,3 +91,23 @@ def test_the_form_survives_a_reload(start_app, db_url):
     assert duo.find_element("[id='launch-family'] input[value='cnn']").is_selected()
     assert duo.find_element('[id=\'{"name":"channels","type":"launch-wrap"}\']').is_displayed()
     assert duo.get_logs() == []
+
+
+def test_a_value_typed_and_start_clicked_at_once_start_the_run_with_that_value(start_app, db_url):
+    """The field's debounced change and the click reach the server in one request: Start still starts."""
+    duo = start_app()
+    select(duo, "dataset", "digits")
+    fill(duo, "epochs", 2)
+    duo.driver.execute_script("""
+        const input = document.getElementById('{"name":"lr","type":"launch-field"}');
+        input.focus();
+        Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(input, '0.02');
+        input.dispatchEvent(new Event('input', {bubbles: true}));
+        input.blur();                                   // commits the debounced value...
+        document.getElementById('launch-start').click();  // ...and Start, in the same task
+    """)
+    duo.wait_for_contains_text("#launch-message", "Started run #1", timeout=20)
+    reads, db = store(db_url)
+    assert reads.get_run(db, 1).spec["lr"] == 0.02
+    duo.wait_for_contains_text("#launch-finished-runs", "completed", timeout=60)
+    assert duo.get_logs() == []
