@@ -45,7 +45,7 @@ COMMIT_EVERY_S = 0.25
 HEARTBEAT_EVERY_S = 5.0
 EVENT_KEYS = ("train_loss", "val_loss", "val_accuracy")  # what storage.events.detect_events reads
 MB = 1_000_000
-CHECKPOINT_SHARE = 0.02  # at most this share of the training time goes to encoding checkpoints
+CHECKPOINT_SHARE = 0.01  # at most this share of the training time goes to encoding checkpoints
 
 
 def checkpoint_stride(budget_bytes: int, size: int, epochs: int, *, encode_s: float = 0.0,

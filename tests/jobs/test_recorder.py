@@ -116,6 +116,7 @@ def test_checkpoints_keep_every_epoch_while_they_fit_and_thin_evenly_when_not():
     assert checkpoint_stride(1000, 600, 20) == 0   # one fits: only the latest
     assert checkpoint_stride(0, 600, 20) == 0
     # a 1 ms encode against 5 ms epochs: every 10th epoch keeps encoding at 2% of the training time
+    # (the recorder's share is CHECKPOINT_SHARE)
     assert checkpoint_stride(10**9, 100, 20, encode_s=0.001, epoch_s=0.005, share=0.02) == 10
     assert checkpoint_stride(1000, 100, 20, encode_s=0.001, epoch_s=1.0, share=0.02) == 3  # bytes decide
     assert checkpoint_stride(0, 100, 20, encode_s=0.001, epoch_s=0.005, share=0.02) == 0
