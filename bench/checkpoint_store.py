@@ -7,13 +7,13 @@ RunRecorder as run_experiment wires it, on a SQLite file, the default checkpoint
 (ExperimentSpec.checkpoint_budget_mb). Columns:
 
   epoch s        median epoch as the trainer runs it (training and evaluation)
-  encode ms      the recorder's checkpoint time per epoch (Trainer.training_state + encode_checkpoint)
+  encode ms      the recorder's time per checkpoint it took (Trainer.training_state + encode_checkpoint)
   write ms       one epoch batch with its checkpoint committed (log_epochs_with_checkpoints), median of 5;
   bare ms        the same batch without a checkpoint (what a run paid before checkpoints)
-  % epoch        (encode + write - bare) / epoch
+  % epoch        (encode + write - bare) / epoch: what an epoch that takes a checkpoint pays
   ckpt kB        one checkpoint's bytes
-  kept/run       checkpoints a run of the default 20 epochs keeps under the default budget (the latest
-                 included), and their MB
+  kept/run       checkpoints a run of the default 20 epochs keeps under the default budget and time share
+                 (jobs.recorder.checkpoint_stride with this encode and epoch; the latest included), and their MB
 
 Then the store: one default run (MLP on digits, 20 epochs, default budget) trained for real, its run
 row and checkpoints copied `--runs` - 1 times, and the SQLite file's size measured (WAL folded in).
@@ -37,7 +37,7 @@ from sqlalchemy import text
 
 from engine.experiment import prepare, run_training
 from engine.spec import ExperimentSpec, parse_spec
-from jobs.recorder import MB, RunRecorder, checkpoint_stride
+from jobs.recorder import CHECKPOINT_SHARE, MB, RunRecorder, checkpoint_stride
 from jobs.run import create_queued_run, run_experiment
 from storage import reads
 from storage.checkpoints import checkpoint_bytes, list_checkpoints, log_epochs_with_checkpoints, read_checkpoint
@@ -77,9 +77,12 @@ def bench_case(name: str, epochs: int, tmp: str) -> dict:
     step = iter(range(1000, 10**6))
     write = _median_ms(lambda: log_epochs_with_checkpoints(db, run_id, [(s := next(step), metrics)], [(s, 1, blob)]))
     bare = _median_ms(lambda: log_epochs(db, run_id, [(next(step), metrics)]))
-    stride = checkpoint_stride(int(ExperimentSpec().checkpoint_budget_mb * MB), len(blob), DEFAULT_EPOCHS)
-    kept = (DEFAULT_EPOCHS // stride if stride else 0) + (0 if stride and DEFAULT_EPOCHS % stride == 0 else 1)
-    return {"epoch": statistics.median(seconds), "encode": recorder.checkpoint_seconds / summary.epochs_run * 1e3,
+    encode_s = recorder.checkpoint_seconds / recorder.checkpoints_taken
+    stride = checkpoint_stride(int(ExperimentSpec().checkpoint_budget_mb * MB), len(blob), DEFAULT_EPOCHS,
+                               encode_s=encode_s, epoch_s=statistics.median(seconds), share=CHECKPOINT_SHARE)
+    grid = range(1, DEFAULT_EPOCHS + 1, stride) if stride else []  # epochs 1, 1 + stride, ...
+    kept = len(grid) + (DEFAULT_EPOCHS not in grid)  # and the latest
+    return {"epoch": statistics.median(seconds), "encode": encode_s * 1e3,
             "write": write, "bare": bare, "bytes": len(blob), "kept": kept}
 
 

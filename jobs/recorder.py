@@ -74,7 +74,8 @@ class RunRecorder:
         self.clock = clock  # when epochs end and commits happen (a test may pass its own)
         self.checkpoint_budget = None if checkpoint_budget_mb is None else int(checkpoint_budget_mb * MB)
         self.checkpoint_share = checkpoint_share  # None: kept checkpoints limited by bytes only
-        self.checkpoint_seconds = 0.0  # time spent encoding checkpoints
+        self.checkpoint_seconds = 0.0  # time spent encoding checkpoints...
+        self.checkpoints_taken = 0     # ...this many
         self.checkpoint_bytes = 0      # bytes of checkpoints written
         self._trainer = None
         self._start = 0                # the epoch training started from (a resume or fork)
@@ -177,6 +178,7 @@ class RunRecorder:
             return
         encode_s = time.perf_counter() - t0
         self.checkpoint_seconds += encode_s
+        self.checkpoints_taken += 1
         if self._stride is None:
             self._stride = checkpoint_stride(self.checkpoint_budget, len(data), max(self._epochs - self._start, 1),
                                              encode_s=encode_s, epoch_s=epoch_s, share=self.checkpoint_share)
