@@ -143,9 +143,10 @@ def register(app, config) -> None:
         return open_db(config.db_url)
 
     # The curves first; the parallel coordinates, scatter and diff once the curves are drawn (the
-    # curves' callback hands the selection on), so the browser paints what a user came for first.
-    # The curves wait until the graph has drawn its placeholder: a graph's first drawing is followed by a
-    # forced resize (a second full drawing), cheap for the placeholder, not for 400 curves.
+    # curves' hand-over passes the selection on), so the browser paints what a user came for first.
+    # The server builds the curves at once, while the browser loads plotly.js; the browser draws them once
+    # the graph has drawn its placeholder: a graph's first drawing is followed by a forced resize (a second
+    # full drawing), cheap for the placeholder, not for hundreds of curves.
     app.clientside_callback(
         "function(relayout, ready) { return ready ? window.dash_clientside.no_update : true; }",
         Output(ids.CMP_GRAPH_READY, "data"),
@@ -154,19 +155,21 @@ def register(app, config) -> None:
         prevent_initial_call=True,
     )
 
-    @app.callback(
-        Output(ids.CMP_CURVES, "figure"),
-        Output(ids.CMP_DRAWN, "data"),
-        *SETTINGS[:7],
-        Input(ids.CMP_GRAPH_READY, "data"),
-    )
-    def update_curves(run_ids, metric, splits, smooth, x, log, group, ready):
-        if not ready:
-            raise PreventUpdate
+    @app.callback(Output(ids.CMP_CURVES_DATA, "data"), *SETTINGS[:7])
+    def update_curves(run_ids, metric, splits, smooth, x, log, group):
         run_ids = list(run_ids or [])
         figure = comparison_curves(db(), run_ids, metric=metric, splits=splits or [], smooth=smooth or 0, x=x,
                                    log=bool(log), group=group)
-        return figure, run_ids
+        return {"figure": figure, "runs": run_ids}
+
+    app.clientside_callback(
+        """function(built, ready) { if (!built || !ready) { return window.dash_clientside.no_update; }
+               return [built.figure, built.runs]; }""",
+        Output(ids.CMP_CURVES, "figure"),
+        Output(ids.CMP_DRAWN, "data"),
+        Input(ids.CMP_CURVES_DATA, "data"),
+        Input(ids.CMP_GRAPH_READY, "data"),
+    )
 
     @app.callback(
         Output(ids.CMP_PARCOORDS, "figure"),
