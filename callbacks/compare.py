@@ -142,11 +142,11 @@ def register(app, config) -> None:
 
         return open_db(config.db_url)
 
-    # The curves first; the parallel coordinates, scatter and diff once the curves are drawn (the
-    # curves' hand-over passes the selection on), so the browser paints what a user came for first.
-    # The server builds the curves at once, while the browser loads plotly.js; the browser draws them once
-    # the graph has drawn its placeholder: a graph's first drawing is followed by a forced resize (a second
-    # full drawing), cheap for the placeholder, not for hundreds of curves.
+    # The curves first; the parallel coordinates, scatter and diff right after, so the browser paints what
+    # a user came for first. The server builds the curves at once, while the browser loads plotly.js; the
+    # browser draws them once the graph has drawn its placeholder: a graph's first drawing is followed by a
+    # forced resize (a second full drawing), cheap for the placeholder, not for hundreds of curves. The
+    # other figures are asked for at that same moment, so the server builds them while the curves are drawn.
     app.clientside_callback(
         "function(relayout, ready) { return ready ? window.dash_clientside.no_update : true; }",
         Output(ids.CMP_GRAPH_READY, "data"),
@@ -155,18 +155,16 @@ def register(app, config) -> None:
         prevent_initial_call=True,
     )
 
-    @app.callback(Output(ids.CMP_CURVES_DATA, "data"), *SETTINGS[:7])
+    @app.callback(Output(ids.CMP_CURVES_DATA, "data"), Output(ids.CMP_BUILT, "data"), *SETTINGS[:7])
     def update_curves(run_ids, metric, splits, smooth, x, log, group):
         run_ids = list(run_ids or [])
         figure = comparison_curves(db(), run_ids, metric=metric, splits=splits or [], smooth=smooth or 0, x=x,
                                    log=bool(log), group=group)
-        return {"figure": figure, "runs": run_ids}
+        return figure, run_ids
 
     app.clientside_callback(
-        """function(built, ready) { if (!built || !ready) { return window.dash_clientside.no_update; }
-               return [built.figure, built.runs]; }""",
+        """function(figure, ready) { return figure && ready ? figure : window.dash_clientside.no_update; }""",
         Output(ids.CMP_CURVES, "figure"),
-        Output(ids.CMP_DRAWN, "data"),
         Input(ids.CMP_CURVES_DATA, "data"),
         Input(ids.CMP_GRAPH_READY, "data"),
     )
@@ -177,12 +175,13 @@ def register(app, config) -> None:
         Output(ids.CMP_DIFF, "children"),
         Output(ids.CMP_SCATTER_PARAM, "options"),
         Output(ids.CMP_SCATTER_PARAM, "value"),
-        Input(ids.CMP_DRAWN, "data"),
+        Input(ids.CMP_BUILT, "data"),
+        Input(ids.CMP_GRAPH_READY, "data"),
         Input(ids.CMP_SCATTER_PARAM, "value"),
         Input(ids.CMP_FINAL, "value"),
     )
-    def update_details(run_ids, param, final):
-        if run_ids is None:
+    def update_details(run_ids, ready, param, final):
+        if run_ids is None or not ready:
             raise PreventUpdate
         return comparison_details(db(), list(run_ids), param=param, final=final or "val_accuracy")
 
