@@ -179,6 +179,7 @@ def register(app, config) -> None:
         Input(ids.CMP_GRAPH_READY, "data"),
         Input(ids.CMP_SCATTER_PARAM, "value"),
         Input(ids.CMP_FINAL, "value"),
+        prevent_initial_call=True,  # the curves' callback sets the selection it built on every load
     )
     def update_details(run_ids, ready, param, final):
         if run_ids is None or not ready:
