@@ -143,10 +143,12 @@ def register(app, config) -> None:
         return open_db(config.db_url)
 
     # The curves first; the parallel coordinates, scatter and diff right after, so the browser paints what
-    # a user came for first. The server builds the curves at once, while the browser loads plotly.js; the
-    # browser draws them once the graph has drawn its placeholder: a graph's first drawing is followed by a
-    # forced resize (a second full drawing), cheap for the placeholder, not for hundreds of curves. The
-    # other figures are asked for at that same moment, so the server builds them while the curves are drawn.
+    # a user came for first. The curves wait until the graph has drawn its placeholder: a graph's first
+    # drawing is followed by a forced resize (a second full drawing), cheap for the placeholder, not for
+    # hundreds of curves. The other figures are asked for as soon as the curves arrive, so the server
+    # builds them while the browser draws the curves. (Building the curves earlier, while plotly.js loads,
+    # and handing them over from a dcc.Store made the page slower: the browser's work on the stored
+    # figure delayed the controls and the curves alike.)
     app.clientside_callback(
         "function(relayout, ready) { return ready ? window.dash_clientside.no_update : true; }",
         Output(ids.CMP_GRAPH_READY, "data"),
@@ -155,19 +157,15 @@ def register(app, config) -> None:
         prevent_initial_call=True,
     )
 
-    @app.callback(Output(ids.CMP_CURVES_DATA, "data"), Output(ids.CMP_BUILT, "data"), *SETTINGS[:7])
-    def update_curves(run_ids, metric, splits, smooth, x, log, group):
+    @app.callback(Output(ids.CMP_CURVES, "figure"), Output(ids.CMP_BUILT, "data"), *SETTINGS[:7],
+                  Input(ids.CMP_GRAPH_READY, "data"))
+    def update_curves(run_ids, metric, splits, smooth, x, log, group, ready):
+        if not ready:
+            raise PreventUpdate
         run_ids = list(run_ids or [])
         figure = comparison_curves(db(), run_ids, metric=metric, splits=splits or [], smooth=smooth or 0, x=x,
                                    log=bool(log), group=group)
         return figure, run_ids
-
-    app.clientside_callback(
-        """function(figure, ready) { return figure && ready ? figure : window.dash_clientside.no_update; }""",
-        Output(ids.CMP_CURVES, "figure"),
-        Input(ids.CMP_CURVES_DATA, "data"),
-        Input(ids.CMP_GRAPH_READY, "data"),
-    )
 
     @app.callback(
         Output(ids.CMP_PARCOORDS, "figure"),
@@ -176,13 +174,12 @@ def register(app, config) -> None:
         Output(ids.CMP_SCATTER_PARAM, "options"),
         Output(ids.CMP_SCATTER_PARAM, "value"),
         Input(ids.CMP_BUILT, "data"),
-        Input(ids.CMP_GRAPH_READY, "data"),
         Input(ids.CMP_SCATTER_PARAM, "value"),
         Input(ids.CMP_FINAL, "value"),
         prevent_initial_call=True,  # the curves' callback sets the selection it built on every load
     )
-    def update_details(run_ids, ready, param, final):
-        if run_ids is None or not ready:
+    def update_details(run_ids, param, final):
+        if run_ids is None:
             raise PreventUpdate
         return comparison_details(db(), list(run_ids), param=param, final=final or "val_accuracy")
 
