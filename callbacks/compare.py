@@ -145,10 +145,10 @@ def register(app, config) -> None:
     # The curves first; the parallel coordinates, scatter and diff right after, so the browser paints what
     # a user came for first. The curves wait until the graph has drawn its placeholder: a graph's first
     # drawing is followed by a forced resize (a second full drawing), cheap for the placeholder, not for
-    # hundreds of curves. The other figures are asked for as soon as the curves arrive, so the server
-    # builds them while the browser draws the curves. (Building the curves earlier, while plotly.js loads,
-    # and handing them over from a dcc.Store made the page slower: the browser's work on the stored
-    # figure delayed the controls and the curves alike.)
+    # hundreds of curves. The other figures are asked for with the selection the curves were built for
+    # (Dash sends that request once the graph has drawn the curves). Building the curves earlier, while
+    # plotly.js loads, and handing them over from a dcc.Store made the page slower: the browser's work on
+    # the stored figure delayed the controls and the curves alike.
     app.clientside_callback(
         "function(relayout, ready) { return ready ? window.dash_clientside.no_update : true; }",
         Output(ids.CMP_GRAPH_READY, "data"),
