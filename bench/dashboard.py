@@ -9,7 +9,11 @@ over 1,000 runs. Prints the median of 5 after a warm-up, with the figure and JSO
 
 With --browser, starts the dashboard on the database in a child process, opens each page in a warm
 headless Chromium (every page loaded once first) and prints the time from the navigation to the moment
-its content is on screen (the condition each row names), median of 5.
+its content is on screen (the condition each row names), median of 5 (--repeat). With --baseline DIR (a
+checkout of another version, e.g. `git archive main | tar -x -C DIR`), serves that version too and
+alternates the loads between the two, so that before and after meet the same load on a shared machine:
+
+    python bench/dashboard.py --browser --only "compare 200 runs" --baseline /tmp/main-copy --repeat 10
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ def main() -> None:
     parser.add_argument("--browser", action="store_true", help="time to content of each page in Chromium")
     parser.add_argument("--port", type=int, default=8077)
     parser.add_argument("--only", nargs="*", help="with --browser: only these pages (names as printed)")
+    parser.add_argument("--baseline", help="with --browser: a checkout of another version, timed alternately")
+    parser.add_argument("--repeat", type=int, default=5, help="with --browser: loads per page (and version)")
     args = parser.parse_args()
     url = args.db if "://" in args.db else f"sqlite:///{args.db}"  # a file, or any URL (PostgreSQL)
     if "://" not in args.db and not os.path.exists(args.db):
@@ -126,12 +132,12 @@ BROWSER_GOALS_MS = {"launch": 1000, "runs": 1000, "run": 1000, "query": 1000, "c
                     "compare 200 runs whole page": 2000}
 
 
-def _serve(db: str, port: int, cache: str):
+def _serve(db: str, port: int, cache: str, root: str | None = None):
     import subprocess
 
     code = ("from dashboard.serve import serve; import sys; "
             f"serve('sqlite:///{db}', port={port}, cache_dir={cache!r})")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     import urllib.request
@@ -171,27 +177,41 @@ def browser_main(args) -> None:
     total = reads.count_runs(engine)
     ids = [r.id for r in reads.list_runs(engine, limit=200, sort="id", descending=False)]
     fmt = {"first": ids[0], "runs2": ",".join(map(str, ids[:2])), "runs200": ",".join(map(str, ids))}
-    proc = _serve(args.db, args.port, tempfile.mkdtemp(prefix="nnlab-bench-cache-"))
+    versions = {"now": (_serve(args.db, args.port, tempfile.mkdtemp(prefix="nnlab-bench-cache-")), args.port)}
+    if args.baseline:
+        versions = {"before": (_serve(args.db, args.port + 1, tempfile.mkdtemp(prefix="nnlab-bench-cache-"),
+                                      os.path.abspath(args.baseline)), args.port + 1), **versions}
     d = chromium(1400, 1000)
-    base = f"http://127.0.0.1:{args.port}"
     try:
         pages = [p for p in _PAGES if not args.only or p[0] in args.only]
-        for _name, path, milestones in pages:  # warm the browser and the server
-            time_to_content(d, base + path.format(**fmt), milestones)
+        for _name, path, milestones in pages:  # warm the browser and the servers
+            for _proc, port in versions.values():
+                time_to_content(d, f"http://127.0.0.1:{port}" + path.format(**fmt), milestones)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(f"time to content in headless Chromium, {total} runs in {args.db}; median of 5, warm browser; "
-              f"load average {load} on {os.cpu_count()} cores")
-        print(f"{'page':<32} {'content':<20} {'ms':>7} {'min':>7} {'max':>7} {'goal':>6}")
+        print(f"time to content in headless Chromium, {total} runs in {args.db}; median of {args.repeat}, warm "
+              f"browser{', versions alternating' if args.baseline else ''}; load average {load} on "
+              f"{os.cpu_count()} cores")
+        cols = "".join(f" {v + ' ms':>10} {'min':>6} {'max':>6}" for v in versions)
+        print(f"{'page':<32} {'content':<20}{cols} {'goal':>6}")
         for name, path, milestones in pages:
-            times = [time_to_content(d, base + path.format(**fmt), milestones) for _ in range(5)]
-            for i, (what, _cond) in enumerate(milestones):
-                ms = [t[i] * 1000 for t in times]
+            times = {v: [] for v in versions}
+            for i in range(args.repeat):
+                for v in (list(versions) if i % 2 == 0 else list(versions)[::-1]):
+                    url = f"http://127.0.0.1:{versions[v][1]}" + path.format(**fmt)
+                    times[v].append(time_to_content(d, url, milestones))
+            for j, (what, _cond) in enumerate(milestones):
+                cells = ""
+                for v in versions:
+                    ms = [t[j] * 1000 for t in times[v]]
+                    cells += f" {statistics.median(ms):10.0f} {min(ms):6.0f} {max(ms):6.0f}"
                 goal = BROWSER_GOALS_MS.get(name, BROWSER_GOALS_MS.get(f"{name} {what}", ""))
-                print(f"{name:<32} {what:<20} {statistics.median(ms):7.0f} {min(ms):7.0f} {max(ms):7.0f} {goal:>6}")
+                print(f"{name:<32} {what:<20}{cells} {goal:>6}")
+        print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         d.quit()
-        proc.terminate()
-        proc.wait(10)
+        for proc, _port in versions.values():
+            proc.terminate()
+            proc.wait(10)
 
 
 if __name__ == "__main__":

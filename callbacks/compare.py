@@ -142,10 +142,13 @@ def register(app, config) -> None:
 
         return open_db(config.db_url)
 
-    # The curves first; the parallel coordinates, scatter and diff once the curves are drawn (the
-    # curves' callback hands the selection on), so the browser paints what a user came for first.
-    # The curves wait until the graph has drawn its placeholder: a graph's first drawing is followed by a
-    # forced resize (a second full drawing), cheap for the placeholder, not for 400 curves.
+    # The curves first; the parallel coordinates, scatter and diff right after, so the browser paints what
+    # a user came for first. The curves wait until the graph has drawn its placeholder: a graph's first
+    # drawing is followed by a forced resize (a second full drawing), cheap for the placeholder, not for
+    # hundreds of curves. The other figures are asked for with the selection the curves were built for
+    # (Dash sends that request once the graph has drawn the curves). Building the curves earlier, while
+    # plotly.js loads, and handing them over from a dcc.Store made the page slower: the browser's work on
+    # the stored figure delayed the controls and the curves alike.
     app.clientside_callback(
         "function(relayout, ready) { return ready ? window.dash_clientside.no_update : true; }",
         Output(ids.CMP_GRAPH_READY, "data"),
@@ -154,12 +157,8 @@ def register(app, config) -> None:
         prevent_initial_call=True,
     )
 
-    @app.callback(
-        Output(ids.CMP_CURVES, "figure"),
-        Output(ids.CMP_DRAWN, "data"),
-        *SETTINGS[:7],
-        Input(ids.CMP_GRAPH_READY, "data"),
-    )
+    @app.callback(Output(ids.CMP_CURVES, "figure"), Output(ids.CMP_BUILT, "data"), *SETTINGS[:7],
+                  Input(ids.CMP_GRAPH_READY, "data"))
     def update_curves(run_ids, metric, splits, smooth, x, log, group, ready):
         if not ready:
             raise PreventUpdate
@@ -174,9 +173,10 @@ def register(app, config) -> None:
         Output(ids.CMP_DIFF, "children"),
         Output(ids.CMP_SCATTER_PARAM, "options"),
         Output(ids.CMP_SCATTER_PARAM, "value"),
-        Input(ids.CMP_DRAWN, "data"),
+        Input(ids.CMP_BUILT, "data"),
         Input(ids.CMP_SCATTER_PARAM, "value"),
         Input(ids.CMP_FINAL, "value"),
+        prevent_initial_call=True,  # the curves' callback sets the selection it built on every load
     )
     def update_details(run_ids, param, final):
         if run_ids is None:

@@ -362,7 +362,7 @@ def register_compare(app, config) -> None:
     @app.callback(
         Output(ids.CMP_INSIDE_FIGURE, "figure"),
         Output(ids.CMP_INSIDE_NOTE, "children"),
-        Input(ids.CMP_RUNS, "value"),
+        Input(ids.CMP_BUILT, "data"),  # the selection, once its curves are built: they come first
         Input(ids.CMP_INSIDE_VIEW, "value"),
         Input(ids.CMP_INSIDE_EPOCH, "value"),
         Input(ids.CMP_INSIDE_EXAMPLE, "value"),

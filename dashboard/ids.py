@@ -64,7 +64,7 @@ CMP_SCATTER = "compare-scatter"
 CMP_DIFF = "compare-diff"
 CMP_FINAL = "compare-final-metric"
 CMP_GRAPH_READY = "compare-graph-ready"  # true once the curves graph has drawn its placeholder
-CMP_DRAWN = "compare-drawn"            # the selection whose curves were drawn: starts the other figures
+CMP_BUILT = "compare-built"            # the selection whose curves were built: starts the other figures
 
 # run page
 RUN_ID = "run-id"

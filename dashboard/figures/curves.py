@@ -61,8 +61,10 @@ def _array(values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float32)
 
 
-# Beyond these, a comparison stays readable and quick to draw: the legend names the first runs only (a
-# legend entry costs the browser far more than a curve), and long curves are thinned to evenly spaced points.
+# Beyond these, a comparison stays readable and quick to draw: the first runs get a trace and a legend entry
+# each (a legend entry costs the browser far more than a curve); the curves of the others are drawn as one
+# trace per colour and split (the browser's cost grows with the number of traces), and long curves are
+# thinned to evenly spaced points.
 LEGEND_MAX_RUNS = 20
 MAX_POINTS = 500
 
@@ -82,15 +84,18 @@ def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int,
                           legend_max: int = LEGEND_MAX_RUNS,
                           forks: Mapping[int, tuple[int, int]] | None = None) -> go.Figure:
     """Overlay `metric` (e.g. 'loss' or 'accuracy') of several runs: one colour per run (`colors`, else
-    run_colors), a dash per split; one legend entry per run, for the first `legend_max` runs.
+    run_colors), a dash per split. The first `legend_max` runs get a trace per split and a legend entry;
+    the curves of the others share one trace per colour and split (hover names the run).
     `forks`: {run id: (parent id, fork epoch)}: a diamond marks where each fork left its parent."""
     if not histories:
         return empty_figure("Select runs to compare", height=COMPARE_HEIGHT)
     colors = colors or run_colors(list(histories))
     dashes = {"train": "solid", "val": "dash", "test": "dot"}
-    traces, named = [], set()
+    width = 1.5 if len(histories) > legend_max else 2
+    traces, named, shared = [], set(), {}
     for i, (run_id, hist) in enumerate(histories.items()):
         times = wall_times(hist) if x == "time" else None
+        color = colors.get(run_id, color_for(i))
         for split in splits:
             key = f"{split}_{metric}" if split else metric
             pts = hist.get(key) or []
@@ -100,16 +105,26 @@ def compare_curves_figure(histories: Mapping[int, History], labels: Mapping[int,
             if times is not None:
                 xs = [times.get(s) for s in xs]
             xs, ys = thin(xs, smooth(ys, smoothing))
-            show = i < legend_max and run_id not in named
-            named.add(run_id)
-            traces.append({"type": "scatter", "x": _array(xs), "y": _array(ys), "mode": "lines",
-                           "name": f"{labels.get(run_id, run_id)}", "legendgroup": str(run_id),
-                           "showlegend": show, "hovertemplate": f"{split} %{{y:.4g}}<extra>%{{fullData.name}}</extra>",
-                           "line": {"color": colors.get(run_id, color_for(i)), "dash": dashes.get(split, "solid"),
-                                    "width": 1.5 if len(histories) > legend_max else 2}})
+            line = {"color": color, "dash": dashes.get(split, "solid"), "width": width}
+            if i < legend_max:
+                traces.append({"type": "scatter", "x": _array(xs), "y": _array(ys), "mode": "lines",
+                               "name": f"{labels.get(run_id, run_id)}", "legendgroup": str(run_id),
+                               "showlegend": run_id not in named, "line": line,
+                               "hovertemplate": f"{split} %{{y:.4g}}<extra>%{{fullData.name}}</extra>"})
+                named.add(run_id)
+            else:
+                trace = shared.setdefault((color, split), {
+                    "type": "scatter", "x": [], "y": [], "customdata": [], "mode": "lines", "showlegend": False,
+                    "line": line, "hovertemplate": f"#%{{customdata}} {split} %{{y:.4g}}<extra></extra>"})
+                gap = [None] if trace["x"] else []  # a gap between two runs' curves
+                trace["x"] += gap + xs
+                trace["y"] += gap + ys
+                trace["customdata"] += [0] * len(gap) + [run_id] * len(xs)
             if forks and run_id in forks:
-                traces.append(_fork_marker(pts, times, forks[run_id], run_id, labels.get(run_id, run_id),
-                                           colors.get(run_id, color_for(i))))
+                traces.append(_fork_marker(pts, times, forks[run_id], run_id, labels.get(run_id, run_id), color))
+    for trace in shared.values():
+        traces.append({**trace, "x": _array(trace["x"]), "y": _array(trace["y"]),
+                       "customdata": np.array(trace["customdata"], dtype=np.int32)})
     if not traces:
         return empty_figure(f"The selected runs have no '{metric}' values", height=COMPARE_HEIGHT)
     # Traces built here are well-formed; plotly's per-value validation is what a 400-trace figure waited for.

@@ -122,6 +122,23 @@ def test_a_long_comparison_names_the_first_runs_in_its_legend_and_thins_long_cur
     assert all(len(t.x) <= 500 and t.x[-1] == 2000 for t in fig.data)
 
 
+def test_runs_past_the_legend_share_a_trace_per_colour_and_split_and_keep_their_colour():
+    run_ids = list(range(1, 61))
+    colors = run_colors(run_ids)
+    hist = {r: {"train_loss": [(1, 1.0 / r), (2, 0.5 / r)], "val_loss": [(1, 1.1 / r), (2, 0.6 / r)]} for r in run_ids}
+    fig = compare_curves_figure(hist, {}, "loss", colors=colors, legend_max=20)
+    own, shared = fig.data[:40], fig.data[40:]
+    assert [int(t.legendgroup) for t in own[::2]] == run_ids[:20]
+    assert len(shared) == 2 * len({colors[r] for r in run_ids[20:]})  # one per colour and split
+    for t in shared:
+        runs = {int(r) for r, y in zip(t.customdata, t.y, strict=True) if not math.isnan(y)}
+        assert {colors[r] for r in runs} == {t.line.color}  # every run drawn in its own colour
+        assert t.line.dash == ("solid" if t.hovertemplate.split()[1] == "train" else "dash")
+        assert "#%{customdata}" in t.hovertemplate  # hover names the run
+    drawn = sorted(int(r) for t in shared for r, y in zip(t.customdata, t.y, strict=True) if not math.isnan(y))
+    assert drawn == sorted(run_ids[20:] * 4)  # each run: two points in each of its two splits
+
+
 def test_smoothing_is_debiased_and_keeps_gaps():
     assert smooth([1.0, 1.0, 1.0], 0.9) == [1.0, 1.0, 1.0]
     out = smooth([0.0, float("nan"), 1.0], 0.5)
