@@ -138,7 +138,8 @@ def _serve(db: str, port: int, cache: str, root: str | None = None):
     code = ("from dashboard.serve import serve; import sys; "
             f"serve('sqlite:///{db}', port={port}, cache_dir={cache!r})")
     root = root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, stdout=subprocess.DEVNULL,
+    env = {**os.environ, "NNLAB_WORKER_IDLE_S": "20"}  # the worker the server prestarts leaves soon after
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     import urllib.request
 
