@@ -124,6 +124,10 @@ def test_a_database_deleted_and_created_again_gets_new_workers_at_once(db_url, m
     for suffix in ("", "-wal", "-shm"):
         (tmp_path / (path.rsplit("/", 1)[1] + suffix)).unlink(missing_ok=True)
     again = enqueue([{**SPEC, "epochs": 1, "seed": 1}], db_url)  # a new file at the same path
-    old.wait(timeout=30)  # the old file's worker left its slot (it would otherwise idle for 600 s)
+    old.wait(timeout=30)  # the old file's worker left its slot (it would otherwise idle for 600 s)...
+    close_all()
+    seen = subprocess.run([sys.executable, "-m", "cli", "runs", "--db", db_url, "--format", "json"], capture_output=True,
+                          text=True)
+    assert seen.returncode == 0 and [r["id"] for r in json.loads(seen.stdout)] == again  # ...and left its WAL
     ensure_workers(db_url, 1)
     assert _wait_final(open_db(db_url), again)[0].status == "completed"
