@@ -86,7 +86,9 @@ def test_a_worker_killed_mid_run_leaves_its_run_crashed_and_the_other_resumes_it
 
     db_url, redis, (w1, w2) = cluster
     db = open_db(db_url)
-    run_ids = enqueue([{**SPEC, "epochs": 60, "seed": s} for s in range(12)], db_url, experiment="kill")
+    # runs of about a second (not a third), so that w1 is seen mid-run whatever the machine's pace
+    run_ids = enqueue([{**SPEC, "hidden": "256,256", "epochs": 60, "seed": s} for s in range(12)], db_url,
+                      experiment="kill")
     wake(redis.url, len(run_ids))
 
     def w1_mid_run():
