@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env() -> dict:
+    """No NNLAB_ settings of the caller's, but a short worker idle (the server prestarts a worker)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NNLAB_")}
-    return dict(env, PYTHONPATH=str(ROOT))
+    return dict(env, PYTHONPATH=str(ROOT), NNLAB_WORKER_IDLE_S="3")
 
 
 def _strict(text: str):

@@ -123,6 +123,7 @@ def test_a_database_deleted_and_created_again_gets_new_workers_at_once(db_url, m
     close_all()
     for suffix in ("", "-wal", "-shm"):
         (tmp_path / (path.rsplit("/", 1)[1] + suffix)).unlink(missing_ok=True)
+    monkeypatch.setenv("NNLAB_WORKER_IDLE_S", "3")  # the new file's worker leaves soon after the test
     again = enqueue([{**SPEC, "epochs": 1, "seed": 1}], db_url)  # a new file at the same path
     old.wait(timeout=30)  # the old file's worker left its slot (it would otherwise idle for 600 s)...
     close_all()
