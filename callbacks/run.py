@@ -69,7 +69,7 @@ def register(app, config) -> None:
         engine = open_db(config.db_url)
         run = reads.get_run(engine, run_id) if run_id is not None else None
         if run is None:
-            return dbc.Alert(f"No run {run_id!r} in this database.", color="warning"), \
+            return dbc.Alert(f"No run {'' if run_id is None else f'#{run_id} '}in this database.", color="warning"), \
                 training_curves_figure({}), None, True
         history = reads.get_metric_history(engine, run.id)
         live = run.status in ("queued", "running")

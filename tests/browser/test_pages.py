@@ -72,7 +72,7 @@ def test_every_page_renders_without_console_errors(start_app, db_url):
     duo = start_app()
     for path, marker in (("/", "Launch a run"), ("/runs", "Runs"), ("/compare?runs=1,2", "Compare runs"),
                          (f"/run/{first.run_id}", f"Run #{first.run_id}"), ("/query", "Query the results"),
-                         ("/run/999", "No run")):
+                         ("/run/999", "No run #999"), ("/run/99999999999999999999999", "No run in")):
         duo.wait_for_page(url=duo.server_url + path)
         duo.wait_for_contains_text("#_pages_content", marker, timeout=15)
     for family in ("perceptron", "cnn", "resnet", "recurrent", "attention", "mlp"):
