@@ -21,7 +21,10 @@ def fork_target(db, run: str, at: str | None) -> dict:
     an epoch that is not a number (prepare_fork judges the epoch at Start)."""
     from storage import reads
 
-    parent = reads.get_run(db, int(run)) if str(run).isdigit() and int(run) < 2**63 else None  # a SQL integer
+    from dashboard.pages import url_run_id
+
+    run_id = url_run_id(run)
+    parent = reads.get_run(db, run_id) if run_id is not None else None
     if parent is None:
         raise Refused(f"there is no run {run}")
     if not str(at).isdigit():

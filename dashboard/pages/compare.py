@@ -12,6 +12,7 @@ from ..components.inside import compare_section
 from ..figures.common import empty_figure
 from ..figures.curves import COMPARE_HEIGHT
 from ..figures.hparams import HEIGHT as HPARAMS_HEIGHT
+from . import url_run_id
 
 PATH = "/compare"
 TITLE = "Compare"
@@ -60,7 +61,7 @@ def _num(value, default):
 def layout(runs: str = "", metric: str = "accuracy", splits: str = "train,val", smooth: str = "0",
            x: str = "epoch", log: str = "0", group: str = "", param: str = "", final: str = "val_accuracy",
            **_query):
-    selected = [int(r) for r in runs.split(",") if r.strip().isdigit()]
+    selected = [i for i in map(url_run_id, runs.split(",")) if i is not None]
     run_opts, params, metrics = _options(selected)
     graph = {"config": {"displaylogo": False}}
     waiting = f"Drawing the curves of {len(selected)} runs…" if selected else "Select runs to compare"

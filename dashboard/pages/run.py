@@ -8,16 +8,14 @@ from ..components.ablate import ablate_tab
 from ..components.inside import inside_tab
 from ..components.resume_fork import resume_fork_panel
 from ..figures.curves import training_curves_figure
+from . import url_run_id
 
 PATH_TEMPLATE = "/run/<run_id>"
 TITLE = "Run"
 
 
-MAX_RUN_ID = 2**53 - 1  # the largest whole number the browser's JSON keeps exactly (SQL's is 2**63 - 1)
-
-
 def layout(run_id: str = "", **_query):
-    rid = int(run_id) if str(run_id).isdigit() and int(run_id) <= MAX_RUN_ID else None  # else: no such run
+    rid = url_run_id(run_id)
     return dbc.Container([
         dcc.Store(id=ids.RUN_ID, data=rid),
         html.Div(id=ids.RUN_HEADER),
