@@ -248,13 +248,14 @@ def parse_spec(values: dict[str, Any] | ExperimentSpec) -> ExperimentSpec:
     if isinstance(values, ExperimentSpec):
         values = values.to_dict()
     fields = {f.name: f for f in dataclasses.fields(ExperimentSpec)}
+    defaults = ExperimentSpec()
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         key = str(key).replace("-", "_")
         if key not in fields:
             shown = key if key.isidentifier() and len(key) <= 60 else repr(key)[:60]
             raise SpecError(shown, f"unknown setting; known settings are {', '.join(sorted(fields))}")
-        default = getattr(ExperimentSpec(), key)
+        default = getattr(defaults, key)
         if key in ("hidden", "channels"):
             kwargs[key] = parse_int_list(key, value)
         elif key == "tags":

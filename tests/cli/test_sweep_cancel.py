@@ -52,13 +52,20 @@ def test_a_taken_experiment_name_is_refused_unless_appended(db_url):
     assert reads.count_runs(open_db(db_url), experiment="mine") == 2
 
 
+def _ctrl_c_delivered() -> None:
+    """In the child: SIGINT back to its default, as in a terminal. A shell that starts the test suite in the
+    background (`make test &`) ignores SIGINT, children inherit that, and Python then never raises
+    KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_cancels_the_sweep_and_keeps_every_finished_epoch(db_url):
     db = open_db(db_url)
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, "-m", "cli", "sweep", "--dataset", "digits", "--epochs", "500",
                              "--no-snapshots", "--grid", "seed=0..3", "--max-running", "1", "--db", db_url,
                              "--json", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT)
+                            env=env, cwd=ROOT, preexec_fn=_ctrl_c_delivered)
     deadline = time.monotonic() + 120
     while not any(r.epochs_done >= 2 for r in reads.list_runs(db, limit=None, reap=False)):
         assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() else ""
