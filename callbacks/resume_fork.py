@@ -8,7 +8,7 @@ from dash import Input, Output, State, dcc, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
-from jobs.lineage import Refused, prepare_resume
+from jobs.lineage import Refused, prepare_resume, resumes_from
 
 from .launch import kick
 
@@ -33,8 +33,7 @@ def resume_run(engine, run_id: int):
         epoch = prepare_resume(engine, run_id)
     except Refused as e:
         return dbc.Alert(str(e), color="warning", className="small py-1"), False
-    return dbc.Alert(f"Run #{run_id} resumes from its checkpoint at epoch {epoch}.", color="info",
-                     className="small py-1"), True
+    return dbc.Alert(resumes_from(run_id, epoch), color="info", className="small py-1"), True
 
 
 def fork_href(run_id: int | None, epoch) -> str | None:

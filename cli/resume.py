@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from jobs.lineage import FORKABLE, Refused, fork_changes, prepare_fork, prepare_resume
+from jobs.lineage import FORKABLE, Refused, fork_changes, prepare_fork, prepare_resume, resumes_from
 
 from .jobs import EXIT_INTERRUPTED, _refuse, _wait
 
@@ -86,7 +86,7 @@ def cmd_resume(args) -> int:
         epoch = prepare_resume(open_db(db_url), args.run, epochs=args.epochs, force=args.force)
     except Refused as e:
         return _refuse("resume", str(e))
-    print(f"run {args.run}: resumes from its checkpoint at epoch {epoch}", file=sys.stderr)
+    print(f"nnlab resume: {resumes_from(args.run, epoch)}", file=sys.stderr)
     return _run_and_report(db_url, args.run, args)
 
 

@@ -35,16 +35,20 @@ def _may_be_alive(run) -> bool:
     return (utcnow() - seen).total_seconds() < STALE_S
 
 
-def _readable_checkpoint(db, run_id: int, at_or_before: int | None = None):
-    """The run's latest checkpoint (at or before an epoch), checked to decode; Refused otherwise."""
+def _readable_checkpoint(db, run, at_or_before: int | None = None, *, replayable: bool = True):
+    """The run's latest checkpoint (at or before an epoch), checked to decode; None when it has none but
+    its training can be replayed from its start (`replayable`); Refused otherwise."""
     from engine.checkpoint import CheckpointError, decode_checkpoint
     from storage.checkpoints import read_checkpoint
 
+    run_id = run.id
     found = read_checkpoint(db, run_id, at_or_before=at_or_before)
     where = "" if at_or_before is None else f" at or before epoch {at_or_before}"
     if found is None:
-        raise Refused(f"run {run_id} has no checkpoint{where} (it stopped before its first epoch was committed, "
-                      f"or was trained before checkpoints existed): train it again instead")
+        if replayable:
+            return None
+        raise Refused(f"run {run_id} has no checkpoint{where} and cannot be replayed from its start (it never "
+                      f"started training, or was trained before checkpoints existed): train it again instead")
     try:
         decode_checkpoint(found.data)
     except CheckpointError as e:
@@ -62,7 +66,8 @@ def _check_engine(run, force: bool) -> None:
 
 
 def prepare_resume(db, run_id: int, *, epochs: int | None = None, force: bool = False) -> int:
-    """Check that `run_id` can be resumed and put it back in the queue; returns the checkpoint's epoch."""
+    """Check that `run_id` can be resumed and put it back in the queue; returns the epoch it goes on from
+    (its checkpoint's; 0, or a fork's fork epoch, when it has none and starts over)."""
     from engine.spec import parse_spec
     from storage import reads
     from storage.lineage import RunChanged, mark_run_crashed, requeue_run
@@ -82,7 +87,8 @@ def prepare_resume(db, run_id: int, *, epochs: int | None = None, force: bool = 
     if status == "completed" and epochs is None:
         raise Refused(f"run {run_id} is completed; extend it with --epochs N (more than its {run.epochs_planned}), "
                       f"or fork it")
-    found = _readable_checkpoint(db, run_id)
+    found = _readable_checkpoint(db, run, replayable=run.threads is not None)
+    start = found.epoch if found else run.fork_epoch or 0  # no checkpoint: it starts over (jobs/resume.py)
     _check_engine(run, force)
     spec = parse_spec(run.spec)
     new_spec = planned = None
@@ -90,19 +96,27 @@ def prepare_resume(db, run_id: int, *, epochs: int | None = None, force: bool = 
         if spec.schedule in ANNEALING:
             raise Refused(f"schedule: run {run_id}'s {spec.schedule} schedule ends at its {spec.epochs} planned "
                           f"epochs, so it cannot be extended exactly; fork it with a new schedule instead "
-                          f"(nnlab fork {run_id} --at {found.epoch} --set epochs={epochs} --set schedule=...)")
-        if epochs <= found.epoch:
-            raise Refused(f"epochs: --epochs must be more than the {found.epoch} epochs of its checkpoint")
+                          f"(nnlab fork {run_id} --at {max(start, 1)} --set epochs={epochs} --set schedule=...)")
+        if epochs <= start:
+            raise Refused(f"epochs: --epochs must be more than the {start} epochs of its checkpoint")
         try:
             new_spec = parse_spec({**spec.to_dict(), "epochs": epochs}).to_dict()
         except SpecError as e:
             raise Refused(str(e)) from None
         planned = epochs
     try:
-        requeue_run(db, run_id, from_epoch=found.epoch, expect_status=status, spec=new_spec, epochs_planned=planned)
+        requeue_run(db, run_id, from_epoch=start, expect_status=status, spec=new_spec, epochs_planned=planned)
     except RunChanged as e:
         raise Refused(f"{e}; try again") from None
-    return found.epoch
+    return start
+
+
+def resumes_from(run_id: int, epoch: int) -> str:
+    """What a resume queued by prepare_resume does, in words."""
+    if epoch:
+        return f"Run #{run_id} resumes from its checkpoint at epoch {epoch}."
+    return (f"Run #{run_id} starts over: it has no checkpoint (a run takes its first after a quarter second "
+            f"of training), and trains again from its start to the same epochs.")
 
 
 def fork_changes(pairs: list[str]) -> dict[str, str]:
@@ -144,7 +158,9 @@ def prepare_fork(db, parent_id: int, at: int, changes: dict[str, str], *, force:
         raise Refused(str(e)) from None
     if spec.epochs <= at:
         raise Refused(f"epochs: the fork must train past epoch {at}: set epochs to more than {at}")
-    _readable_checkpoint(db, parent_id, at_or_before=at)
+    from .resume import replays_from_start
+
+    _readable_checkpoint(db, parent, at_or_before=at, replayable=replays_from_start(parent))
     _check_engine(parent, force)
     if spec.schedule in ANNEALING and spec.epochs != parse_spec(parent.spec).epochs and notes is not None:
         notes.append(f"the {spec.schedule} schedule now anneals over {spec.epochs} epochs: the learning rate "

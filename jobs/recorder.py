@@ -15,21 +15,27 @@ the end of the epochs that need one and stored in the transaction that commits t
 - kept ones: the run's first, then every stride-th, the stride chosen at the first (`checkpoint_stride`)
   so that they fit the byte budget and that encoding them takes at most CHECKPOINT_SHARE of the
   training time.
-Thinning loses nothing: a resume or a fork starts from the nearest earlier checkpoint and replays the
-run's own settings up to the epoch it needs, bit for bit; the share bounds that replay at about
-1 / CHECKPOINT_SHARE checkpoint encodings. A checkpoint that cannot be taken is logged and checkpoints
+A run trained from scratch takes its first checkpoint once it has trained for CHECKPOINT_AFTER_S (a
+resumed or forked run, at its first epoch): a run shorter than that has none, which for a run of small
+epochs saves more than the CHECKPOINT_SHARE of its time that checkpoints may cost.
+Thinning loses nothing: a resume or a fork starts from the nearest earlier checkpoint, or from the start
+of a run that has none that early, and replays the run's own settings up to the epoch it needs, bit for
+bit (jobs/resume.py); the share bounds that replay at about 1 / CHECKPOINT_SHARE checkpoint encodings,
+and CHECKPOINT_AFTER_S one from the start. A checkpoint that cannot be taken is logged and checkpoints
 stop; training never fails for it.
 
-Cancel: every commit reads back the run's Cancel flag (storage.epoch_log), and a heartbeat thread
-does the same every HEARTBEAT_EVERY_S while the run trains, so a long epoch neither looks like a
-crash nor misses a Cancel. The heartbeat thread dies with the process, so a killed trainer stops
-beating and is later marked crashed by storage.writes.mark_crashed_runs.
+Cancel: every commit reads back the run's Cancel flag (storage.epoch_log), and the process's heartbeat
+thread does the same every HEARTBEAT_EVERY_S while the run trains, so a long epoch neither looks like a
+crash nor misses a Cancel. One heartbeat thread per process beats for every run the process is training
+(a warm worker trains one run after another; it starts the thread once). It dies with the process, so
+a killed trainer stops beating and is later marked crashed by storage.writes.mark_crashed_runs.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 
@@ -46,6 +52,7 @@ HEARTBEAT_EVERY_S = 5.0
 EVENT_KEYS = ("train_loss", "val_loss", "val_accuracy")  # what storage.events.detect_events reads
 MB = 1_000_000
 CHECKPOINT_SHARE = 0.01  # at most this share of the training time goes to encoding checkpoints
+CHECKPOINT_AFTER_S = 0.25  # a run trained from scratch takes no checkpoint in its first this many seconds
 
 
 def checkpoint_stride(budget_bytes: int, size: int, epochs: int, *, encode_s: float = 0.0,
@@ -69,16 +76,20 @@ class RunRecorder:
 
     def __init__(self, engine, run_id: int, *, commit_every_s: float = COMMIT_EVERY_S,
                  heartbeat_every_s: float = HEARTBEAT_EVERY_S, checkpoint_budget_mb: float | None = None,
-                 checkpoint_share: float | None = CHECKPOINT_SHARE, clock=time.monotonic) -> None:
+                 checkpoint_share: float | None = CHECKPOINT_SHARE, checkpoint_after_s: float | None = None,
+                 clock=time.monotonic) -> None:
         self.engine, self.run_id = engine, int(run_id)
         self.clock = clock  # when epochs end and commits happen (a test may pass its own)
         self.checkpoint_budget = None if checkpoint_budget_mb is None else int(checkpoint_budget_mb * MB)
         self.checkpoint_share = checkpoint_share  # None: kept checkpoints limited by bytes only
+        # training time before the first checkpoint of a run from scratch (None: CHECKPOINT_AFTER_S)
+        self.checkpoint_after_s = CHECKPOINT_AFTER_S if checkpoint_after_s is None else checkpoint_after_s
         self.checkpoint_seconds = 0.0  # time spent encoding checkpoints...
         self.checkpoints_taken = 0     # ...this many
         self.checkpoint_bytes = 0      # bytes of checkpoints written
         self._trainer = None
-        self._start = 0                # the epoch training started from (a resume or fork)
+        self._trained_s = 0.0           # training time of this process's epochs so far
+        self._first: int | None = None  # the epoch of the first checkpoint
         self._stride: int | None = None  # see checkpoint_stride; None until the first checkpoint's size is known
         self._kept: list[tuple[int, int, bytes]] = []  # kept checkpoints not yet written
         self._latest: tuple[int, int, bytes] | None = None  # the latest epoch's, not yet written
@@ -92,12 +103,10 @@ class RunRecorder:
         self._epochs = 0
         self._last_commit = 0.0
         self._last_epoch_end = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # --- callback protocol ---
     def on_train_start(self, context: dict) -> None:
-        """Start the heartbeat thread (the run's row already holds its model size and planned epochs)."""
+        """Start beating for the run (the run's row already holds its model size and planned epochs)."""
         self._epochs = int(context.get("epochs") or 0)
         self._last_commit = self._last_epoch_end = self.clock()
         if context.get("start_epoch"):  # a resume or fork: its events read the epochs before it too
@@ -105,7 +114,8 @@ class RunRecorder:
             self._history = {k: [p for p in known.get(k, []) if p[0] <= context["start_epoch"]] for k in EVENT_KEYS}
         if self.checkpoint_budget is not None:
             self._trainer = context.get("trainer")
-            self._start = int(context.get("start_epoch") or 0)
+            if context.get("start_epoch"):  # its earlier epochs have checkpoints (its own or its parent's)
+                self.checkpoint_after_s = 0.0
         self.start_heartbeat()
 
     def on_epoch_end(self, record: EpochRecord) -> bool:
@@ -117,7 +127,8 @@ class RunRecorder:
             if key in record.metrics:
                 self._history[key].append((record.epoch, record.metrics[key]))
         due = self.committed == 0 or now + epoch_s - self._last_commit >= self.commit_every_s
-        if self._trainer is not None:
+        self._trained_s += epoch_s
+        if self._trainer is not None and self._trained_s >= self.checkpoint_after_s:
             keep = self._may_keep(record.epoch)
             if keep or due or cancelled or record.epoch >= self._epochs:
                 self._take_checkpoint(record.epoch, keep, epoch_s)
@@ -159,11 +170,11 @@ class RunRecorder:
 
     # --- checkpoints ---
     def _may_keep(self, epoch: int) -> bool:
-        """Whether `epoch`'s checkpoint is a kept one: the run's first (so a fork at any epoch has one to
-        start from), then every stride-th (see checkpoint_stride)."""
+        """Whether `epoch`'s checkpoint is a kept one: the run's first (so a fork at any later epoch has one
+        to start from), then every stride-th after it (see checkpoint_stride)."""
         if self._stride is None:
             return True  # the first; see _take_checkpoint
-        return bool(self._stride) and (epoch - self._start - 1) % self._stride == 0
+        return bool(self._stride) and (epoch - self._first) % self._stride == 0
 
     def _take_checkpoint(self, epoch: int, keep: bool, epoch_s: float) -> None:
         """Encode the training state after `epoch` (which took `epoch_s`): the latest, and a kept one if
@@ -180,7 +191,8 @@ class RunRecorder:
         self.checkpoint_seconds += encode_s
         self.checkpoints_taken += 1
         if self._stride is None:
-            self._stride = checkpoint_stride(self.checkpoint_budget, len(data), max(self._epochs - self._start, 1),
+            self._first = epoch
+            self._stride = checkpoint_stride(self.checkpoint_budget, len(data), max(self._epochs - epoch + 1, 1),
                                              encode_s=encode_s, epoch_s=epoch_s, share=self.checkpoint_share)
             keep = self._stride > 0
         self._latest = (epoch, VERSION, data)
@@ -209,8 +221,8 @@ class RunRecorder:
 
     # --- heartbeat thread ---
     def beat(self) -> bool:
-        """One heartbeat: record liveness and pick up a Cancel request. False once the run has ended
-        (so the thread stops even if training raised and on_train_end never came). Errors are logged."""
+        """One heartbeat: record liveness and pick up a Cancel request. False once the run has ended (so the
+        heartbeat thread drops the run even if training raised and on_train_end never came). Errors are logged."""
         try:
             running, cancel = heartbeat(self.engine, self.run_id)
             self.cancelled = self.cancelled or cancel
@@ -219,21 +231,62 @@ class RunRecorder:
             log.warning("heartbeat for run %s failed", self.run_id, exc_info=True)
             return True
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.heartbeat_every_s):
-            if not self.beat():
-                return
-
     def start_heartbeat(self) -> None:
-        """Start the daemon heartbeat thread (idempotent)."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name=f"nnlab-heartbeat-{self.run_id}", daemon=True)
-            self._thread.start()
+        """Beat for this run from the process's heartbeat thread, every heartbeat_every_s (idempotent)."""
+        HEARTBEATS.add(self)
 
     def stop_heartbeat(self) -> None:
-        """Stop and join the heartbeat thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.heartbeat_every_s + 30)
-            self._thread = None
+        """Stop beating for this run (a beat under way finishes first)."""
+        HEARTBEATS.remove(self)
+
+
+class Heartbeats:
+    """The process's heartbeat thread: calls `beat()` of each registered recorder every its
+    heartbeat_every_s, and drops a recorder whose beat says its run has ended. Started at the first
+    `add`, a daemon: it ends with the process."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # a forked child trains none of its parent's runs
+
+    def _reset(self) -> None:
+        self._due: dict[RunRecorder, float] = {}
+        self._beating: RunRecorder | None = None
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, recorder: RunRecorder) -> None:
+        with self._cond:
+            if recorder not in self._due:
+                self._due[recorder] = time.monotonic() + recorder.heartbeat_every_s
+                self._cond.notify()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="nnlab-heartbeat", daemon=True)
+                self._thread.start()
+
+    def remove(self, recorder: RunRecorder) -> None:
+        """Unregister `recorder`; returns once no beat of it is under way."""
+        with self._cond:
+            self._due.pop(recorder, None)
+            while self._beating is recorder:
+                self._cond.wait()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                self._beating = None
+                self._cond.notify_all()
+                while True:
+                    now = time.monotonic()
+                    due = min(self._due.items(), key=lambda kv: kv[1], default=None)
+                    if due is not None and due[1] <= now:
+                        break
+                    self._cond.wait(None if due is None else due[1] - now)
+                recorder = self._beating = due[0]
+                self._due[recorder] = now + recorder.heartbeat_every_s
+            if not recorder.beat():
+                with self._cond:
+                    self._due.pop(recorder, None)
+
+
+HEARTBEATS = Heartbeats()

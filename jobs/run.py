@@ -99,26 +99,33 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
     spec = parse_spec(spec)
     db = open_db(db_url)
     queued = run_id is not None  # queued runs may resume or fork (jobs/resume.py)
-    if run_id is None:  # trained here and now: running from the start (no worker may claim it)
-        run_id = _create_run(spec, db, "running", pid=os.getpid(), host=socket.gethostname())
+    exp, error = None, None
+    try:
+        exp = prepare(spec, data=data)
+    except Exception:
+        error = traceback.format_exc()
+    num_params = exp.num_params if exp is not None else 0
+    if run_id is None:  # trained here and now: created running, as start_run would mark it (no worker may claim it)
+        run_id = _create_run(spec, db, "running", pid=os.getpid(), host=socket.gethostname(),
+                             num_params=num_params if exp is not None else None, threads=blas_threads())
     recorder = RunRecorder(db, run_id, checkpoint_budget_mb=spec.checkpoint_budget_mb)
     callbacks: list = [recorder]
     if spec.snapshots:
         callbacks.append(SnapshotRecorder(db, run_id, budget_mb=spec.snapshot_budget_mb))
     if on_progress is not None:
         callbacks.append(_Progress(on_progress, spec.epochs))
-    num_params = 0
-    try:
-        exp = prepare(spec, data=data)
-        num_params = exp.num_params
-        start = start_point(db, run_id, spec, exp.data) if queued else StartPoint()
-        with _threads(start.threads):
-            writes.start_run(db, run_id, pid=os.getpid(), host=socket.gethostname(), num_params=num_params,
-                             threads=blas_threads())
-            interrupt = (lambda: recorder.should_stop() or bool(should_stop and should_stop()))
-            summary = run_training(exp, callbacks, interrupt=interrupt, start=start.state, fork=start.fork)
-    except Exception:
-        error = traceback.format_exc()
+    if error is None:
+        try:
+            start = start_point(db, run_id, spec, exp.data) if queued else StartPoint()
+            with _threads(start.threads):
+                if queued:
+                    writes.start_run(db, run_id, pid=os.getpid(), host=socket.gethostname(), num_params=num_params,
+                                     threads=blas_threads())
+                interrupt = (lambda: recorder.should_stop() or bool(should_stop and should_stop()))
+                summary = run_training(exp, callbacks, interrupt=interrupt, start=start.state, fork=start.fork)
+        except Exception:
+            error = traceback.format_exc()
+    if error is not None:
         recorded = record_failure(db, run_id, error, recorder)
         return RunResult(run_id, "failed", {}, num_params, "failed", error, recorded=recorded)
     status = "cancelled" if summary.outcome == "stopped" and (recorder.cancelled or summary.stopped_by == "interrupt") \

@@ -79,13 +79,14 @@ def create_runs(engine: Engine, runs: Iterable[Mapping]) -> list[int]:
         experiments = {name: _experiment_id(conn, name) for name in {r.get("experiment") for r in runs} if name}
         for r, run_tags in zip(runs, tags):
             status = r.get("status", "queued")
-            result = conn.execute(Run.__table__.insert().values(
+            result = conn.execute(Run.__table__.insert(), dict(
                 experiment_id=experiments.get(r.get("experiment")), name=r.get("name", ""), status=status,
                 created_at=now, seed=int(r.get("seed", 0)), model=r.get("model", ""), dataset=r.get("dataset", ""),
                 spec=to_json(dict(r["spec"])), notes="", engine_version=r.get("engine_version", ""),
                 diverged=False, cancel_requested=False, epochs_planned=int(r.get("epochs_planned", 0)),
-                epochs_done=0, pid=r.get("pid"), host=r.get("host", ""),
-                started_at=now if status == "running" else None, heartbeat_at=None,
+                epochs_done=0, pid=r.get("pid"), host=r.get("host", ""), num_params=r.get("num_params"),
+                threads=r.get("threads"), started_at=now if status == "running" else None,
+                heartbeat_at=now if status == "running" else None,
                 ended_at=now if status in FINAL_STATUSES else None))
             run_id = result.inserted_primary_key[0]
             ids.append(run_id)

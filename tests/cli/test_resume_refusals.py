@@ -18,6 +18,13 @@ from tests.cli.test_cli import nnlab
 SPEC = {"dataset": "digits", "hidden": "16", "epochs": 4, "snapshots": False}
 
 
+@pytest.fixture(autouse=True)
+def _checkpoints_from_the_first_epoch(monkeypatch):
+    """These small runs (trained in this process) checkpoint every epoch, as longer runs do after their first
+    quarter second: the refusals below are about runs that have checkpoints."""
+    monkeypatch.setattr("jobs.recorder.CHECKPOINT_AFTER_S", 0.0)
+
+
 def _run(db_url, **changes) -> int:
     return run_experiment({**SPEC, **changes}, db_url).run_id
 

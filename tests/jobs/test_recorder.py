@@ -92,6 +92,38 @@ def test_a_heartbeat_records_liveness_picks_up_cancel_and_ends_with_the_run(sqli
     assert recorder.beat() is False  # the thread stops itself once the run has ended
 
 
+def test_one_heartbeat_thread_beats_for_every_run_of_the_process_and_drops_an_ended_one(sqlite_engine):
+    import threading
+    import time
+
+    from jobs.recorder import HEARTBEATS
+
+    a, b = _started_run(sqlite_engine), _started_run(sqlite_engine)
+    stale = s.get_run(sqlite_engine, a).heartbeat_at
+    ra = RunRecorder(sqlite_engine, a, heartbeat_every_s=0.05)
+    rb = RunRecorder(sqlite_engine, b, heartbeat_every_s=0.05)
+    ra.start_heartbeat()
+    rb.start_heartbeat()
+    s.request_cancel(sqlite_engine, b)
+    deadline = time.monotonic() + 10
+    while not (rb.should_stop() and s.get_run(sqlite_engine, a).heartbeat_at > stale):
+        assert time.monotonic() < deadline, "no beat reached the store"
+        time.sleep(0.01)
+    assert not ra.should_stop()  # each run's own Cancel flag
+    threads = [t for t in threading.enumerate() if t.name == "nnlab-heartbeat"]
+    assert len(threads) == 1
+    s.finish_run(sqlite_engine, a, "failed", error="ended elsewhere")  # its next beat drops it
+    rb.stop_heartbeat()
+    time.sleep(0.3)
+    beat_at = s.get_run(sqlite_engine, b).heartbeat_at
+    time.sleep(0.2)
+    assert s.get_run(sqlite_engine, b).heartbeat_at == beat_at  # stopped: no more beats
+    assert ra not in HEARTBEATS._due and rb not in HEARTBEATS._due
+    rb.start_heartbeat()  # the next run of a warm worker: the same thread
+    assert [t for t in threading.enumerate() if t.name == "nnlab-heartbeat"] == threads
+    rb.stop_heartbeat()
+
+
 def test_recorder_with_the_real_trainer_records_a_whole_run(sqlite_engine):
     spec = ExperimentSpec(model="mlp", dataset="xor", hidden=(4,), epochs=6, lr=0.1, optimizer="sgd", batch_size=4)
     run_id = s.create_run(sqlite_engine, spec.to_dict(), spec.params(), epochs_planned=spec.epochs)
@@ -122,8 +154,10 @@ def test_checkpoints_keep_every_epoch_while_they_fit_and_thin_evenly_when_not():
     assert checkpoint_stride(0, 100, 20, encode_s=0.001, epoch_s=0.005, share=0.02) == 0
 
 
-def _checkpointed_run(db_url, epochs: int, budget_mb: float, share, clock=None) -> tuple[int, RunRecorder]:
-    """A digits MLP trained through a RunRecorder with `budget_mb` and time share `share`."""
+def _checkpointed_run(db_url, epochs: int, budget_mb: float, share, clock=None,
+                      after_s: float = 0.0) -> tuple[int, RunRecorder]:
+    """A digits MLP trained through a RunRecorder with `budget_mb`, time share `share`, and its first
+    checkpoint after `after_s` of training (0: at its first epoch)."""
     from storage.db import open_db
 
     db = open_db(db_url)
@@ -131,7 +165,8 @@ def _checkpointed_run(db_url, epochs: int, budget_mb: float, share, clock=None) 
     run_id = s.create_run(db, spec.to_dict(), spec.params(), epochs_planned=spec.epochs)
     s.start_run(db, run_id, pid=1, host="h")
     extra = {} if clock is None else {"clock": clock}
-    recorder = RunRecorder(db, run_id, checkpoint_budget_mb=budget_mb, checkpoint_share=share, **extra)
+    recorder = RunRecorder(db, run_id, checkpoint_budget_mb=budget_mb, checkpoint_share=share,
+                           checkpoint_after_s=after_s, **extra)
     run_training(prepare(spec), [recorder], interrupt=recorder.should_stop)
     recorder.finish("completed")
     return run_id, recorder
@@ -174,11 +209,24 @@ def test_kept_checkpoints_take_at_most_their_share_of_the_training_time(db_url):
     assert [c.epoch for c in list_checkpoints(db, every)] == list(range(1, 9))
 
 
-def test_run_experiment_keeps_the_first_and_last_checkpoint_of_a_small_fast_run(db_url):
-    from jobs.run import run_experiment
+def test_a_run_from_scratch_takes_its_first_checkpoint_after_its_first_training_seconds(db_url):
+    """Epochs of a (clock) second: with checkpoints after 3.5 s, epochs 1-3 have none and every later one
+    has one (the budget fits them all); a run shorter than that has none."""
     from storage.checkpoints import list_checkpoints
     from storage.db import open_db
 
-    run = run_experiment({"dataset": "digits", "hidden": "16", "epochs": 6, "snapshots": False}, db_url).run_id
-    kept = [c.epoch for c in list_checkpoints(open_db(db_url), run)]
-    assert kept[0] == 1 and kept[-1] == 6 and kept == sorted(set(kept))
+    def one_second_epochs():
+        t = 0.0
+
+        def clock():
+            nonlocal t
+            t += 1.0  # an epoch is the time between the recorder's readings: a second
+            return t
+        return clock
+
+    db = open_db(db_url)
+    late, recorder = _checkpointed_run(db_url, 8, 2.0, share=None, clock=one_second_epochs(), after_s=3.5)
+    assert [c.epoch for c in list_checkpoints(db, late)] == [4, 5, 6, 7, 8]
+    assert recorder.checkpoints_taken == 5
+    short, recorder = _checkpointed_run(db_url, 3, 2.0, share=None, clock=one_second_epochs(), after_s=3.5)
+    assert list_checkpoints(db, short) == [] and recorder.checkpoints_taken == 0

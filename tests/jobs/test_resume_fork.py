@@ -1,7 +1,7 @@
 """Resume and fork on the real job path: a training process killed with SIGKILL and resumed ends with
 the same metrics, bit for bit, as the run trained without interruption; a fork with nothing changed
-reproduces its parent's later epochs, also from a thinned checkpoint (the parent is replayed up to the
-fork epoch). On SQLite and PostgreSQL."""
+reproduces its parent's later epochs, also from a thinned checkpoint or from the start of a run too short to
+have taken one (the parent is replayed up to the fork epoch). On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Slow enough per epoch (about 0.1 s) that the process can be killed mid-run.
 SPEC = ["--dataset", "digits", "--hidden", "128,128", "--batch-size", "8", "--epochs", "14", "--no-snapshots"]
 WITH_SNAPSHOTS = [*SPEC[:-1], "--snapshots"]
+# Epochs of about 0.1 s: the first checkpoint comes within the first few epochs (after CHECKPOINT_AFTER_S).
+WIDE = ["--dataset", "digits", "--hidden", "512,512", "--batch-size", "8", "--epochs", "14", "--no-snapshots"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -91,10 +93,11 @@ def test_a_run_killed_with_sigkill_and_resumed_ends_bit_identical_to_an_uninterr
 
 
 def test_a_fork_with_nothing_changed_reproduces_its_parent_also_from_a_thinned_checkpoint(url):
-    proc = nnlab("train", "--db", url, *SPEC, "--checkpoint-budget-mb", "1.3", "--quiet", "--json")
+    proc = nnlab("train", "--db", url, *WIDE, "--checkpoint-budget-mb", "14", "--quiet", "--json")
     parent = json.loads(proc.stdout.strip().splitlines()[-1])["run_id"]
     db = open_db(url)
     kept = [c.epoch for c in list_checkpoints(db, parent)]
+    assert kept[0] < 8 and kept[-1] == 14 and len(kept) < 14  # thinned: 14 MB hold a few of 3.2 MB
     at = next(e for e in range(kept[0] + 1, 14) if e not in kept)  # the fork replays from an earlier one
     proc = nnlab("fork", str(parent), "--at", str(at), "--db", url, "--json", "--quiet")
     assert proc.returncode == 0, proc.stderr
@@ -104,6 +107,32 @@ def test_a_fork_with_nothing_changed_reproduces_its_parent_also_from_a_thinned_c
     fork = reads.get_run(db, out["run_id"])
     assert (fork.parent_run_id, fork.fork_epoch, fork.epochs_done) == (parent, at, 14)
     assert fork.threads == reads.get_run(db, parent).threads
+
+
+def test_a_run_too_short_for_a_checkpoint_is_forked_and_resumed_from_its_start_bit_for_bit(db_url):
+    """A 6-epoch digits MLP trains in well under CHECKPOINT_AFTER_S: it takes no checkpoint, a fork of it
+    replays it from the start, and a resume starts it over; both end as the uninterrupted run does."""
+    from jobs.lineage import prepare_fork, prepare_resume, resumes_from
+    from sqlalchemy import update
+
+    from jobs.run import run_experiment
+    from storage.db import write_tx
+    from storage.models import Run
+
+    spec = {"dataset": "digits", "hidden": "16", "epochs": 6, "snapshots": False}
+    db = open_db(db_url)
+    parent = run_experiment(spec, db_url).run_id
+    assert list_checkpoints(db, parent) == []
+    fork = prepare_fork(db, parent, 3, {})
+    assert run_experiment(spec, db_url, run_id=fork).status == "completed"
+    assert _history(db, fork) == _history(db, parent)
+    with write_tx(db) as conn:
+        conn.execute(update(Run).where(Run.id == parent).values(status="crashed"))
+    assert prepare_resume(db, parent) == 0
+    assert "starts over" in resumes_from(parent, 0)
+    assert reads.get_run(db, parent).epochs_done == 0
+    assert run_experiment(spec, db_url, run_id=parent).status == "completed"
+    assert _history(db, parent) == _history(db, fork)
 
 
 def test_a_fork_with_changed_knobs_keeps_the_parents_epochs_and_trains_on_differently(url):
