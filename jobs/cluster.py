@@ -174,13 +174,14 @@ AUTO_RESUMED = "auto-resumed"  # the tag a run gets when a watch resumed it: onc
 
 
 def resume_crashed(db, run_ids: list[int]) -> list[int]:
-    """Put the runs a watch has just marked crashed back in the queue from their last checkpoint (the
-    warm workers continue them, exactly: jobs/lineage.py), once per run: a resumed run is tagged
-    AUTO_RESUMED and never resumed automatically again. Runs without a readable checkpoint stay
-    crashed. Returns the runs re-queued."""
+    """Put the runs a watch has just marked crashed back in the queue from their last checkpoint, or from
+    their start when they crashed before their first (the warm workers continue them, exactly:
+    jobs/lineage.py), once per run: a resumed run is tagged AUTO_RESUMED and never resumed automatically
+    again. Runs that prepare_resume refuses (an unreadable checkpoint) stay crashed. Returns the runs
+    re-queued."""
     from storage import reads, writes
 
-    from .lineage import Refused, prepare_resume
+    from .lineage import Refused, prepare_resume, resumes_from
 
     resumed = []
     for run_id in run_ids:
@@ -193,7 +194,7 @@ def resume_crashed(db, run_ids: list[int]) -> list[int]:
             log.warning("run %s stays crashed: %s", run_id, e)
             continue
         writes.tag_run(db, run_id, AUTO_RESUMED)
-        log.warning("run %s resumed automatically from its checkpoint at epoch %s", run_id, epoch)
+        log.warning("resumed automatically: %s", resumes_from(run_id, epoch))
         resumed.append(run_id)
     return resumed
 
