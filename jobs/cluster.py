@@ -181,7 +181,7 @@ def resume_crashed(db, run_ids: list[int]) -> list[int]:
     re-queued."""
     from storage import reads, writes
 
-    from .lineage import Refused, prepare_resume, resumes_from
+    from .lineage import Refused, prepare_resume
 
     resumed = []
     for run_id in run_ids:
@@ -194,7 +194,8 @@ def resume_crashed(db, run_ids: list[int]) -> list[int]:
             log.warning("run %s stays crashed: %s", run_id, e)
             continue
         writes.tag_run(db, run_id, AUTO_RESUMED)
-        log.warning("resumed automatically: %s", resumes_from(run_id, epoch))
+        log.warning("run %s resumed automatically %s", run_id,
+                    f"from its checkpoint at epoch {epoch}" if epoch else "from its start (no checkpoint yet)")
         resumed.append(run_id)
     return resumed
 

@@ -29,7 +29,8 @@ def _text(component) -> str:
     return children if isinstance(children, str) else _text(children) if children is not None else ""
 
 
-def test_resume_queues_a_stopped_run_and_refuses_a_completed_one(db_url):
+def test_resume_queues_a_stopped_run_and_refuses_a_completed_one(db_url, monkeypatch):
+    monkeypatch.setattr("jobs.recorder.CHECKPOINT_AFTER_S", 0.0)  # checkpoints from the first epoch, as long runs
     db = open_db(db_url)
     run_id = run_experiment(SPEC, db_url).run_id
     message, queued = resume_run(db, run_id)
