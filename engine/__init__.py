@@ -3,7 +3,7 @@
 Imports only NumPy and the standard library.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def _keep_freed_memory() -> None:

@@ -12,7 +12,9 @@ The price: each output row is computed Wp wide instead of OW (the extra columns 
 get zero gradient). A row of ones under the columns and the bias as an extra column of W fold the
 bias into the same product. The output is an (N, F, OH, OW) view of that (F, N, OH, Wp) product,
 channel-major and skipping the junk columns: the next layer reads it once and allocates like its
-input, so there are no transposing copies on the way forward or back.
+input, so there are no transposing copies on the way forward or back. Backward, `input_grad_wide`
+gets the input gradient a kernel row at a time: one product and k shifted adds instead of the
+product with W2.T and `col2im_wide`'s k*k adds (its slow twin).
 
 `im2col_naive` and `conv2d_naive` are the slow, obviously-correct twins the tests compare against.
 """
@@ -122,6 +124,36 @@ def col2im_wide(cols: np.ndarray, x_shape: tuple[int, int, int, int], k: int, pa
     return dx.transpose(1, 0, 2, 3)
 
 
+def input_grad_wide(d2: np.ndarray, W: np.ndarray, x_shape: tuple[int, int, int, int], padding: int,
+                    shifted: np.ndarray | None = None) -> np.ndarray:
+    """Input gradient of a stride-1 convolution from its wide output gradient d2, (F, N*OH*Wp) with zero
+    junk columns; the same as `col2im_wide(W.reshape(F, -1).T @ d2, ...)`, one kernel row at a time.
+
+    Every output row ends in exactly k - 1 junk columns, so moving the whole flattened batch right by
+    j < k pulls only zeros across a row or image boundary: `shifted[f, j, t] = d2[f, t - j]`. One
+    product then sums each kernel row's k taps and all filters, (C*k, F*k) @ (F*k, N*OH*Wp), and k
+    shifted adds (one per kernel row, instead of one per tap) place the rows in the padded images.
+    `shifted` may be a previous (F, k, N*OH*Wp) buffer of this function: its first j columns stay zero.
+    Returns a view with channel-major memory, like `col2im_wide`.
+    """
+    n, c, h, w = x_shape
+    f, _, k, _ = W.shape
+    hp, wp = h + 2 * padding, w + 2 * padding
+    length = (hp - k + 1) * wp
+    if shifted is None:
+        shifted = np.zeros((f, k, n * length), dtype=d2.dtype)
+    shifted[:, 0] = d2
+    for j in range(1, k):
+        shifted[:, j, j:] = d2[:, :-j]
+    w_rows = W.transpose(1, 2, 0, 3).reshape(c * k, f * k)  # [(c, i), (f, j)] = W[f, c, i, j]
+    rows = (w_rows @ shifted.reshape(f * k, -1)).reshape(c, k, n, length)
+    dxp = np.zeros((c, n, hp * wp + k - 1), dtype=d2.dtype)
+    for i in range(k):
+        dxp[:, :, i * wp:i * wp + length] += rows[:, i]
+    dx = dxp[:, :, :hp * wp].reshape(c, n, hp, wp)[:, :, padding:padding + h, padding:padding + w]
+    return dx.transpose(1, 0, 2, 3)
+
+
 def im2col_naive(x: np.ndarray, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
     """Slow twin of `im2col`: one receptive field at a time."""
     n, c, h, w = x.shape
@@ -155,7 +187,7 @@ def conv2d_naive(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int, paddi
 class Conv2D(Layer):
     """Convolution with `out_channels` filters of size kernel x kernel; W is (F, C, KH, KW) like PyTorch.
 
-    `input_grad = False` (set by the trainer on a model's first layer) skips col2im entirely.
+    `input_grad = False` (set by the trainer on a model's first layer) skips the input gradient entirely.
     """
 
     input_grad = True
@@ -175,6 +207,7 @@ class Conv2D(Layer):
         self._cols: np.ndarray | None = None
         self._xp: np.ndarray | None = None
         self._dout_wide: np.ndarray | None = None
+        self._shifted: np.ndarray | None = None  # input_grad_wide's buffer
         self._w_ext: np.ndarray | None = None  # (F, C*KH*KW + 1): W2 with the bias as a last column
         self._x_shape: tuple[int, ...] = ()
 
@@ -242,7 +275,11 @@ class Conv2D(Layer):
             self.grads["b"][...] = dw_ext[:, -1]
             if not self.input_grad:
                 return None
-            return col2im_wide(W2.T @ d2, self._x_shape, self.kernel, self.padding)
+            shape = (f, self.kernel, n * oh * wp)
+            shifted = self._reuse(self._shifted, shape, dout.dtype)
+            if shifted is None:  # the first j columns of block j stay zero for the buffer's lifetime
+                shifted = self._shifted = np.zeros(shape, dtype=dout.dtype)
+            return input_grad_wide(d2, self.params["W"], self._x_shape, self.padding, shifted=shifted)
         np.sum(dout, axis=(0, 2, 3), out=self.grads["b"])
         d3 = dout.reshape(n, f, oh * ow)  # (N, F, P)
         dW = np.matmul(d3, self._cols.transpose(0, 2, 1))  # (N, F, CKK)

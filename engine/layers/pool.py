@@ -44,10 +44,15 @@ class MaxPool2D(_Pool2D):
         oh, ow = h // k, w // k
         self._x_shape = x.shape
         if k == 2:  # the common case: three comparisons on the windows' four corners, no argmax
+            # work in the input's memory order: a convolution's output is channel-major, (C, N, H, W) in
+            # memory, and the planes, the output and the gradient keep that order, so the copy below and
+            # the layers around this one read memory in order
+            self._channel_major = x.strides[1] > x.strides[0]
+            xm = self._in_memory_order(x)
             # one copy lays the corners out as four contiguous planes: every later operation then runs
             # over contiguous memory instead of reading every other element
-            planes = np.empty((2, 2, n, c, oh, ow), dtype=x.dtype)
-            np.copyto(planes, _windows(x, 2).transpose(3, 5, 0, 1, 2, 4))
+            planes = np.empty((2, 2, *xm.shape[:2], oh, ow), dtype=x.dtype)
+            np.copyto(planes, _windows(xm, 2).transpose(3, 5, 0, 1, 2, 4))
             (a, b), (c, d) = planes
             # strict ">" keeps the earlier element on ties, so the first maximum wins (as in PyTorch)
             right_top, right_bottom = b > a, d > c
@@ -55,8 +60,7 @@ class MaxPool2D(_Pool2D):
             lower = bottom > top
             np.maximum(top, bottom, out=top)
             self._winners = (right_top, right_bottom, lower)
-            self._like = x
-            return top
+            return self._in_memory_order(top)  # back to (N, C, OH, OW), a view
         win = _windows(x, k).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, k * k)
         self._arg = win.argmax(axis=-1)
         return np.take_along_axis(win, self._arg[..., None], axis=-1)[..., 0]
@@ -68,22 +72,26 @@ class MaxPool2D(_Pool2D):
         if k == 2:
             right_top, right_bottom, lower = self._winners
             upper = ~lower
-            masks = np.empty((2, 2, n, c, oh, ow), dtype=bool)  # the winning corner of each window
+            masks = np.empty((2, 2, *lower.shape), dtype=bool)  # the winning corner of each window
             np.logical_and(upper, ~right_top, out=masks[0, 0])
             np.logical_and(upper, right_top, out=masks[0, 1])
             np.logical_and(lower, ~right_bottom, out=masks[1, 0])
             np.logical_and(lower, right_bottom, out=masks[1, 1])
-            odd = h % 2 or w % 2
-            # allocated like the input (same memory order), so a channel-major conv output keeps its layout
-            dx = np.zeros_like(self._like, dtype=dout.dtype) if odd else np.empty_like(self._like, dtype=dout.dtype)
-            np.multiply(dout, masks, out=_windows(dx, 2).transpose(3, 5, 0, 1, 2, 4))
-            return dx
+            # dx in the input's memory order, so a channel-major conv output gets a channel-major gradient
+            shape = (c, n, h, w) if self._channel_major else (n, c, h, w)
+            dxm = np.zeros(shape, dtype=dout.dtype) if h % 2 or w % 2 else np.empty(shape, dtype=dout.dtype)
+            np.multiply(self._in_memory_order(dout), masks, out=_windows(dxm, 2).transpose(3, 5, 0, 1, 2, 4))
+            return self._in_memory_order(dxm)
         dx = np.zeros(self._x_shape, dtype=dout.dtype)
         dwin = np.zeros((n, c, oh, ow, k * k), dtype=dout.dtype)
         np.put_along_axis(dwin, self._arg[..., None], dout[..., None], axis=-1)
         dx[:, :, :oh * k, :ow * k] = dwin.reshape(n, c, oh, ow, k, k).transpose(0, 1, 2, 4, 3, 5) \
             .reshape(n, c, oh * k, ow * k)
         return dx
+
+    def _in_memory_order(self, a: np.ndarray) -> np.ndarray:
+        """(N, C, ...) as the input lies in memory: (C, N, ...) for a channel-major input (its own inverse)."""
+        return a.transpose(1, 0, 2, 3) if self._channel_major else a
 
 
 class AvgPool2D(_Pool2D):

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from engine.layers import AvgPool2D, BatchNorm, Conv2D, Flatten, MaxPool2D, Residual, Sequential, Dense
 from engine.layers.conv import (col2im, col2im_wide, conv2d_naive, conv_output_size, im2col, im2col_naive,
-                                im2col_wide, padded_flat)
+                                im2col_wide, input_grad_wide, padded_flat)
 
 
 @pytest.mark.parametrize("k,stride,padding", [(3, 1, 0), (3, 1, 1), (3, 2, 1), (2, 2, 0), (5, 3, 2), (1, 1, 0)])
@@ -48,6 +48,22 @@ def test_wide_col2im_is_the_adjoint_of_wide_im2col_on_valid_columns():
     lhs = float(np.sum(wide * c))
     rhs = float(np.sum(x * col2im_wide(c, x.shape, k, p)))
     assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+@pytest.mark.parametrize("k,padding", [(3, 1), (3, 0), (5, 2), (1, 0), (2, 1), (4, 0)])
+def test_input_grad_by_kernel_rows_matches_the_product_then_wide_col2im(k, padding):
+    rng = np.random.default_rng(10)
+    n, c, h, w, f = 3, 2, 7, 6, 4
+    oh, ow, wp = h + 2 * padding - k + 1, w + 2 * padding - k + 1, w + 2 * padding
+    W = rng.standard_normal((f, c, k, k))
+    d2 = rng.standard_normal((f, n, oh, wp))
+    d2[..., ow:] = 0.0  # junk columns carry no gradient
+    d2 = d2.reshape(f, -1)
+    expected = col2im_wide(W.reshape(f, -1).T @ d2, (n, c, h, w), k, padding)
+    shifted = np.zeros((f, k, d2.shape[1]))
+    for _ in range(2):  # a reused buffer gives the same answer
+        got = input_grad_wide(d2, W, (n, c, h, w), padding, shifted=shifted)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_layers_accept_and_keep_channel_major_memory():
