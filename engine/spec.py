@@ -119,11 +119,9 @@ class ExperimentSpec:
     checkpoint_budget_mb: float = 2.0
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        for k, v in d.items():
-            if isinstance(v, tuple):
-                d[k] = list(v)
-        return d
+        """The settings as plain values (tuples as lists): what a run's row stores as its spec."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in dataclasses.fields(self)}
 
     @property
     def family(self) -> str:
