@@ -158,16 +158,17 @@ def register(app, config) -> None:
         State(ids.WATCHED_RUNS, "data"),
         State(ids.FORM_RESTORED, "data"),
         State(ids.FORK_FROM, "data"),
+        State(ids.FORK_FORCE, "value"),
         prevent_initial_call=True,
     )
     def validate_or_start(n_clicks, values, sweep_on, sweep_text, experiment, append, family, watched, restored,
-                          fork):
+                          fork, force):
         names = [o["id"]["name"] for o in ctx.inputs_list[1]]
         spec_values = form_values(family, names, values)
         # Start may arrive in one request with a field's change (typed, then Start clicked at once)
         starting = bool(n_clicks) and f"{ids.START}.n_clicks" in ctx.triggered_prop_ids
         if fork:  # never saved: restored stays False on a fork's page
-            return (*fork_step(fork, spec_values, starting, watched), no_update)
+            return (*fork_step(fork, spec_values, starting, watched, bool(force)), no_update)
         saved = {"family": family, "values": dict(zip(names, values)), "sweep_on": bool(sweep_on),
                  "sweep_text": sweep_text or "", "experiment": experiment or ""} if restored else no_update
         try:
@@ -199,7 +200,7 @@ def register(app, config) -> None:
                 else f"Started run #{run_ids[0]}")
         return _message(text), classes, watched, kick(len(run_ids)), saved
 
-    def fork_step(fork, spec_values, starting, watched):
+    def fork_step(fork, spec_values, starting, watched, force=False):
         """Fork mode: what the fork changes so far, or (Start) the fork queued with the checks of `nnlab fork`."""
         from storage.db import open_db
 
@@ -213,7 +214,8 @@ def register(app, config) -> None:
             return _message(text, "info"), classes, no_update, no_update
         notes: list[str] = []
         try:
-            fork_id = prepare_fork(open_db(config.db_url), fork["run"], fork["at"], changes, notes=notes)
+            fork_id = prepare_fork(open_db(config.db_url), fork["run"], fork["at"], changes, notes=notes,
+                                   force=force)
         except Refused as e:
             return _message(f"Refused — {e}. Nothing was started.", "error"), classes, no_update, no_update
         started = ["Started fork ", dcc.Link(f"run #{fork_id}", href=f"/run/{fork_id}"),

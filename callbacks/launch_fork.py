@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from dashboard.components.launch_form import FIELD_NAMES, field_value
 from engine.spec import family_of, parse_spec
-from jobs.lineage import FORKABLE, Refused
+from jobs.lineage import FORKABLE, Refused, other_engine
 
 LOCKED = tuple(n for n in FIELD_NAMES if n not in FORKABLE)
 
 
 def fork_target(db, run: str, at: str | None) -> dict:
-    """{"run", "at", "spec"} for the query strings ?fork=N&at=K; Refused for a run that does not exist or
-    an epoch that is not a number (prepare_fork judges the epoch at Start)."""
+    """{"run", "at", "spec", "engine"} for the query strings ?fork=N&at=K ("engine": the version that
+    trained the run when it is not this one); Refused for a run that does not exist or an epoch that is
+    not a number (prepare_fork judges the epoch at Start)."""
     from storage import reads
 
     from dashboard.pages import url_run_id
@@ -29,7 +30,7 @@ def fork_target(db, run: str, at: str | None) -> dict:
         raise Refused(f"there is no run {run}")
     if not str(at).isdigit():
         raise Refused(f"no epoch to fork run #{parent.id} at: pick one on its curves")
-    return {"run": parent.id, "at": int(at), "spec": parent.spec}
+    return {"run": parent.id, "at": int(at), "spec": parent.spec, "engine": other_engine(parent)}
 
 
 def parent_form(spec: dict) -> tuple[str, dict]:

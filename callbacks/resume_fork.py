@@ -8,7 +8,7 @@ from dash import Input, Output, State, dcc, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
-from jobs.lineage import Refused, prepare_resume, resumes_from
+from jobs.lineage import Refused, other_engine, prepare_resume, resumes_from
 
 from .launch import kick
 
@@ -27,13 +27,25 @@ def lineage_text(engine, run_id: int) -> list:
     return parts
 
 
-def resume_run(engine, run_id: int):
-    """Queue `run_id` to resume; (message, whether workers are needed)."""
+def resume_run(engine, run_id: int, force: bool = False):
+    """Queue `run_id` to resume (`force`: also a run of another engine version); (message, whether workers
+    are needed)."""
     try:
-        epoch = prepare_resume(engine, run_id)
+        epoch = prepare_resume(engine, run_id, force=force)
     except Refused as e:
         return dbc.Alert(str(e), color="warning", className="small py-1"), False
     return dbc.Alert(resumes_from(run_id, epoch), color="info", className="small py-1"), True
+
+
+def resume_anyway(run) -> str | None:
+    """The label of the box that resumes a run of another engine version anyway; None for a run of this one."""
+    import engine
+
+    other = other_engine(run)
+    if other is None:
+        return None
+    return (f"anyway: it was trained by engine {other}, this is {engine.__version__} (its later epochs may "
+            f"differ slightly from an uninterrupted run)")
 
 
 def fork_href(run_id: int | None, epoch) -> str | None:
@@ -49,15 +61,23 @@ def register(app, config) -> None:
 
         return open_db(config.db_url)
 
-    @app.callback(Output(ids.RUN_RESUME, "style"), Output(ids.RUN_LINEAGE, "children"),
+    @app.callback(Output(ids.RUN_RESUME, "style"), Output(ids.RUN_RESUME_FORCE, "style"),
+                  Output(ids.RUN_RESUME_FORCE, "label"), Output(ids.RUN_LINEAGE, "children"),
                   Input(ids.RUN_INTERVAL, "n_intervals"), Input(ids.RUN_ID, "data"))
     def show_resume(_n, run_id):
         from storage import reads
 
         if run_id is None:
             raise PreventUpdate
-        status = reads.run_statuses(db(), [run_id]).get(run_id)
-        return (None if status in RESUMABLE else {"display": "none"}), lineage_text(db(), run_id)
+        run = reads.get_run(db(), run_id)
+        if run is None:
+            raise PreventUpdate
+        hidden = {"display": "none"}
+        resumable = run.status in RESUMABLE
+        label, force_style = resume_anyway(run), hidden
+        if resumable and label:
+            force_style = None
+        return (None if resumable else hidden), force_style, label, lineage_text(db(), run_id)
 
     @app.callback(Output(ids.RUN_FORK_EPOCH, "value"), Input(ids.RUN_CURVES, "clickData"), prevent_initial_call=True)
     def pick_epoch(click):
@@ -69,11 +89,12 @@ def register(app, config) -> None:
     @app.callback(Output(ids.RUN_LINEAGE_MESSAGE, "children"),
                   Output(ids.WORKERS_KICK, "data", allow_duplicate=True),
                   Output(ids.RUN_INTERVAL, "disabled", allow_duplicate=True),
-                  Input(ids.RUN_RESUME, "n_clicks"), State(ids.RUN_ID, "data"), prevent_initial_call=True)
-    def resume(n, run_id):
+                  Input(ids.RUN_RESUME, "n_clicks"), State(ids.RUN_ID, "data"), State(ids.RUN_RESUME_FORCE, "value"),
+                  prevent_initial_call=True)
+    def resume(n, run_id, force):
         if not n or run_id is None:
             raise PreventUpdate
-        message, queued = resume_run(db(), run_id)
+        message, queued = resume_run(db(), run_id, bool(force))
         return message, (kick(1) if queued else no_update), not queued
 
     @app.callback(Output(ids.RUN_FORK, "href"), Output(ids.RUN_FORK, "disabled"),

@@ -19,6 +19,7 @@ URL_FAMILY = "launch-url-family"       # ?family=... given in the URL (it wins o
 FORK_FROM = "launch-fork-from"         # ?fork=N&at=K: {"run", "at", "spec"}, the form forks run N (else None)
 FORK_BANNER = "launch-fork-banner"
 FORK_LEAVE = "launch-fork-leave"       # the fork banner's link back to a normal launch
+FORK_FORCE = "launch-fork-force"       # fork a parent trained by another engine version anyway (nnlab fork --force)
 START = "launch-start"
 LAUNCH_MESSAGE = "launch-message"
 WATCHED_RUNS = "launch-watched-runs"
@@ -76,6 +77,7 @@ RUN_CONFIG_USED = "run-config-used"
 RUN_CONFIG_ALL = "run-config-all"
 RUN_CANCEL = "run-cancel"
 RUN_RESUME = "run-resume"              # resume a stopped run from its latest checkpoint
+RUN_RESUME_FORCE = "run-resume-force"  # resume a run of another engine version anyway (nnlab resume --force)
 RUN_FORK_EPOCH = "run-fork-epoch"      # the epoch to fork at (a click on the curves sets it)
 RUN_FORK = "run-fork"                  # a link to the launch form in fork mode at that epoch
 RUN_LINEAGE = "run-lineage"            # where the run comes from (a fork of a fork ...)

@@ -56,10 +56,17 @@ def _readable_checkpoint(db, run, at_or_before: int | None = None, *, replayable
     return found
 
 
+def other_engine(run) -> str | None:
+    """The engine version that trained `run` when it is not this one (a resume or fork then needs force)."""
+    import engine
+
+    return run.engine_version if run.engine_version and run.engine_version != engine.__version__ else None
+
+
 def _check_engine(run, force: bool) -> None:
     import engine
 
-    if run.engine_version and run.engine_version != engine.__version__ and not force:
+    if other_engine(run) and not force:
         raise Refused(f"run {run.id} was trained by engine {run.engine_version}, this is {engine.__version__}: "
                       f"its later epochs could differ from an uninterrupted run; --force goes on anyway (the run "
                       f"then mixes two engine versions and is no longer exactly reproducible)")

@@ -15,6 +15,7 @@ def resume_fork_panel():
         html.Div(id=ids.RUN_LINEAGE, className="small text-muted mb-1"),
         html.Div(className="d-flex flex-wrap align-items-center gap-2", children=[
             dbc.Button("Resume", id=ids.RUN_RESUME, color="outline-primary", size="sm", style={"display": "none"}),
+            dbc.Checkbox(id=ids.RUN_RESUME_FORCE, value=False, style={"display": "none"}, className="small"),
             dbc.InputGroup([
                 dbc.InputGroupText("fork at epoch"),
                 dbc.Input(id=ids.RUN_FORK_EPOCH, type="number", min=1, step=1,

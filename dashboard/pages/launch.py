@@ -34,6 +34,18 @@ def _fork(run, at):
     ], id=ids.FORK_BANNER, color="info")
 
 
+def _engine_choice(fork):
+    """The box that forks a parent trained by another engine version anyway (`nnlab fork --force`); hidden
+    for any other parent and for a normal launch."""
+    import engine
+
+    if not (fork and fork["engine"]):
+        return dbc.Checkbox(id=ids.FORK_FORCE, value=False, style={"display": "none"})
+    return dbc.Checkbox(id=ids.FORK_FORCE, value=False, className="mb-2", label=(
+        f"Fork it anyway: run #{fork['run']} was trained by engine {fork['engine']}, this is {engine.__version__}, "
+        "so its replayed epochs and the fork's later ones may differ slightly from what this engine would train."))
+
+
 def _form(family, fork):
     if fork is None:
         return launch_form(family)
@@ -48,6 +60,7 @@ def layout(family: str | None = None, fork: str | None = None, at: str | None = 
     return dbc.Container([
         html.H4("Fork a run" if forking else "Launch a run"),
         banner,
+        _engine_choice(forking),
         dbc.Card(dbc.CardBody(_form(given or "mlp", forking)), className="mb-3"),
         dbc.Row([
             dbc.Col([html.Div(id=ids.SWEEPS_SUMMARY),

@@ -124,3 +124,38 @@ def test_fork_from_here_changes_knobs_in_the_launch_form_and_trains_the_fork(sta
     wait_until(duo, lambda: _field(duo, "lr").get_attribute("value") == "0.0042", 10, "the saved form is gone")
     assert duo.find_element("#launch-start").text == "Start"
     assert duo.get_logs() == []
+
+
+def test_a_run_of_another_engine_version_is_resumed_and_forked_anyway_once_the_box_is_ticked(start_app, db_url):
+    """What `--force` does on the command line: refused first (naming both versions), then done."""
+    from storage.db import write_tx
+    from storage.models import Run
+
+    reads, db = store(db_url)
+    run_id = run_experiment(SPEC, db_url).run_id
+    with write_tx(db) as conn:
+        conn.execute(update(Run).where(Run.id == run_id).values(status="cancelled", engine_version="0.0.1"))
+    duo = start_app()
+    duo.wait_for_page(url=f"{duo.server_url}/?fork={run_id}&at=2")
+    duo.wait_for_contains_text("label[for='launch-fork-force']", "trained by engine 0.0.1", timeout=15)
+    fill(duo, "epochs", 6)
+    duo.find_element("#launch-start").click()
+    duo.wait_for_contains_text("#launch-message", "engine 0.0.1", timeout=10)
+    assert [r.id for r in reads.list_runs(db, limit=None)] == [run_id]  # refused: nothing queued
+    duo.find_element("#launch-fork-force").click()
+    duo.find_element("#launch-start").click()
+    duo.wait_for_contains_text("#launch-message", "Started fork", timeout=10)
+    fork_id = reads.list_runs(db, limit=1)[0].id
+    wait_until(duo, lambda: reads.get_run(db, fork_id).status == "completed", timeout=60)
+    assert reads.get_run(db, fork_id).parent_run_id == run_id
+
+    duo.wait_for_page(url=f"{duo.server_url}/run/{run_id}")
+    wait_until(duo, lambda: duo.find_element("#run-resume-force").is_displayed(), timeout=15)
+    duo.find_element("#run-resume").click()
+    duo.wait_for_contains_text("#run-lineage-message", "engine 0.0.1", timeout=10)
+    assert reads.get_run(db, run_id).status == "cancelled"
+    duo.find_element("#run-resume-force").click()
+    duo.find_element("#run-resume").click()
+    duo.wait_for_contains_text("#run-lineage-message", f"Run #{run_id}", timeout=10)
+    wait_until(duo, lambda: reads.get_run(db, run_id).status == "completed", timeout=60)
+    assert duo.get_logs() == []
