@@ -145,11 +145,17 @@ def _input(f: Field, family: str, value, disabled: bool = False):
     return dbc.Input(id=fid, type="text", value=value, size="sm", debounce=True, disabled=disabled)
 
 
-# Fields that matter only for some settings within a family: the same rules decide what a run records.
-SHOWN_WHEN = S.USED_WHEN
+# Fields that matter only for some settings within a family: the rules that decide what a run records,
+# and the data settings that only some data sets read (a run records those whatever its data set).
+SHOWN_WHEN = {
+    **S.USED_WHEN,
+    "noise": lambda v: v.get("dataset") in S.PLANE_DATASETS,
+    "n_samples": lambda v: v.get("dataset") in S.PLANE_DATASETS + S.SEQUENCE_CLASSIFY + S.SEQUENCE_TO_SEQUENCE,
+    "data_dir": lambda v: v.get("dataset") in ("mnist", "fashion-mnist"),
+}
 
 # The settings SHOWN_WHEN reads: the launch callback re-evaluates visibility when any of them changes.
-SHOWN_WHEN_INPUTS = ("model", "optimizer", "schedule")
+SHOWN_WHEN_INPUTS = ("model", "optimizer", "schedule", "dataset")
 
 
 def field_style(f: Field, family: str, values: dict | None = None) -> dict:

@@ -36,6 +36,15 @@ def test_step_size_and_gamma_show_only_for_the_step_schedule_and_warmup_epochs_o
     assert _shown("schedule", family)
 
 
+def test_data_knobs_show_only_for_the_data_sets_that_read_them():
+    """Noise for the 2-D sets, the sample count for generated data, the MNIST folder for the IDX files."""
+    for family, dataset, shown in [("mlp", "digits", set()), ("mlp", "moons", {"noise", "n_samples"}),
+                                   ("mlp", "fashion-mnist", {"data_dir"}), ("cnn", "mnist", {"data_dir"}),
+                                   ("recurrent", "memory", {"n_samples"}), ("perceptron", "xor", set())]:
+        for name in ("noise", "n_samples", "data_dir"):
+            assert _shown(name, family, dataset=dataset) == (name in shown), (family, dataset, name)
+
+
 def test_the_perceptron_has_no_schedule_knobs():
     for name in ("schedule", "step_size", "gamma", "warmup_epochs"):
         assert not _shown(name, "perceptron", schedule="step")
