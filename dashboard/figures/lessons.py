@@ -64,10 +64,28 @@ EVENT_STYLE = {"divergence": ("#dc3545", "✖"), "plateau": ("#fd7e14", "▬"), 
 def add_event_markers(fig: go.Figure, events, *, subplots: bool = False) -> go.Figure:
     """Mark each event ({"epoch", "kind", "message"}) with a dotted vertical line; hovering its label shows
     the one-line explanation. `subplots`: the figure has several (mark each)."""
-    for ev in events or []:
+    events = sorted(events or [], key=lambda ev: ev["epoch"])
+    last_epoch = max([max(t.x) for t in fig.data if t.x is not None and len(t.x)] + [ev["epoch"] for ev in events],
+                     default=1)
+    for ev, line in zip(events, _label_lines([ev["epoch"] for ev in events], last_epoch)):
         color, symbol = EVENT_STYLE.get(ev["kind"], ("#666", "•"))
         kw = {"row": "all", "col": "all"} if subplots else {}
         fig.add_vline(x=ev["epoch"], line={"color": color, "dash": "dot", "width": 1},
                       annotation_text=f"{symbol} {ev['kind']}", annotation_hovertext=ev["message"],
-                      annotation_font={"color": color, "size": 10}, annotation_position="top left", **kw)
+                      annotation_font={"color": color, "size": 10}, annotation_position="top left",
+                      annotation_yshift=-13 * line, **kw)
     return fig
+
+
+def _label_lines(epochs: list[int], last_epoch: float, share: float = 0.15) -> list[int]:
+    """The text line (0 at the top) of each event's label, for epochs in ascending order on an axis up to
+    `last_epoch`: a label goes one line lower when the last label on a line sits closer than `share` of
+    the axis (it would overlap it)."""
+    gap = share * max(last_epoch, 1)
+    last: list[float] = []  # the epoch of the last label on each line
+    lines = []
+    for epoch in epochs:
+        line = next((i for i, at in enumerate(last) if epoch - at >= gap), len(last))
+        last[line:line + 1] = [epoch]
+        lines.append(line)
+    return lines

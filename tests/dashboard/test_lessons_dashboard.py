@@ -36,6 +36,15 @@ def test_event_markers_carry_their_explanation():
     assert len(fig.layout.shapes) >= 1
 
 
+def test_event_labels_close_together_go_on_separate_lines():
+    """Two events 2 epochs apart on a 30-epoch axis would print their labels over each other."""
+    curves = training_curves_figure({"train_loss": [(e, 1.0 / e) for e in range(1, 31)]})
+    events = [{"epoch": e, "kind": k, "message": k} for e, k in [(22, "plateau"), (24, "overfitting"), (29, "plateau")]]
+    fig = add_event_markers(curves, events)
+    shifts = {a.x: a.yshift or 0 for a in fig.layout.annotations if a.hovertext}
+    assert shifts[22] == shifts[29] == 0 and shifts[24] < 0
+
+
 def test_a_lesson_card_shows_progress_verdict_and_a_grouped_compare_link(db_url):
     from callbacks.lessons import plan_view, stored_plan_data
     from lessons.definitions import get_lesson
