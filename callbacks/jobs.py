@@ -57,6 +57,21 @@ def register_cluster_slot(app, broker_url: str) -> None:
     the workers' checks of the runs table) or nobody.
     """
 
+    @app.callback(Output(ids.BROKER_ALERT, "children"), Input(ids.WORKERS_KICK, "data"), prevent_initial_call=True)
+    def broker_alert(kick):
+        """A broker that cannot be reached says so on the page (the job slot's own failure shows nowhere)."""
+        import dash_bootstrap_components as dbc
+
+        from jobs.cluster import broker_problem
+        from storage.db import mask_url
+
+        problem = broker_problem(broker_url)
+        if problem is None:
+            return None
+        return dbc.Alert(f"The job queue at {mask_url(broker_url)} cannot be reached ({problem}). The runs are "
+                         "queued in the database and start once the workers can be woken: start the broker again "
+                         "(or serve without --broker to train on this machine).", color="danger", dismissable=True)
+
     @app.callback(
         Output(ids.WORKERS_RESULT, "data"),
         Input(ids.WORKERS_KICK, "data"),

@@ -109,7 +109,8 @@ def create_app(db_url: str, *, cache_dir: str | None = None,
                background_callback_manager=background_manager, title="NN Lab")
     _register_pages()
     slot = [dcc.Store(id=ids.WORKERS_KICK), dcc.Store(id=ids.WORKERS_RESULT)]
-    app.layout = html.Div([dcc.Location(id=ids.URL), navbar(), dash.page_container, html.Div(slot)])
+    app.layout = html.Div([dcc.Location(id=ids.URL), navbar(), html.Div(id=ids.BROKER_ALERT, className="mx-3"),
+                           dash.page_container, html.Div(slot)])
     app.server.config["NNLAB"] = config
     _harden(app.server)
     register_all(app, config)

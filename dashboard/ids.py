@@ -4,6 +4,7 @@
 URL = "url"
 WORKERS_KICK = "workers-kick"        # {"stamp", "wanted"}: start warm workers for queued runs
 WORKERS_RESULT = "workers-result"
+BROKER_ALERT = "broker-alert"          # scaled out: says so when the broker cannot be reached at a kick
 
 # launch page
 FAMILY = "launch-family"

@@ -89,6 +89,18 @@ def wake(broker_url: str, n: int) -> int:
     return sent
 
 
+def broker_problem(broker_url: str, timeout_s: float = 1.0) -> str | None:
+    """Why the broker cannot be reached right now (one line), or None when it answers within `timeout_s`."""
+    from kombu import Connection
+
+    try:
+        with Connection(broker_url, connect_timeout=timeout_s) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout_s)
+    except Exception as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None
+
+
 _publishers: dict[str, object] = {}
 
 

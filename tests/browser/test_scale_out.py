@@ -85,3 +85,27 @@ def _cells(dash_duo, col: str) -> set[str]:
         return {c.text for c in dash_duo.find_elements(f".ag-cell[col-id='{col}']")}
     except StaleElementReferenceException:
         return set()
+
+
+def test_a_start_while_the_broker_is_down_says_so_on_the_page_and_keeps_the_run_queued(dash_duo, tmp_path):
+    """`nnlab serve --broker` with nothing listening at the broker's address: Start queues the run and the
+    page says the job queue cannot be reached (the job slot's own failure shows only in the server log)."""
+    pytest.importorskip("celery")
+    import socket
+
+    from dashboard.app import create_app
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db_url = f"sqlite:///{tmp_path / 'r.db'}"
+    app = create_app(db_url, cache_dir=str(tmp_path / "cache"), broker_url=f"redis://127.0.0.1:{port}/0")
+    dash_duo.start_server(app)
+    dash_duo.wait_for_text_to_equal("h4", "Launch a run")
+    fill(dash_duo, "epochs", 3)
+    dash_duo.find_element("#launch-start").click()
+    dash_duo.wait_for_contains_text(f"#{ids.BROKER_ALERT}", "cannot be reached", timeout=20)
+    assert f"127.0.0.1:{port}" in dash_duo.find_element(f"#{ids.BROKER_ALERT}").text
+    (run,) = reads.list_runs(open_db(db_url), limit=None)
+    assert run.status == "queued"  # nothing lost: it waits for the workers
+    close_all()
