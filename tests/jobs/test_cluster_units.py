@@ -1,5 +1,6 @@
-"""The pieces of the scale-out path that need no broker: claims without a global cap, the worker
-column, queue positions, crash marks on another host, masked URLs, and the CLI's refusals."""
+"""The pieces of the scale-out path that need no workers: claims without a global cap, the worker
+column, queue positions, crash marks on another host, masked URLs, the CLI's refusals, and the check
+that tells the page whether the broker answers (a real redis-server)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,17 @@ def test_serve_celery_is_gone_and_points_to_broker():
     out = subprocess.run([sys.executable, "-m", "cli", "serve", "--celery"], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 2 and "--broker" in out.stderr
+
+
+def test_the_broker_check_answers_none_while_redis_runs_and_says_why_once_it_is_gone(tmp_path):
+    from jobs.cluster import broker_problem
+    from tests.jobs.cluster_procs import Redis
+
+    redis = Redis(tmp_path)
+    redis.start()
+    try:
+        assert broker_problem(redis.url) is None
+    finally:
+        redis.kill()
+    problem = broker_problem(redis.url, timeout_s=0.5)
+    assert problem and "\n" not in problem
