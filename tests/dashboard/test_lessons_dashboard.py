@@ -48,7 +48,7 @@ def test_event_labels_close_together_go_on_separate_lines():
 def test_a_lesson_card_shows_progress_verdict_and_a_grouped_compare_link(db_url):
     from callbacks.lessons import plan_view, stored_plan_data
     from lessons.definitions import get_lesson
-    from lessons.launch import launch_in_process
+    from tests.lessons.in_process import launch_in_process
     from lessons.runner import launch_plan, lesson_plan, wait_for_runs
 
     lesson = get_lesson("perceptron-xor")

@@ -9,7 +9,7 @@ import pytest
 
 from cli.main import main
 from lessons.definitions import LESSONS, get_lesson
-from lessons.launch import launch_in_process
+from tests.lessons.in_process import launch_in_process
 from lessons.runner import evaluate_plan, launch_plan, lesson_plan, wait_for_runs
 
 POSTS = {"Perceptron", "Hidden layer", "Backpropagation", "Optimizers", "Regularization", "CNNs",
