@@ -14,10 +14,11 @@ pytestmark = pytest.mark.browser
 SPEC = {"dataset": "digits", "hidden": "16", "epochs": 4, "snapshots": False}
 
 
-def test_resume_a_cancelled_run_from_the_run_page(start_app, db_url):
+def test_resume_a_cancelled_run_from_the_run_page(start_app, db_url, monkeypatch):
     from storage.db import write_tx
     from storage.models import Run
 
+    monkeypatch.setattr("jobs.recorder.CHECKPOINT_AFTER_S", 60.0)  # whatever the load: no checkpoint
     reads, db = store(db_url)
     run_id = run_experiment(SPEC, db_url).run_id
     with write_tx(db) as conn:
@@ -26,7 +27,7 @@ def test_resume_a_cancelled_run_from_the_run_page(start_app, db_url):
     duo.wait_for_page(url=f"{duo.server_url}/run/{run_id}")
     wait_until(duo, lambda: duo.find_element("#run-resume").is_displayed(), timeout=15)
     duo.find_element("#run-resume").click()
-    # 4 epochs of a small MLP train in under a quarter second: no checkpoint, so it starts over
+    # a run shorter than CHECKPOINT_AFTER_S has no checkpoint, so it starts over
     duo.wait_for_contains_text("#run-lineage-message", "starts over", timeout=15)
     wait_until(duo, lambda: reads.get_run(db, run_id).status == "completed", timeout=60)
     assert duo.get_logs() == []
