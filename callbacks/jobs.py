@@ -1,10 +1,10 @@
 """The job slot: whatever Start (or a queued run that nobody has picked up) asks for, make sure workers
 serve the run queue.
 
-Local: the kick store triggers a background job, forked by DiskcacheManager, that calls
-`jobs.worker.ensure_workers`, which starts a detached worker for each free slot and returns at once.
-The workers own their lifetime: a Dash kill of this job (on re-trigger) cannot reach them. The job
-never opens the database, so no SQLite state crosses a fork.
+Local: the kick store triggers a background job, spawned by DiskcacheManager (a fresh interpreter:
+dashboard/app.py says why not a fork), that calls `jobs.worker.ensure_workers`, which starts a
+detached worker for each free slot and returns at once. The workers own their lifetime: a Dash kill of
+this job (on re-trigger) cannot reach them.
 
 With a broker (`nnlab serve --broker`): the kick triggers a background job that Dash's CeleryManager
 sends to the `nnlab worker`s (`register_cluster_slot`), where it publishes wake messages

@@ -49,6 +49,18 @@ def default_manager(cache_dir: str):
             except psutil.NoSuchProcess:
                 pass
 
+        # Dash forks each job from the server. A fork taken while another server thread is inside SQLite
+        # copies SQLite's locked allocator mutex, and the job then hangs at its first SQLite call (the
+        # cache that Dash writes the job's result to): seen in our test suite, where the hung job also
+        # kept pytest from exiting. A spawned job starts from a fresh interpreter instead.
+        def call_job_fn(self, key, job_fn, args, context):
+            from multiprocess import get_context
+
+            process = get_context("spawn").Process(target=job_fn,
+                                                   args=(key, self._make_progress_key(key), args, context))
+            process.start()
+            return process.pid
+
     os.makedirs(cache_dir, exist_ok=True)
     return _DiskcacheManager(diskcache.Cache(cache_dir))
 
