@@ -69,15 +69,12 @@ def register(app, config) -> None:
 
         if run_id is None:
             raise PreventUpdate
-        run = reads.get_run(db(), run_id)
-        if run is None:
-            raise PreventUpdate
         hidden = {"display": "none"}
-        resumable = run.status in RESUMABLE
-        label, force_style = resume_anyway(run), hidden
-        if resumable and label:
-            force_style = None
-        return (None if resumable else hidden), force_style, label, lineage_text(db(), run_id)
+        if reads.run_statuses(db(), [run_id]).get(run_id) not in RESUMABLE:  # the cheap read, every poll
+            return hidden, hidden, None, lineage_text(db(), run_id)
+        run = reads.get_run(db(), run_id)
+        label = resume_anyway(run) if run is not None else None
+        return None, (None if label else hidden), label, lineage_text(db(), run_id)
 
     @app.callback(Output(ids.RUN_FORK_EPOCH, "value"), Input(ids.RUN_CURVES, "clickData"), prevent_initial_call=True)
     def pick_epoch(click):
