@@ -35,7 +35,7 @@ def _may_be_alive(run) -> bool:
     return (utcnow() - seen).total_seconds() < STALE_S
 
 
-def _readable_checkpoint(db, run, at_or_before: int | None = None, *, replayable: bool = True):
+def _readable_checkpoint(db, run, at_or_before: int | None = None, *, replayable: bool):
     """The run's latest checkpoint (at or before an epoch), checked to decode; None when it has none but
     its training can be replayed from its start (`replayable`); Refused otherwise."""
     from engine.checkpoint import CheckpointError, decode_checkpoint

@@ -12,7 +12,6 @@ differently.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 from engine.checkpoint import decode_checkpoint
@@ -79,7 +78,7 @@ def start_point(db, run_id: int, spec: ExperimentSpec, data: Dataset | None = No
     if parent is None or (found is None and not replays_from_start(parent)):
         raise RuntimeError(f"the parent run {run.parent_run_id} has no checkpoint at or before epoch "
                            f"{run.fork_epoch} any more")
-    with limit_threads(run.threads) if run.threads else contextlib.nullcontext():
+    with limit_threads(run.threads):
         state = replay(parse_spec(parent.spec), decode_checkpoint(found.data) if found else None, run.fork_epoch, data)
     if spec.seed != parse_spec(parent.spec).seed:  # a seed fork draws from its own seed from here on
         state = state.without_generators()

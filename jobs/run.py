@@ -7,7 +7,6 @@ process itself, in batches.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -80,11 +79,6 @@ class _Progress:
         pass
 
 
-def _threads(threads: int | None):
-    """A context with BLAS limited to `threads` (a resumed or forked run's recorded count), else as it is."""
-    return limit_threads(threads) if threads else contextlib.nullcontext()
-
-
 def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: ProgressFn | None = None,
                    should_stop: Callable[[], bool] | None = None, run_id: int | None = None,
                    data: Dataset | None = None) -> RunResult:
@@ -117,7 +111,7 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
     if error is None:
         try:
             start = start_point(db, run_id, spec, exp.data) if queued else StartPoint()
-            with _threads(start.threads):
+            with limit_threads(start.threads):  # a resumed or forked run's recorded count
                 if queued:
                     writes.start_run(db, run_id, pid=os.getpid(), host=socket.gethostname(), num_params=num_params,
                                      threads=blas_threads())

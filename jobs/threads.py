@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 BLAS_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
@@ -50,8 +51,11 @@ def _controller():
 _CONTROLLER = None
 
 
-def limit_threads(threads: int, user_api: str | None = None):
-    """A context limiting this running process's BLAS/OpenMP threads to `threads` (all, or `user_api`'s)."""
+def limit_threads(threads: int | None, user_api: str | None = None):
+    """A context limiting this running process's BLAS/OpenMP threads to `threads` (all, or `user_api`'s);
+    None leaves them as they are (a run with no recorded thread count)."""
+    if not threads:
+        return contextlib.nullcontext()
     return _controller().limit(limits=threads, user_api=user_api)
 
 

@@ -113,10 +113,12 @@ def test_one_heartbeat_thread_beats_for_every_run_of_the_process_and_drops_an_en
     threads = [t for t in threading.enumerate() if t.name == "nnlab-heartbeat"]
     assert len(threads) == 1
     s.finish_run(sqlite_engine, a, "failed", error="ended elsewhere")  # its next beat drops it
-    rb.stop_heartbeat()
-    time.sleep(0.3)
+    rb.stop_heartbeat()  # returns once no beat of it is under way
+    while ra in HEARTBEATS._due:  # dropped at its next beat
+        assert time.monotonic() < deadline, "the ended run was never dropped"
+        time.sleep(0.01)
     beat_at = s.get_run(sqlite_engine, b).heartbeat_at
-    time.sleep(0.2)
+    time.sleep(0.2)  # four beat intervals: none may come
     assert s.get_run(sqlite_engine, b).heartbeat_at == beat_at  # stopped: no more beats
     assert ra not in HEARTBEATS._due and rb not in HEARTBEATS._due
     rb.start_heartbeat()  # the next run of a warm worker: the same thread
