@@ -6,9 +6,9 @@ dashboard/app.py says why not a fork), that calls `jobs.worker.ensure_workers`, 
 detached worker for each free slot and returns at once. The workers own their lifetime: a Dash kill of
 this job (on re-trigger) cannot reach them.
 
-With a broker (`nnlab serve --broker`): the kick triggers a background job that Dash's CeleryManager
-sends to the `nnlab worker`s (`register_cluster_slot`), where it publishes wake messages
-(jobs/cluster.py).
+With a broker (`nnlab serve --broker`): the kick, once the broker answers, triggers a background job that
+Dash's CeleryManager sends to the `nnlab worker`s (`register_cluster_slot`), where it publishes wake
+messages (jobs/cluster.py).
 
 Either way Progress and Cancel go through the database, not through the job; its result says what it
 did (shown nowhere, kept for tests).
@@ -16,7 +16,7 @@ did (shown nowhere, kept for tests).
 
 from __future__ import annotations
 
-from dash import Input, Output
+from dash import Input, Output, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
@@ -57,9 +57,11 @@ def register_cluster_slot(app, broker_url: str) -> None:
     the workers' checks of the runs table) or nobody.
     """
 
-    @app.callback(Output(ids.BROKER_ALERT, "children"), Input(ids.WORKERS_KICK, "data"), prevent_initial_call=True)
-    def broker_alert(kick):
-        """A broker that cannot be reached says so on the page (the job slot's own failure shows nowhere)."""
+    @app.callback(Output(ids.BROKER_ALERT, "children"), Output(ids.WORKERS_WAKE, "data"),
+                  Input(ids.WORKERS_KICK, "data"), prevent_initial_call=True)
+    def check_broker(kick):
+        """Pass the kick on to the job slot only when the broker answers (CeleryManager cannot even submit
+        the slot's job without it: the request would fail in the server); else say so on the page."""
         import dash_bootstrap_components as dbc
 
         from jobs.cluster import broker_problem
@@ -67,14 +69,15 @@ def register_cluster_slot(app, broker_url: str) -> None:
 
         problem = broker_problem(broker_url)
         if problem is None:
-            return None
+            return None, kick
         return dbc.Alert(f"The job queue at {mask_url(broker_url)} cannot be reached ({problem}). The runs are "
                          "queued in the database and start once the workers can be woken: start the broker again "
-                         "(or serve without --broker to train on this machine).", color="danger", dismissable=True)
+                         "(or serve without --broker to train on this machine).", color="danger",
+                         dismissable=True), no_update
 
     @app.callback(
         Output(ids.WORKERS_RESULT, "data"),
-        Input(ids.WORKERS_KICK, "data"),
+        Input(ids.WORKERS_WAKE, "data"),
         background=True,
         prevent_initial_call=True,
     )

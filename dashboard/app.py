@@ -120,7 +120,7 @@ def create_app(db_url: str, *, cache_dir: str | None = None,
     app = Dash(__name__, use_pages=True, pages_folder="", suppress_callback_exceptions=True,
                background_callback_manager=background_manager, title="NN Lab")
     _register_pages()
-    slot = [dcc.Store(id=ids.WORKERS_KICK), dcc.Store(id=ids.WORKERS_RESULT)]
+    slot = [dcc.Store(id=ids.WORKERS_KICK), dcc.Store(id=ids.WORKERS_WAKE), dcc.Store(id=ids.WORKERS_RESULT)]
     app.layout = html.Div([dcc.Location(id=ids.URL), navbar(), html.Div(id=ids.BROKER_ALERT, className="mx-3"),
                            dash.page_container, html.Div(slot)])
     app.server.config["NNLAB"] = config

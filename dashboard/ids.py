@@ -3,6 +3,7 @@
 # app shell (outside the page container, so jobs survive page changes)
 URL = "url"
 WORKERS_KICK = "workers-kick"        # {"stamp", "wanted"}: start warm workers for queued runs
+WORKERS_WAKE = "workers-wake"          # scaled out: the kick, passed on once the broker answers
 WORKERS_RESULT = "workers-result"
 BROKER_ALERT = "broker-alert"          # scaled out: says so when the broker cannot be reached at a kick
 

@@ -41,6 +41,7 @@ def training_curves_figure(history: History, *, title: str = "") -> go.Figure:
         fig.add_annotation(text=f"diverged at epoch {nan_epochs[0]} (loss is NaN/inf)", x=0.5, y=1.12,
                            xref="paper", yref="paper", showarrow=False, font={"color": "#c0392b"})
     fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)  # autorange would stretch a constant 1.0 to 0-2
     fig.update_layout(title=title or None, height=RUN_HEIGHT, template="plotly_white",
                       margin={"l": 40, "r": 10, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.25})
     return fig

@@ -323,8 +323,11 @@ def recurrent_figure(views_by_run: Mapping[str, Mapping], *, title: str = "",
         fig.add_trace(go.Scatter(x=t, y=_finite(hn), name=label, legendgroup=label, mode="lines",
                                  line={"color": color}), row=1, col=1)
         for j, (gate, means) in enumerate((v.get("gates") or {}).items()):
+            # each line is named at its right end: the dashes alone do not say which gate is which
             fig.add_trace(go.Scatter(x=list(range(1, len(means) + 1)), y=_finite(means), name=f"{label} · {gate}",
-                                     legendgroup=label, showlegend=False, mode="lines",
+                                     legendgroup=label, showlegend=False, mode="lines+text",
+                                     text=[""] * (len(means) - 1) + [gate], textposition="middle right",
+                                     textfont={"color": color}, cliponaxis=False,
                                      line={"color": color, "dash": dashes[j % len(dashes)]},
                                      hovertemplate=f"gate {gate}: " + "%{y:.3f}<extra>" + label + "</extra>"),
                           row=1, col=2)

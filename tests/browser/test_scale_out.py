@@ -4,6 +4,8 @@ workers over PostgreSQL and Redis; the Runs grid says which worker trained each 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from dashboard import ids
@@ -89,7 +91,8 @@ def _cells(dash_duo, col: str) -> set[str]:
 
 def test_a_start_while_the_broker_is_down_says_so_on_the_page_and_keeps_the_run_queued(dash_duo, tmp_path):
     """`nnlab serve --broker` with nothing listening at the broker's address: Start queues the run and the
-    page says the job queue cannot be reached (the job slot's own failure shows only in the server log)."""
+    page says the job queue cannot be reached; the job slot is not asked to submit a job it cannot send, so
+    no request fails."""
     pytest.importorskip("celery")
     import socket
 
@@ -108,4 +111,13 @@ def test_a_start_while_the_broker_is_down_says_so_on_the_page_and_keeps_the_run_
     assert f"127.0.0.1:{port}" in dash_duo.find_element(f"#{ids.BROKER_ALERT}").text
     (run,) = reads.list_runs(open_db(db_url), limit=None)
     assert run.status == "queued"  # nothing lost: it waits for the workers
+    result = dash_duo.driver.execute_script(
+        """const s = window.store.getState();
+           return s.paths.strs[arguments[0]].reduce((o, k) => o[k], s.layout).props.data;""", ids.WORKERS_RESULT)
+    assert result is None  # the slot's job was never submitted
+    # Before the broker check gated the slot, its request failed with a 500 about 0.6 s after the alert showed.
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        assert dash_duo.get_logs() == []
+        time.sleep(0.2)
     close_all()

@@ -37,6 +37,13 @@ def test_training_curves_show_train_and_val_and_flag_divergence():
     assert "diverged at epoch 2" in _note(fig)
 
 
+def test_training_curves_keep_accuracy_on_its_own_scale_when_it_is_constant():
+    hist = {"train_loss": [(1, 0.1), (2, 0.0)], "train_accuracy": [(1, 1.0), (2, 1.0)]}
+    fig = training_curves_figure(hist)
+    assert tuple(fig.layout.yaxis2.range) == (0, 1.02)
+    assert fig.layout.yaxis.range is None  # the loss keeps autorange
+
+
 def test_compare_overlays_one_colour_per_run_and_names_runs_by_what_differs():
     params = {1: {"optimizer": "sgd", "lr": 0.1, "seed": 0}, 2: {"optimizer": "adam", "lr": 0.1, "seed": 0}}
     keys = differing_keys(params)

@@ -166,3 +166,11 @@ def test_the_perceptrons_gradient_panels_say_why_they_are_empty():
     learning = [{**converged[0], "update_ratio": 0.05}]
     note = " ".join(a.text for a in figs.gradient_flow_figure({"#1": learning}).layout.annotations)
     assert "weights unchanged" not in note and "no earlier" not in note
+
+
+def test_gate_lines_are_named_at_their_right_end():
+    views = {"#1": {"hidden_norm": [1.0, 2.0, 3.0], "gates": {"i": [0.1, 0.2, 0.3], "f": [0.9, 0.8, 0.7]},
+                    "input_grad": [1e-3, 1e-2, 1e-1]}}
+    fig = figs.recurrent_figure(views)
+    gate_traces = [t for t in fig.data if t.xaxis == "x2"]
+    assert [list(t.text) for t in gate_traces] == [["", "", "i"], ["", "", "f"]]
