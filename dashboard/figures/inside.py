@@ -327,7 +327,7 @@ def recurrent_figure(views_by_run: Mapping[str, Mapping], *, title: str = "",
             fig.add_trace(go.Scatter(x=list(range(1, len(means) + 1)), y=_finite(means), name=f"{label} · {gate}",
                                      legendgroup=label, showlegend=False, mode="lines+text",
                                      text=[""] * (len(means) - 1) + [gate], textposition="middle right",
-                                     textfont={"color": color}, cliponaxis=False,
+                                     textfont={"color": color, "size": 12}, cliponaxis=False,
                                      line={"color": color, "dash": dashes[j % len(dashes)]},
                                      hovertemplate=f"gate {gate}: " + "%{y:.3f}<extra>" + label + "</extra>"),
                           row=1, col=2)
