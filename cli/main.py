@@ -118,6 +118,7 @@ def cmd_show(args) -> int:
     """One run's config, status, summary metrics (and stored snapshots with --snapshots)."""
     from storage import reads
     from storage.db import open_db
+    from storage.values import has_best
 
     db = open_db(_db_url(args, existing=True))
     run = reads.get_run(db, args.run)
@@ -143,7 +144,7 @@ def cmd_show(args) -> int:
     print(f"model {run.model} on {run.dataset}, {run.num_params or '?'} parameters, "
           f"epochs {run.epochs_done}/{run.epochs_planned}, duration {run.duration_s or 0:.1f}s")
     print("params: " + ", ".join(f"{k}={v}" for k, v in sorted(run.params.items())))
-    rows = [(k, s.get("last"), s.get("last_step"), s.get("best"), s.get("best_step"))
+    rows = [(k, s.get("last"), s.get("last_step"), *((s.get("best"), s.get("best_step")) if has_best(k) else ("", "")))
             for k, s in sorted(run.summary.items())]
     print(render(("metric", "last", "at epoch", "best", "best at"), rows))
     if run.error:

@@ -32,6 +32,12 @@ def lower_is_better(key: str) -> bool:
     return key.lower().endswith("loss")
 
 
+def has_best(key: str) -> bool:
+    """Whether a metric's best value means something: losses and accuracies, not the learning rate, an
+    epoch's seconds or a gradient norm (the store keeps their largest value as 'best' all the same)."""
+    return key.lower().endswith(("loss", "accuracy"))
+
+
 def _json_default(obj):
     if hasattr(obj, "tolist"):  # NumPy arrays and scalars
         return obj.tolist()

@@ -121,6 +121,9 @@ def test_show_and_export(db_url, tmp_path):
     nnlab("train", "--dataset", "xor", "--hidden", "4", "--epochs", "3", "--quiet", "--db", db_url, check=True)
     shown = nnlab("show", "1", "--db", db_url, check=True).stdout
     assert "val_accuracy" in shown and "completed" in shown
+    table = {line.split()[0]: line.split() for line in shown.splitlines() if line.split()}
+    assert len(table["val_accuracy"]) == 5 and table["val_accuracy"][4] in {"1", "2", "3"}  # best, and when
+    assert len(table["lr"]) == 3  # a learning rate has no best: last and its epoch only
     out = tmp_path / "metrics.csv"
     nnlab("export", "--db", db_url, "--format", "csv", "--out", str(out), check=True)
     rows = list(csv.DictReader(out.open()))
