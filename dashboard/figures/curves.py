@@ -168,6 +168,7 @@ def grouped_band_figure(stats: Sequence[Mapping], metric_key: str, *, log_y: boo
     groups: dict[str, list] = {}
     for row in stats:
         groups.setdefault(_group_name(row["group"]), []).append(row)
+    lo, hi = (0.0, 1.0) if metric_key.endswith("accuracy") else (-math.inf, math.inf)  # a band stays possible
     fig = go.Figure()
     for i, (name, rows) in enumerate(sorted(groups.items())):
         rows = sorted(rows, key=lambda r: r["step"])
@@ -176,8 +177,8 @@ def grouped_band_figure(stats: Sequence[Mapping], metric_key: str, *, log_y: boo
         std = [r["std"] or 0.0 for r in rows]
         n = max((r["count"] for r in rows), default=0)
         color = color_for(i)
-        upper = [m + s if m is not None else None for m, s in zip(mean, std)]
-        lower = [m - s if m is not None else None for m, s in zip(mean, std)]
+        upper = [min(m + s, hi) if m is not None else None for m, s in zip(mean, std)]
+        lower = [max(m - s, lo) if m is not None else None for m, s in zip(mean, std)]
         fig.add_trace(go.Scatter(x=xs + xs[::-1], y=upper + lower[::-1], fill="toself", fillcolor=color,
                                  opacity=0.2, line={"width": 0}, hoverinfo="skip", showlegend=False,
                                  legendgroup=name))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import math
 
 import plotly.graph_objects as go
@@ -167,3 +169,12 @@ def test_figure_builders_never_raise(hist, weight, x, log_y):
     rows = [{"group": {"p": i % 2}, "step": s, "mean": v, "std": None, "count": 1}
             for i, (s, v) in enumerate(hist.get("val_loss", []))]
     assert isinstance(grouped_band_figure(rows, "val_loss"), go.Figure)
+
+
+def test_an_accuracy_band_stays_within_zero_and_one_and_a_loss_band_does_not():
+    stats = [{"group": {"model": "lstm"}, "step": s, "mean": m, "std": 0.2, "count": 3}
+             for s, m in ((1, 0.9), (2, 0.1))]
+    band = next(t for t in grouped_band_figure(stats, "val_accuracy").data if t.fill == "toself")
+    assert list(band.y) == pytest.approx([1.0, 0.3, 0.0, 0.7])  # upper forward, lower back
+    band = next(t for t in grouped_band_figure(stats, "val_loss").data if t.fill == "toself")
+    assert list(band.y) == pytest.approx([1.1, 0.3, -0.1, 0.7])
