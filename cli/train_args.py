@@ -48,6 +48,8 @@ HELP = {
     "attention": "seq2seq attention: none|additive|dot",
     "positional": "positional encoding: sinusoidal|learned",
     "causal": "Transformer: mask attention to future positions (each token sees only itself and the past)",
+    "scaled": "Transformer: divide the attention scores by sqrt(d_model / heads) (--no-scaled or --unscaled: "
+              "raw dot products, the series' experiment)",
     "noise": "noise of the 2-D data sets",
     "n_samples": "number of generated samples (2-D and sequence data sets)",
     "subset": "train on the first N stratified training samples (0 = all)",
@@ -78,6 +80,7 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper(),
                                 help=f"{help_text} (default: {shown!s})")
     parser.add_argument("--plain", dest="residual", action="store_false", help="same as --no-residual")
+    parser.add_argument("--unscaled", dest="scaled", action="store_false", help="same as --no-scaled")
 
 
 def spec_values(args: argparse.Namespace) -> dict:

@@ -104,6 +104,7 @@ class ExperimentSpec:
     attention: str = "none"
     positional: str = "sinusoidal"
     causal: bool = False
+    scaled: bool = True
     # data
     noise: float = 0.1
     n_samples: int = 1000
@@ -155,6 +156,7 @@ USED_WHEN = {
     "norm": lambda v: v.get("model") == "transformer",
     "positional": lambda v: v.get("model") == "transformer",
     "causal": lambda v: v.get("model") == "transformer",
+    "scaled": lambda v: v.get("model") == "transformer",
 }
 FAMILY_PARAMS = {
     "perceptron": (),
@@ -163,8 +165,8 @@ FAMILY_PARAMS = {
             "batchnorm"),
     "resnet": ("depth", "hidden", "residual", "batchnorm", "activation", "init", "channels"),
     "recurrent": ("hidden", "layers", "seq_len", "vocab", "dropout"),
-    "attention": ("heads", "d_model", "layers", "norm", "attention", "positional", "causal", "hidden", "seq_len",
-                  "vocab", "dropout"),
+    "attention": ("heads", "d_model", "layers", "norm", "attention", "positional", "causal", "scaled", "hidden",
+                  "seq_len", "vocab", "dropout"),
 }
 
 

@@ -93,6 +93,8 @@ FIELDS = (
     Field("attention", "seq2seq attention", "select", ("attention",), S.ATTENTIONS),
     Field("positional", "Positional encoding", "select", ("attention",), S.POSITIONALS),
     Field("causal", "Causal mask", "switch", ("attention",)),
+    Field("scaled", "Scores ÷ √d", "switch", ("attention",),
+          help="divide the attention scores by the square root of the head width; off: raw dot products"),
     Field("optimizer", "Optimizer", "select", ALL, S.OPTIMIZERS),
     Field("lr", "Learning rate", "number", ALL),
     Field("momentum", "Momentum", "number", FF + ("recurrent", "attention")),

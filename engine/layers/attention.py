@@ -70,20 +70,27 @@ def masked_softmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.nda
     return scores
 
 
-def scaled_dot_product_attention(q, k, v, mask=None):
-    """softmax(q k^T / sqrt(d)) v. q (..., Tq, d), k (..., Tk, d), v (..., Tk, dv).
+def score_scale(d: int, scaled: bool = True) -> float:
+    """What the scores q k^T are multiplied by: 1 / sqrt(d), which keeps their spread near 1 whatever the
+    width d (the series: without it softmax saturates as d grows); 1 for raw dot products."""
+    return 1.0 / math.sqrt(d) if scaled else 1.0
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, *, scaled=True):
+    """softmax(q k^T / sqrt(d)) v (without the 1/sqrt(d) when not `scaled`). q (..., Tq, d), k (..., Tk, d),
+    v (..., Tk, dv).
 
     Returns (out (..., Tq, dv), weights (..., Tq, Tk)).
     """
     scores = q @ np.swapaxes(k, -1, -2)
-    scores *= 1.0 / math.sqrt(q.shape[-1])
+    scores *= score_scale(q.shape[-1], scaled)
     weights = masked_softmax(scores, mask)
     return weights @ v, weights
 
 
-def scaled_dot_product_attention_backward(dout, q, k, v, weights):
+def scaled_dot_product_attention_backward(dout, q, k, v, weights, *, scaled=True):
     """Gradients (dq, dk, dv) of `scaled_dot_product_attention` given its weights and dout (..., Tq, dv)."""
-    scale = 1.0 / math.sqrt(q.shape[-1])
+    scale = score_scale(q.shape[-1], scaled)
     dv = np.swapaxes(weights, -1, -2) @ dout
     dw = dout @ np.swapaxes(v, -1, -2)  # (..., Tq, Tk)
     # softmax backward: ds = w * (dw - sum(dw * w)); masked entries have w = 0, so ds = 0 there
@@ -93,7 +100,7 @@ def scaled_dot_product_attention_backward(dout, q, k, v, weights):
     return dw @ k, np.swapaxes(dw, -1, -2) @ q, dv
 
 
-def naive_attention(q, k, v, mask=None):
+def naive_attention(q, k, v, mask=None, *, scaled=True):
     """Slow twin of `scaled_dot_product_attention` for (B, Tq, d) inputs: one query at a time."""
     B, Tq, d = q.shape
     Tk = k.shape[1]
@@ -105,7 +112,8 @@ def naive_attention(q, k, v, mask=None):
             allowed = [j for j in range(Tk) if full[b, i, j]]
             if not allowed:
                 continue
-            scores = {j: sum(q[b, i, c] * k[b, j, c] for c in range(d)) / math.sqrt(d) for j in allowed}
+            scores = {j: sum(q[b, i, c] * k[b, j, c] for c in range(d)) / (math.sqrt(d) if scaled else 1.0)
+                      for j in allowed}
             top = max(scores.values())
             total = sum(math.exp(s - top) for s in scores.values())
             for j in allowed:
@@ -166,17 +174,18 @@ class MultiHeadAttention(Layer):
     keys and values from context; `dcontext` holds the context's gradient after backward).
     Weights as PyTorch lays them out transposed: `Wqkv` (D, 3D) = [Wq | Wk | Wv], `Wo` (D, D).
     After a forward pass `last_weights` is (N, heads, Tq, Tk). With `input_grad = False` backward skips
-    the query input's gradient and returns None (the context's is still computed).
+    the query input's gradient and returns None (the context's is still computed). `scaled=False` drops
+    the scores' 1/sqrt(d_model / heads) (the series' experiment: softmax saturates without it).
     """
 
     input_grad = True
 
     def __init__(self, d_model: int, heads: int, *, rng: np.random.Generator, dtype=np.float32,
-                 causal: bool = False) -> None:
+                 causal: bool = False, scaled: bool = True) -> None:
         super().__init__()
         if heads < 1 or d_model % heads:
             raise ValueError(f"heads ({heads}) must divide the model width d_model ({d_model})")
-        self.d_model, self.heads, self.causal = d_model, heads, causal
+        self.d_model, self.heads, self.causal, self.scaled = d_model, heads, causal, scaled
         a = math.sqrt(6.0 / (d_model + 3 * d_model))  # Xavier-uniform on the packed projection
         self.params = {
             "Wqkv": rng.uniform(-a, a, (d_model, 3 * d_model)).astype(dtype),
@@ -216,7 +225,7 @@ class MultiHeadAttention(Layer):
         mask = combine_masks(causal_mask(Tq, Tk) if self.causal else None,
                              None if key_mask is None else padding_mask(key_mask))
         qh, kh, vh = self._split(q), self._split(k), self._split(v)
-        out, weights = scaled_dot_product_attention(qh, kh, vh, mask)  # (N, h, Tq, dh)
+        out, weights = scaled_dot_product_attention(qh, kh, vh, mask, scaled=self.scaled)  # (N, h, Tq, dh)
         merged = self._merge(out)
         self._cache = (x, context, qh, kh, vh, weights, merged)
         self.last_weights = weights
@@ -232,7 +241,7 @@ class MultiHeadAttention(Layer):
         np.matmul(merged.reshape(-1, D).T, d2, out=g["Wo"])
         np.sum(d2, axis=0, out=g["bo"])
         dmerged = self._split(dout @ p["Wo"].T)
-        dq, dk, dv = scaled_dot_product_attention_backward(dmerged, qh, kh, vh, weights)
+        dq, dk, dv = scaled_dot_product_attention_backward(dmerged, qh, kh, vh, weights, scaled=self.scaled)
         if context is None:
             dqkv = self._merge(dq, dk, dv).reshape(-1, 3 * D)
             np.matmul(x.reshape(-1, D).T, dqkv, out=g["Wqkv"])

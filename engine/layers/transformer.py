@@ -54,12 +54,12 @@ class EncoderBlock(Composite):
     """
 
     def __init__(self, d_model: int, heads: int, ffn: int, *, rng: np.random.Generator, dtype=np.float32,
-                 norm: str = "pre", dropout: float = 0.0, causal: bool = False) -> None:
+                 norm: str = "pre", dropout: float = 0.0, causal: bool = False, scaled: bool = True) -> None:
         super().__init__()
         if norm not in NORMS:
             raise ValueError(f"norm must be pre or post, got {norm!r}")
         self.norm = norm
-        self.attn = MultiHeadAttention(d_model, heads, rng=rng, dtype=dtype, causal=causal)
+        self.attn = MultiHeadAttention(d_model, heads, rng=rng, dtype=dtype, causal=causal, scaled=scaled)
         self.ln1 = LayerNorm(d_model, dtype=dtype)
         self.ffn = Sequential([Dense(d_model, ffn, rng=rng, init="he", dtype=dtype), ReLU(),
                                Dense(ffn, d_model, rng=rng, init="xavier", dtype=dtype)])
@@ -110,10 +110,11 @@ class TransformerEncoder(Composite):
     """`layers` encoder blocks; pre-norm stacks end with a LayerNorm (`ln_f`)."""
 
     def __init__(self, d_model: int, heads: int, ffn: int, layers: int, *, rng: np.random.Generator,
-                 dtype=np.float32, norm: str = "pre", dropout: float = 0.0, causal: bool = False) -> None:
+                 dtype=np.float32, norm: str = "pre", dropout: float = 0.0, causal: bool = False,
+                 scaled: bool = True) -> None:
         super().__init__()
         self.blocks = [EncoderBlock(d_model, heads, ffn, rng=rng, dtype=dtype, norm=norm, dropout=dropout,
-                                    causal=causal) for _ in range(layers)]
+                                    causal=causal, scaled=scaled) for _ in range(layers)]
         self.children = {f"blocks.{i}": b for i, b in enumerate(self.blocks)}
         self.ln_f = LayerNorm(d_model, dtype=dtype) if norm == "pre" else None
         if self.ln_f is not None:

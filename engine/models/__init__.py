@@ -86,7 +86,8 @@ def _sequence_config(spec: ExperimentSpec, data: Dataset, out: int):
     return TransformerConfig(vocab_size=data.vocab_size, max_len=data.input_shape[0], d_model=spec.d_model,
                              heads=spec.heads, layers=spec.layers, ffn=width, out_features=out,
                              per_token=data.task == "seq2seq", norm=spec.norm, positional=spec.positional,
-                             dropout=spec.dropout, pad_id=data.meta.get("pad_id", 0), causal=spec.causal)
+                             dropout=spec.dropout, pad_id=data.meta.get("pad_id", 0), causal=spec.causal,
+                             scaled=spec.scaled)
 
 
 __all__ = ["BUILDERS", "CNNConfig", "MLPConfig", "PerceptronConfig", "RecurrentConfig", "ResNetConfig",

@@ -30,6 +30,7 @@ class TransformerConfig:
     positional: str = "sinusoidal"  # sinusoidal | learned
     dropout: float = 0.0
     causal: bool = False
+    scaled: bool = True           # attention scores times 1/sqrt(d_model / heads)
     pad_id: int = 0
 
 
@@ -46,7 +47,7 @@ class TransformerModel(Composite):
         self.pos = make_positional(c.positional, c.max_len, c.d_model, rng=rng, dtype=dtype)
         self.drop = Dropout(c.dropout, rng=rng)
         self.encoder = TransformerEncoder(c.d_model, c.heads, c.ffn, c.layers, rng=rng, dtype=dtype, norm=c.norm,
-                                          dropout=c.dropout, causal=c.causal)
+                                          dropout=c.dropout, causal=c.causal, scaled=c.scaled)
         self.head = Dense(c.d_model, c.out_features, rng=rng, init="xavier", dtype=dtype)
         self.children = {"embed": self.embed, "pos": self.pos, "drop": self.drop, "encoder": self.encoder,
                          "head": self.head}

@@ -159,3 +159,11 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log():
     lines = log.getvalue().splitlines()
     assert "\r" not in log.getvalue()
     assert lines[0].startswith("epoch 1/500") and lines[-1].startswith("epoch 200/500") and len(lines) == 2
+
+
+def test_unscaled_and_no_scaled_train_a_transformer_with_raw_attention_scores(db_url):
+    for flag in ("--unscaled", "--no-scaled"):
+        out = nnlab("train", "--model", "transformer", "--dataset", "reverse", "--seq-len", "4", "--n-samples", "40",
+                    "--d-model", "8", "--epochs", "1", flag, "--json", "--db", db_url, check=True).stdout
+        run = json.loads(nnlab("show", str(json.loads(out)["run_id"]), "--json", "--db", db_url, check=True).stdout)
+        assert run["params"]["scaled"] is False

@@ -81,6 +81,18 @@ def test_scaled_dot_product_matches_naive_twin(masking):
     np.testing.assert_allclose(out, ref_out, atol=1e-12)
 
 
+def test_unscaled_dot_product_matches_naive_twin_and_is_the_scaled_one_at_sqrt_d_times_q():
+    rng = np.random.default_rng(5)
+    B, T, d = 2, 4, 9
+    q, k, v = rng.standard_normal((B, T, d)), rng.standard_normal((B, T, d)), rng.standard_normal((B, T, 2))
+    out, w = scaled_dot_product_attention(q, k, v, scaled=False)
+    ref_out, ref_w = naive_attention(q, k, v, scaled=False)
+    np.testing.assert_allclose(w, ref_w, atol=1e-12)
+    np.testing.assert_allclose(out, ref_out, atol=1e-12)
+    np.testing.assert_allclose(w, scaled_dot_product_attention(q * 3.0, k, v)[1], atol=1e-12)  # sqrt(9) = 3
+    assert not np.allclose(w, scaled_dot_product_attention(q, k, v)[1])
+
+
 def test_additive_attention_matches_naive_twin():
     rng = np.random.default_rng(1)
     N, S, A = 3, 6, 4
@@ -146,10 +158,11 @@ def test_scaled_dot_product_kernel_gradients(masking):
     check_layer_gradients(layer, rng.standard_normal((B, T, d)), rng=rng)
 
 
-@pytest.mark.parametrize("causal,padding", [(False, False), (True, False), (False, True), (True, True)])
-def test_multi_head_self_attention_gradients(causal, padding):
+@pytest.mark.parametrize("causal,padding,scaled", [(False, False, True), (True, False, True), (False, True, True),
+                                                   (True, True, True), (True, True, False)])
+def test_multi_head_self_attention_gradients(causal, padding, scaled):
     rng = np.random.default_rng(3)
-    attn = MultiHeadAttention(6, 3, rng=rng, dtype=np.float64, causal=causal)
+    attn = MultiHeadAttention(6, 3, rng=rng, dtype=np.float64, causal=causal, scaled=scaled)
     attn.params["bqkv"][:] = rng.standard_normal(18) * 0.1
     valid = _valid(rng, 2, 5) if padding else None
     check_layer_gradients(Bound(attn, key_mask=valid), rng.standard_normal((2, 5, 6)), rng=rng)

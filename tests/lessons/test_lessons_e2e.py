@@ -26,6 +26,7 @@ REDUCE = {
     "batchnorm-lr": {"epochs": 1, "subset": 60, "depth": 4},
     "lstm-memory": {"epochs": 1, "seq_len": 8, "n_samples": 60, "hidden": 8},
     "attention-bottleneck": {"epochs": 1, "seq_len": 4, "n_samples": 60},
+    "attention-scaling": {"epochs": 1, "seq_len": 4, "n_samples": 60, "d_model": 8, "layers": 1},
 }
 
 
