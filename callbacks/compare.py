@@ -73,7 +73,7 @@ def comparison_curves(engine, run_ids: list[int], *, metric: str = "accuracy", s
                                    forks={r.id: (r.parent_run_id, r.fork_epoch) for r in runs if r.fork_epoch})
     if x == "epoch" and runs:  # divergence, plateau and overfitting notes on the curves
         from dashboard.figures.lessons import add_event_markers
-        from storage.lessons import get_events
+        from storage.events import get_events
 
         events = get_events(engine, [r.id for r in runs])
         add_event_markers(curves, [{**e, "message": f"#{rid}: {e['message']}"} for rid in events

@@ -245,9 +245,8 @@ def register(app, config) -> None:
 
 def events_for_display(db_url: str, run) -> list[dict]:
     """A run's stored events; a finished run without any gets them computed (and stored) now."""
-    from storage.events import record_events
     from storage.db import open_db
-    from storage.lessons import get_events, runs_without_events
+    from storage.events import get_events, record_events, runs_without_events
 
     db = open_db(db_url)
     if run.status not in ("queued", "running") and runs_without_events(db, run_ids=[run.id]):

@@ -1,14 +1,22 @@
 """Event notes on a run's curves, computed from its stored epochs: divergence, plateau, overfitting onset.
 
-`detect_events` is pure (histories in, (epoch, kind, message) out); `record_events(db, run_id)` is the one
-call a run's end needs (the job path, after finish_run), and `backfill_events(db)` computes them on demand
-for runs stored before (the Run page and the lesson runner call it for the runs they show).
+`detect_events` is pure (histories in, (epoch, kind, message) out): the job path's recorder calls it, and
+`writes.finish_run` stores what it found in the transaction that ends the run. The verbs: `get_events`,
+`replace_events`, `runs_without_events`, and `backfill_events(db)`, which computes them on demand for runs
+stored before events were recorded (the Run page and the lesson runner call it for the runs they show).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import Engine, select
+
+from . import reads
+from .db import read_tx, write_tx
+from .models import Event, Run
+from .writes import write_events
 
 Points = Sequence[tuple[int, float]]
 
@@ -81,27 +89,40 @@ def detect_events(history: Mapping[str, Points], epochs_planned: int = 0) -> lis
     return sorted(events, key=lambda e: (e[0], e[1]))
 
 
-def write_events(conn, run_id: int, events) -> int:
-    """Store a run's events [(epoch, kind, message)] inside the caller's write transaction, replacing any
-    it had; returns how many."""
-    from sqlalchemy import delete
+def replace_events(engine: Engine, run_id: int, events: Iterable[tuple[int, str, str]]) -> int:
+    """Store a run's events ((epoch, kind, message), ...), replacing any it had; returns how many."""
+    with write_tx(engine) as conn:
+        return write_events(conn, run_id, events)
 
-    from .models import Event
 
-    rows = [{"run_id": int(run_id), "epoch": int(e), "kind": k, "message": m} for e, k, m in events]
-    conn.execute(delete(Event).where(Event.run_id == run_id))
-    if rows:
-        conn.execute(Event.__table__.insert(), rows)
-    return len(rows)
+def get_events(engine: Engine, run_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """{run_id: [{"epoch", "kind", "message"}, ...]} ordered by epoch."""
+    ids = [int(i) for i in run_ids]
+    out: dict[int, list[dict]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    stmt = (select(Event.run_id, Event.epoch, Event.kind, Event.message).where(Event.run_id.in_(ids))
+            .order_by(Event.run_id, Event.epoch, Event.kind))
+    with read_tx(engine) as conn:
+        for r in conn.execute(stmt):
+            out[r.run_id].append({"epoch": r.epoch, "kind": r.kind, "message": r.message})
+    return out
+
+
+def runs_without_events(engine: Engine, statuses: Iterable[str] = ("completed", "cancelled", "failed", "crashed"),
+                        run_ids: Iterable[int] | None = None) -> list[int]:
+    """Finished runs with no stored event (never computed, or nothing to note), ascending."""
+    has = select(Event.run_id).where(Event.run_id == Run.id).exists()
+    stmt = select(Run.id).where(Run.status.in_(list(statuses)), ~has).order_by(Run.id)
+    if run_ids is not None:
+        stmt = stmt.where(Run.id.in_([int(i) for i in run_ids]))
+    with read_tx(engine) as conn:
+        return list(conn.scalars(stmt))
 
 
 def record_events(db, run_id: int) -> int:
     """Compute a run's events from its stored epochs and store them (replacing old ones); returns how many.
-
-    The call for the end of a run (the job path), safe to repeat."""
-    from . import reads
-    from .lessons import replace_events
-
+    Safe to repeat."""
     run = reads.get_run(db, run_id)
     if run is None:
         return 0
@@ -111,8 +132,6 @@ def record_events(db, run_id: int) -> int:
 
 def backfill_events(db, run_ids=None) -> int:
     """record_events for every finished run without stored events (or only `run_ids`); returns runs done."""
-    from .lessons import runs_without_events
-
     todo = runs_without_events(db, run_ids=run_ids)
     for run_id in todo:
         record_events(db, run_id)

@@ -1,4 +1,4 @@
-"""Verbs for lessons and ablations: link runs to experiments, find a run to reuse, store events.
+"""Verbs for lessons and ablations: link runs to experiments, find a run to reuse.
 
 A run keeps its own experiment (runs.experiment_id); experiment_runs adds every other experiment that
 uses it, so one run can serve several lessons and ablations.
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from sqlalchemy import Engine, select
 
 from .db import dialect_insert, read_tx, write_tx
-from .models import Event, Experiment, ExperimentRun, Run
+from .models import Experiment, ExperimentRun, Run
 from .writes import _experiment_id
 
 REUSABLE_STATUSES = ("completed", "running", "queued")
@@ -64,39 +64,6 @@ def run_states(engine: Engine, run_ids: Iterable[int]) -> dict[int, dict]:
                        "seed": r.seed} for r in conn.execute(stmt)}
 
 
-def replace_events(engine: Engine, run_id: int, events: Iterable[tuple[int, str, str]]) -> int:
-    """Store a run's events ((epoch, kind, message), ...), replacing any it had; returns how many."""
-    from .events import write_events
-
-    with write_tx(engine) as conn:
-        return write_events(conn, run_id, events)
-
-
-def get_events(engine: Engine, run_ids: Iterable[int]) -> dict[int, list[dict]]:
-    """{run_id: [{"epoch", "kind", "message"}, ...]} ordered by epoch."""
-    ids = [int(i) for i in run_ids]
-    out: dict[int, list[dict]] = {i: [] for i in ids}
-    if not ids:
-        return out
-    stmt = (select(Event.run_id, Event.epoch, Event.kind, Event.message).where(Event.run_id.in_(ids))
-            .order_by(Event.run_id, Event.epoch, Event.kind))
-    with read_tx(engine) as conn:
-        for r in conn.execute(stmt):
-            out[r.run_id].append({"epoch": r.epoch, "kind": r.kind, "message": r.message})
-    return out
-
-
-def runs_without_events(engine: Engine, statuses: Iterable[str] = ("completed", "cancelled", "failed", "crashed"),
-                        run_ids: Iterable[int] | None = None) -> list[int]:
-    """Finished runs with no stored event (never computed, or nothing to note), ascending."""
-    has = select(Event.run_id).where(Event.run_id == Run.id).exists()
-    stmt = select(Run.id).where(Run.status.in_(list(statuses)), ~has).order_by(Run.id)
-    if run_ids is not None:
-        stmt = stmt.where(Run.id.in_([int(i) for i in run_ids]))
-    with read_tx(engine) as conn:
-        return list(conn.scalars(stmt))
-
-
 def experiment_names_of(engine: Engine, run_id: int) -> list[str]:
     """The experiments a run belongs to: its own first, then the linked ones by name."""
     with read_tx(engine) as conn:
@@ -108,5 +75,4 @@ def experiment_names_of(engine: Engine, run_id: int) -> list[str]:
     return ([own] if own else []) + [n for n in linked if n != own]
 
 
-__all__ = ["experiment_names_of", "experiment_run_ids", "get_events", "link_runs", "replace_events",
-           "reuse_candidates", "run_states", "runs_without_events"]
+__all__ = ["experiment_names_of", "experiment_run_ids", "link_runs", "reuse_candidates", "run_states"]

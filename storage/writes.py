@@ -19,8 +19,7 @@ from sqlalchemy import Engine, delete, func, literal_column, select, update
 from .checkpoints import write_checkpoints
 from .db import RunNotFound, dialect_insert, write_tx
 from .epoch_log import log_epoch, log_epochs, write_epochs
-from .events import write_events
-from .models import (CLAIM_LOCK, FINAL_STATUSES, RUN_STATUSES, Experiment, Lock, Param, Run, RunTag,
+from .models import (CLAIM_LOCK, FINAL_STATUSES, RUN_STATUSES, Event, Experiment, Lock, Param, Run, RunTag,
                      utcnow)
 from .series import pack_run_series
 from .values import encode_param, to_json
@@ -163,6 +162,16 @@ def set_run_fields(engine: Engine, run_id: int, **fields) -> None:
 
 
 # --- ending runs -----------------------------------------------------------------------------------
+
+def write_events(conn, run_id: int, events) -> int:
+    """Store a run's events [(epoch, kind, message)] inside the caller's write transaction, replacing any
+    it had; returns how many."""
+    rows = [{"run_id": int(run_id), "epoch": int(e), "kind": k, "message": m} for e, k, m in events]
+    conn.execute(delete(Event).where(Event.run_id == run_id))
+    if rows:
+        conn.execute(Event.__table__.insert(), rows)
+    return len(rows)
+
 
 def finish_run(engine: Engine, run_id: int, status: str, *, error: str | None = None,
                epochs: list[tuple[int, Mapping[str, float]]] = (), events=None,

@@ -48,7 +48,7 @@ def test_a_healthy_run_has_no_events():
 def test_events_are_stored_at_run_end_and_queryable_by_sql(db_url):
     import storage as s
     from storage.db import open_db
-    from storage.lessons import get_events
+    from storage.events import get_events
 
     db = open_db(db_url)
     run_id = s.create_run(db, {}, {}, status="running", epochs_planned=3)

@@ -37,7 +37,8 @@ def test_a_database_at_0005_is_upgraded_keeps_its_runs_and_gets_the_new_tables(s
         assert current_revisions(conn) == (s.head_revision(),)
     assert {"experiment_runs", "events"} <= set(inspect(db).get_table_names())
     assert s.get_run(db, 5).experiment == "old"
-    from storage.lessons import experiment_names_of, get_events, link_runs, replace_events
+    from storage.events import get_events, replace_events
+    from storage.lessons import experiment_names_of, link_runs
 
     link_runs(db, "lesson-x", [5])
     link_runs(db, "lesson-x", [5])  # idempotent
@@ -54,7 +55,8 @@ def test_a_database_at_0005_is_upgraded_keeps_its_runs_and_gets_the_new_tables(s
 
 
 def test_deleting_a_run_deletes_its_links_and_events(db_url):
-    from storage.lessons import experiment_run_ids, get_events, link_runs, replace_events
+    from storage.events import get_events, replace_events
+    from storage.lessons import experiment_run_ids, link_runs
 
     db = s.open_db(db_url)
     rid = s.create_run(db, {}, {}, status="completed", experiment="own")

@@ -1,7 +1,7 @@
 """Lessons and ablations: experiment_runs links a run to every experiment that uses it (a run reused by
 a lesson keeps its own experiment), and events holds the notes computed from a run's curves
 (divergence, plateau, overfitting onset). Events of runs stored before this revision are computed on
-demand (lessons.events.backfill_events), not here: the detector lives outside storage.
+demand (storage.events.backfill_events), not here.
 
 Revision ID: 0006_lessons
 Revises: 0005_backfill_series
