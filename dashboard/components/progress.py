@@ -30,8 +30,11 @@ def seconds_since(ts) -> float:
 
 
 def format_duration(seconds: float | None) -> str:
+    """'0.4s', '12s', '3m05s', '2h07m' ('-' for None): tenths below 10 s, where most small runs end."""
     if seconds is None:
         return "-"
+    if seconds < 9.95:
+        return f"{seconds:.1f}s"
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds}s"

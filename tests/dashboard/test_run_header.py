@@ -33,3 +33,10 @@ def test_cancel_is_offered_only_while_there_is_something_to_cancel(tmp_path, sta
     button = _find(run_header(run), ids.RUN_CANCEL)
     assert button is not None  # its callback needs it in the layout either way
     assert (button.style is None) is shown and button.disabled is not shown
+
+
+def test_the_header_keeps_tenths_of_a_second_for_a_short_run():
+    from dashboard.components.progress import format_duration
+
+    assert [format_duration(v) for v in (None, 0.04, 0.4, 9.94, 9.96, 65, 7500)] == \
+        ["-", "0.0s", "0.4s", "9.9s", "10s", "1m05s", "2h05m"]
