@@ -165,7 +165,10 @@ LESSONS: tuple[Lesson, ...] = (
         measures="epochs to 90% per-token validation accuracy",
         cost="about 15 s on 2 cores",
         note="Both arms get there in the end; what the scaling buys is speed. One 64-wide head makes the effect "
-             "plain: the narrower the head, the smaller the factor (sqrt(8) at the default 32 wide, 4 heads)."),
+             "plain: the narrower the head, the smaller the factor (sqrt(8) at the default 32 wide, 4 heads). "
+             "The saturation itself shows on Compare, Inside, 'What each head does' at epoch 0: before any "
+             "training the raw heads' attention has about 1.1 nats of entropy, the scaled ones' about 2.25 "
+             "(2.30 is uniform over the 10 positions)."),
 )
 
 BY_NAME = {lesson.name: lesson for lesson in LESSONS}
