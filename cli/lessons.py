@@ -60,33 +60,42 @@ def _limit_threads() -> None:
 
 def _run_plan(plan, args, launch=None):
     """Launch (reusing what exists), wait with a progress bar, evaluate; returns (launched, outcomes)."""
+    ((launched, outcomes),) = _run_plans([plan], args, launch)
+    return launched, outcomes
+
+
+def _run_plans(plans, args, launch=None):
+    """`_run_plan` for several plans at once: every plan's runs are queued before the wait, so the workers
+    go from one lesson's runs to the next without a pause; returns [(launched, outcomes)] in plan order."""
     from lessons.runner import evaluate_all, launch_plan, wait_for_runs
 
     from jobs.threads import default_max_running
 
     db_url = _db_url(args)
     _limit_threads()
-    launched = launch_plan(plan, db_url, launch or _default_launch())
+    launched = [launch_plan(plan, db_url, launch or _default_launch()) for plan in plans]
+    run_ids = [rid for one in launched for rid in one.run_ids]
+    reused = sum(one.reused for one in launched)
     bar = None if args.json or args.quiet else RunsBar()
-    if bar and launched.reused:
-        print(f"reusing {launched.reused} of {len(plan.specs)} runs", file=sys.stderr)
+    if bar and reused:
+        print(f"reusing {reused} of {len(run_ids)} runs", file=sys.stderr)
     try:
-        wait_for_runs(db_url, launched.run_ids, on_progress=bar.update if bar else None,
-                      workers=default_max_running())
+        wait_for_runs(db_url, run_ids, on_progress=bar.update if bar else None, workers=default_max_running())
     except KeyboardInterrupt:
         if bar:
             bar.close()
-        print(f"interrupted: the runs of {plan.experiment} go on training on the workers (a later run of "
-              f"this command reuses them); `nnlab cancel --experiment {plan.experiment}` stops them",
-              file=sys.stderr)
+        names = ", ".join(plan.experiment for plan in plans)
+        print(f"interrupted: the runs of {names} go on training on the workers (a later run of this command "
+              f"reuses them); `nnlab cancel --experiment NAME` stops them", file=sys.stderr)
         raise SystemExit(130) from None
     if bar:
         bar.close()
-    from storage.events import backfill_events
     from storage.db import open_db
+    from storage.events import backfill_events
 
-    backfill_events(open_db(db_url), launched.run_ids)
-    return launched, evaluate_all(db_url, plan, launched.run_ids, metric=getattr(args, "parsed_metric", None))
+    backfill_events(open_db(db_url), run_ids)
+    metric = getattr(args, "parsed_metric", None)
+    return [(one, evaluate_all(db_url, plan, one.run_ids, metric=metric)) for plan, one in zip(plans, launched)]
 
 
 def cmd_lesson_list(args) -> int:
@@ -113,27 +122,40 @@ def _lesson(args):
 
 
 def cmd_lesson_run(args) -> int:
-    """Run a lesson (its two arms x K seeds, reusing finished runs) and print the verdict."""
-    from lessons.report import comparison_json, verdict_sentence
+    """Run a lesson (its two arms x K seeds, reusing finished runs) and print the verdict; `all` runs every
+    lesson, their runs queued together, and prints one verdict line per lesson (JSON: a list)."""
+    from lessons.definitions import LESSONS
     from lessons.runner import lesson_plan
 
-    lesson = _lesson(args)
-    if lesson is None:
+    lessons = list(LESSONS) if args.name == "all" else [_lesson(args)]
+    if lessons[0] is None:
         return EXIT_USAGE
-    plan = lesson_plan(lesson, args.seeds)
-    launched, outcomes = _run_plan(plan, args)
-    comparisons = [comparison_json(o) for o in outcomes]
+    plans = [lesson_plan(lesson, args.seeds) for lesson in lessons]
+    results = [_lesson_result(lesson, plan, launched, outcomes)
+               for lesson, plan, (launched, outcomes) in zip(lessons, plans, _run_plans(plans, args))]
     if args.json:
-        print(to_json({"lesson": lesson.name, "claim": lesson.claim, "experiment": plan.experiment,
-                       "run_ids": launched.run_ids, "reused": launched.reused,
-                       "verdict": comparisons[0]["verdict"], "comparisons": comparisons}))
+        objects = [{k: v for k, v in r.items() if k != "sentences"} for r in results]
+        print(to_json(objects if args.name == "all" else objects[0]))
+    elif args.name == "all":
+        for r in results:
+            print(f"{r['lesson']:<22} {r['verdict']:<13} {r['sentences'][0]}")
     else:
-        print(f"{lesson.name}: {lesson.claim}")
-        for i, outcome in enumerate(outcomes):
-            print(("also: " if i else "") + verdict_sentence(plan, outcome, outcome.comparison.metric))
-        print(f"experiment {plan.experiment}: runs {', '.join(map(str, launched.run_ids))} "
-              f"({launched.reused} reused)")
+        r = results[0]
+        print(f"{r['lesson']}: {r['claim']}")
+        print("\n".join(("also: " if i else "") + line for i, line in enumerate(r["sentences"])))
+        print(f"experiment {r['experiment']}: runs {', '.join(map(str, r['run_ids']))} ({r['reused']} reused)")
     return 0
+
+
+def _lesson_result(lesson, plan, launched, outcomes) -> dict:
+    """What `lesson run` reports of one lesson (its JSON object, and the sentences printed without --json)."""
+    from lessons.report import comparison_json, verdict_sentence
+
+    comparisons = [comparison_json(o) for o in outcomes]
+    return {"lesson": lesson.name, "claim": lesson.claim, "experiment": plan.experiment,
+            "run_ids": launched.run_ids, "reused": launched.reused, "verdict": comparisons[0]["verdict"],
+            "comparisons": comparisons,
+            "sentences": [verdict_sentence(plan, o, o.comparison.metric) for o in outcomes]}
 
 
 def cmd_lesson_show(args) -> int:
@@ -196,8 +218,8 @@ def register(sub, with_db) -> None:
     p = with_db(lsub.add_parser("list", help="list the lessons"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_lesson_list)
-    p = with_db(lsub.add_parser("run", help="run a lesson and print its verdict"))
-    p.add_argument("name", type=T.text(100))
+    p = with_db(lsub.add_parser("run", help="run a lesson (or all) and print its verdict"))
+    p.add_argument("name", type=T.text(100), help="a lesson's name (nnlab lesson list), or all")
     p.add_argument("--seeds", type=T.int_range(1, MAX_SEEDS), default=None,
                    help=f"seeds per arm, 1 to {MAX_SEEDS} (default: the lesson's, 5)")
     p.add_argument("--json", action="store_true")

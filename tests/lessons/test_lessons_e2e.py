@@ -78,6 +78,17 @@ def test_lesson_run_json_shape_and_a_second_run_trains_nothing_new(capsys, db_ur
     assert more["reused"] == 6 and set(out["run_ids"]) < set(more["run_ids"])
 
 
+def test_lesson_run_all_runs_every_lesson_in_one_queue_and_reports_each(capsys, db_url):
+    code, out = _cli_json(capsys, "lesson", "run", "all", "--seeds", "1", "--json", "--db", db_url)
+    assert code == 0 and [r["lesson"] for r in out] == [x.name for x in LESSONS]
+    assert all(len(r["run_ids"]) == 2 and r["reused"] == 0 for r in out)
+    assert all(r["verdict"] == "inconclusive" for r in out)  # one seed: fewer than 3 pairs
+    assert "sentences" not in out[0] and {"claim", "experiment", "comparisons"} <= set(out[0])
+    assert main(["lesson", "run", "all", "--seeds", "1", "--db", db_url]) == 0  # all reused: trains nothing
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [[x.name, "inconclusive"] for x in LESSONS]
+
+
 def test_lesson_show_and_unknown_lessons(capsys, db_url):
     assert main(["lesson", "show", "optimizers", "--db", db_url]) == 0
     assert "claim:" in capsys.readouterr().out
