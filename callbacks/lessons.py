@@ -160,28 +160,34 @@ def start_ablation(db_url: str, run_id: int, knob: str, value, seeds, metric: st
             f"{len(launched.new_ids)} queued."), True, data, len(launched.new_ids)
 
 
+def launch_lesson(db_url: str, name: str, seeds) -> tuple[dict, int]:
+    """Queue a lesson's runs (reusing finished ones) at `seeds` (the lesson's own when not a valid count);
+    returns the card's plan data and how many runs were queued."""
+    from lessons.definitions import get_lesson
+    from lessons.runner import launch_plan, lesson_plan
+
+    lesson = get_lesson(name)
+    k = int(seeds) if isinstance(seeds, int | float) and 1 <= seeds <= MAX_SEEDS else lesson.seeds
+    launched = launch_plan(lesson_plan(lesson, k), db_url, dashboard_launch())
+    return {"kind": "lesson", "lesson": name, "seeds": k, "run_ids": launched.run_ids}, len(launched.new_ids)
+
+
 def register(app, config) -> None:
     db_url = config.db_url
     kick_out = Output(ids.WORKERS_KICK, "data", allow_duplicate=True)
 
     @app.callback(Output({"type": ids.LESSON_PLAN, "lesson": ALL}, "data"), kick_out,
-                  Input({"type": ids.LESSON_RUN, "lesson": ALL}, "n_clicks"),
+                  Input({"type": ids.LESSON_RUN, "lesson": ALL}, "n_clicks"), Input(ids.LESSONS_RUN_ALL, "n_clicks"),
                   State({"type": ids.LESSON_SEEDS, "lesson": ALL}, "value"), prevent_initial_call=True)
-    def run_lesson(clicks, seeds):
-        if not ctx.triggered_id or not any(clicks):
+    def run_lesson(clicks, all_clicks, seeds):
+        """Run one card's lesson, or with Run all every card's (each at its card's seeds)."""
+        if not ctx.triggered_id or not (any(clicks) or all_clicks):
             raise PreventUpdate
-        from lessons.definitions import get_lesson
-        from lessons.runner import launch_plan, lesson_plan
-
         names = [o["id"]["lesson"] for o in ctx.inputs_list[0]]
-        name = ctx.triggered_id["lesson"]
-        lesson = get_lesson(name)
-        k = seeds[names.index(name)]
-        k = int(k) if isinstance(k, int | float) and 1 <= k <= MAX_SEEDS else lesson.seeds
-        launched = launch_plan(lesson_plan(lesson, k), db_url, dashboard_launch())
-        data = {"kind": "lesson", "lesson": name, "seeds": k, "run_ids": launched.run_ids}
-        new = len(launched.new_ids)
-        return [data if n == name else no_update for n in names], kick(new) if new else no_update
+        chosen = names if ctx.triggered_id == ids.LESSONS_RUN_ALL else [ctx.triggered_id["lesson"]]
+        plans = {name: launch_lesson(db_url, name, seeds[names.index(name)]) for name in chosen}
+        new = sum(n for _, n in plans.values())
+        return [plans[n][0] if n in plans else no_update for n in names], kick(new) if new else no_update
 
     @app.callback(Output({"type": ids.LESSON_PROGRESS, "lesson": ALL}, "children"),
                   Output({"type": ids.LESSON_VERDICT, "lesson": ALL}, "children"),

@@ -121,6 +121,7 @@ LESSON_VERDICT = "lesson-verdict"
 LESSON_FIGURE = "lesson-figure"
 LESSON_COMPARE = "lesson-compare"
 LESSONS_INTERVAL = "lessons-interval"
+LESSONS_RUN_ALL = "lessons-run-all"    # every card's lesson at its card's seeds, queued together
 
 # run page: ablation and events
 ABLATE_KNOB = "ablate-knob"

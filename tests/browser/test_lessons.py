@@ -36,6 +36,29 @@ def test_a_lesson_runs_from_its_card_to_its_verdict(start_app, db_url):
     assert dash_duo.get_logs() == []
 
 
+def test_run_all_queues_every_card_and_each_card_reaches_its_verdict(start_app, db_url):
+    from lessons.definitions import LESSONS
+    from storage import reads
+    from storage.db import open_db
+
+    dash_duo = start_app(max_running=2)
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/lessons")
+    dash_duo.wait_for_contains_text("#lesson-card-attention-scaling", "64-wide heads", timeout=10)
+    for lesson in LESSONS:  # one seed each: the whole page in a few seconds of training
+        seeds = dash_duo.find_element(_pid("lesson-seeds", lesson.name))
+        seeds.clear()
+        seeds.send_keys("1")
+    button = dash_duo.find_element("#lessons-run-all")  # back up past the cards (Bootstrap scrolls smoothly)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", button)
+    button.click()
+    for lesson in LESSONS:
+        dash_duo.wait_for_contains_text(_pid("lesson-progress", lesson.name), "2 of 2 runs finished", timeout=180)
+        dash_duo.wait_for_contains_text(_pid("lesson-verdict", lesson.name), "inconclusive", timeout=30)
+    runs = reads.list_runs(open_db(db_url), limit=None)
+    assert len(runs) == 2 * len(LESSONS) and {r.status for r in runs} == {"completed"}
+    assert dash_duo.get_logs() == []
+
+
 def test_ablate_on_the_run_page_shows_the_paired_verdict_and_the_events(start_app, db_url):
     from jobs.run import run_experiment
 
