@@ -125,37 +125,38 @@ def cmd_lesson_run(args) -> int:
     """Run a lesson (its two arms x K seeds, reusing finished runs) and print the verdict; `all` runs every
     lesson, their runs queued together, and prints one verdict line per lesson (JSON: a list)."""
     from lessons.definitions import LESSONS
+    from lessons.report import verdict_sentence
     from lessons.runner import lesson_plan
 
     lessons = list(LESSONS) if args.name == "all" else [_lesson(args)]
     if lessons[0] is None:
         return EXIT_USAGE
     plans = [lesson_plan(lesson, args.seeds) for lesson in lessons]
-    results = [_lesson_result(lesson, plan, launched, outcomes)
+    results = [(_lesson_json(lesson, plan, launched, outcomes),
+                [verdict_sentence(plan, o, o.comparison.metric) for o in outcomes])
                for lesson, plan, (launched, outcomes) in zip(lessons, plans, _run_plans(plans, args))]
     if args.json:
-        objects = [{k: v for k, v in r.items() if k != "sentences"} for r in results]
+        objects = [r for r, _ in results]
         print(to_json(objects if args.name == "all" else objects[0]))
     elif args.name == "all":
-        for r in results:
-            print(f"{r['lesson']:<22} {r['verdict']:<13} {r['sentences'][0]}")
+        for r, sentences in results:
+            print(f"{r['lesson']:<22} {r['verdict']:<13} {sentences[0]}")
     else:
-        r = results[0]
+        (r, sentences), = results
         print(f"{r['lesson']}: {r['claim']}")
-        print("\n".join(("also: " if i else "") + line for i, line in enumerate(r["sentences"])))
+        print("\n".join(("also: " if i else "") + line for i, line in enumerate(sentences)))
         print(f"experiment {r['experiment']}: runs {', '.join(map(str, r['run_ids']))} ({r['reused']} reused)")
     return 0
 
 
-def _lesson_result(lesson, plan, launched, outcomes) -> dict:
-    """What `lesson run` reports of one lesson (its JSON object, and the sentences printed without --json)."""
-    from lessons.report import comparison_json, verdict_sentence
+def _lesson_json(lesson, plan, launched, outcomes) -> dict:
+    """What `lesson run --json` reports of one lesson."""
+    from lessons.report import comparison_json
 
     comparisons = [comparison_json(o) for o in outcomes]
     return {"lesson": lesson.name, "claim": lesson.claim, "experiment": plan.experiment,
             "run_ids": launched.run_ids, "reused": launched.reused, "verdict": comparisons[0]["verdict"],
-            "comparisons": comparisons,
-            "sentences": [verdict_sentence(plan, o, o.comparison.metric) for o in outcomes]}
+            "comparisons": comparisons}
 
 
 def cmd_lesson_show(args) -> int:

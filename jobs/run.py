@@ -101,7 +101,7 @@ def run_experiment(spec: ExperimentSpec | dict, db_url: str, *, on_progress: Pro
     num_params = exp.num_params if exp is not None else 0
     if run_id is None:  # trained here and now: created running, as start_run would mark it (no worker may claim it)
         run_id = _create_run(spec, db, "running", pid=os.getpid(), host=socket.gethostname(),
-                             num_params=num_params if exp is not None else None, threads=blas_threads())
+                             num_params=exp.num_params if exp is not None else None, threads=blas_threads())
     recorder = RunRecorder(db, run_id, checkpoint_budget_mb=spec.checkpoint_budget_mb)
     callbacks: list = [recorder]
     if spec.snapshots:
