@@ -132,7 +132,9 @@ def test_a_broker_restarted_mid_sweep_loses_and_duplicates_no_run(cluster):
     wait_for(lambda: sum(s == "completed" for s in reads.run_statuses(db, run_ids).values()) >= 2, 120,
              lambda: f"no run completed:\n{tail(w1.log)}")
     redis.kill()  # every wake message still in the broker is gone
-    time.sleep(3)  # the workers train on while the broker is away
+    trained = _epochs_done(db, run_ids)
+    wait_for(lambda: _epochs_done(db, run_ids) >= min(trained + 10, 30 * len(run_ids)), 60,  # they train on
+             lambda: f"no epoch trained while the broker was away:\n{tail(w1.log)}")
     redis.start()
     runs = _wait_final(db, run_ids)
     assert [r.status for r in runs] == ["completed"] * 12, [(r.id, r.status, r.error) for r in runs]
@@ -140,6 +142,10 @@ def test_a_broker_restarted_mid_sweep_loses_and_duplicates_no_run(cluster):
         assert run.epochs_done == 30
         _assert_every_epoch(db, run)
     assert sorted(w1.trained() + w2.trained()) == run_ids  # each trained exactly once
+
+
+def _epochs_done(db, run_ids) -> int:
+    return sum(r.epochs_done for r in reads.list_runs(db, run_ids=run_ids, limit=None, reap=False))
 
 
 def test_a_run_whose_worker_loses_the_database_ends_failed_with_the_cause_once_it_is_back(tmp_path):
@@ -156,7 +162,8 @@ def test_a_run_whose_worker_loses_the_database_ends_failed_with_the_cause_once_i
         wake(redis.url, 1)
         wait_for(lambda: reads.get_run(db, run_id).epochs_done >= 3, 120, lambda: tail(worker.log))
         pg.stop()
-        time.sleep(3)  # the worker meets the lost database at its next commit
+        wait_for(lambda: "OperationalError" in worker.log.read_text(), 60,  # met at the worker's next commit
+                 lambda: f"the worker never met the lost database:\n{tail(worker.log)}")
         close_all()
         pg.start()
         db = open_db(pg.url)
